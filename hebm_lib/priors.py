@@ -1,0 +1,122 @@
+"""Priors over the concatenated latent z = [z_1, ..., z_L], behind one interface.
+
+* :class:`GaussianPrior`: p(z) = N(0, I). With the hierarchical nets this is VLAE.
+* :class:`JointEBMPrior`: p_alpha(z) ∝ exp(f_alpha(z)) N(0, I) (Eq. 3), f_alpha a small MLP on the
+  concatenated z. With one latent group it is LEBM (Pang et al. 2020).
+
+Both give ``tilt(z)`` (= f_alpha(z), 0 for the Gaussian), ``log_density(z)`` (unnormalised),
+``grad_log_density(z)`` and ``sample(n, ...)``.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from .samplers import langevin, langevin_mlp
+
+
+class GaussianPrior(nn.Module):
+    is_ebm = False
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+
+    def tilt(self, z: torch.Tensor) -> torch.Tensor:
+        return z.new_zeros(z.shape[0])
+
+    def log_density(self, z: torch.Tensor) -> torch.Tensor:
+        return -0.5 * z.pow(2).sum(1)
+
+    def grad_log_density(self, z: torch.Tensor) -> torch.Tensor:
+        return -z
+
+    @torch.no_grad()
+    def sample(self, n: int, steps: int = 0, step_size: float = 0.0, generator=None, device=None,
+               init: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Exact samples; with ``init`` and ``mask`` only the masked coordinates are redrawn."""
+        fresh = torch.randn(n, self.dim, generator=generator, device=device)
+        if init is None or mask is None:
+            return fresh
+        return torch.where(mask.bool(), fresh, init)
+
+
+class JointEBMPrior(nn.Module):
+    """f_alpha: Linear-LeakyReLU(0.2) x ``layers`` then Linear(->1), optional spectral norm."""
+
+    is_ebm = True
+    slope = 0.2
+
+    def __init__(self, dim: int, hidden: int = 50, layers: int = 4, spectral: bool = True):
+        super().__init__()
+        self.dim = dim
+        widths = [dim] + [hidden] * layers + [1]
+        linears = [nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:])]
+        if spectral:
+            linears = [spectral_norm(lin) for lin in linears]
+        self.linears = nn.ModuleList(linears)
+
+    def tilt(self, z: torch.Tensor) -> torch.Tensor:
+        """f_alpha(z), the negative energy, one value per row."""
+        h = z
+        for i, lin in enumerate(self.linears):
+            h = lin(h)
+            if i < len(self.linears) - 1:
+                h = nn.functional.leaky_relu(h, self.slope)
+        return h.squeeze(1)
+
+    def log_density(self, z: torch.Tensor) -> torch.Tensor:
+        return self.tilt(z) - 0.5 * z.pow(2).sum(1)
+
+    def frozen_weights(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The effective (spectrally normalised) weights, computed once and detached.
+
+        Langevin holds alpha fixed, so the weights are computed once per chain instead of at every
+        step (the authors' code re-runs the power iteration at each step, which is what makes their
+        sampler slow; the target density of one chain should not change while it runs anyway).
+        """
+        with torch.no_grad():
+            return [(lin.weight.detach(), lin.bias.detach()) for lin in self.linears]
+
+    @staticmethod
+    def grad_tilt_from(weights, z: torch.Tensor, slope: float = 0.2) -> torch.Tensor:
+        """grad_z f(z) by an explicit backward pass through the MLP (no autograd graph).
+
+        A handful of small kernels per step and no graph bookkeeping; tests/test_priors.py checks
+        it against torch.autograd.grad.
+        """
+        pre = []
+        h = z
+        for w, b in weights[:-1]:
+            pre.append(torch.addmm(b, h, w.t()))
+            h = nn.functional.leaky_relu(pre[-1], slope)
+        g = weights[-1][0].expand(z.shape[0], -1)  # d f / d (last hidden activation)
+        for (w, _), a in zip(reversed(weights[:-1]), reversed(pre)):
+            g = torch.ops.aten.leaky_relu_backward(g, a, slope, False).mm(w)
+        return g
+
+    def grad_log_density(self, z: torch.Tensor, weights=None) -> torch.Tensor:
+        weights = weights if weights is not None else self.frozen_weights()
+        return self.grad_tilt_from(weights, z, self.slope) - z
+
+    @torch.no_grad()
+    def sample(self, n: int, steps: int, step_size: float, generator=None, device=None,
+               init: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+               trace: list | None = None) -> torch.Tensor:
+        """Short-run Langevin from N(0, I) (or from ``init``); ``mask`` resamples only some coordinates."""
+        device = device or self.linears[0].bias.device
+        z0 = init if init is not None else torch.randn(n, self.dim, generator=generator, device=device)
+        weights = self.frozen_weights()
+        if trace is not None:  # the generic loop keeps every state
+            return langevin(lambda z: self.grad_log_density(z, weights), z0.float(), steps, step_size,
+                            generator, mask, trace)
+        return langevin_mlp(weights, z0.float(), steps, step_size, self.slope, generator, mask)
+
+
+def build_prior(kind: str, dim: int, hidden: int = 50, layers: int = 4, spectral: bool = True) -> nn.Module:
+    if kind == "gaussian":
+        return GaussianPrior(dim)
+    if kind == "ebm":
+        return JointEBMPrior(dim, hidden, layers, spectral)
+    raise ValueError(f"unknown prior {kind!r}; valid priors: ebm, gaussian")

@@ -1,0 +1,123 @@
+"""What a notebook reports, written atomically as build/results/<profile>/<artefact>.json.
+
+A result holds rows (metric, setting, paper value, reproduced value, spread over seeds, unit,
+better-direction) plus everything needed to trace them: profile, dataset actually used, seeds,
+device, wall time, git commit, and the resolved config (with its hash) of every trained model.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import platform
+import statistics
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import paths
+from .configs import PROFILES, ExperimentConfig
+from .train import atomic_write_text
+
+SCHEMA = "hebm-result/1"
+
+
+@dataclass
+class Row:
+    metric: str
+    setting: str
+    reproduced: float | None
+    spread: float | None = None          # std over seeds (None for one seed)
+    n_seeds: int = 1
+    paper: float | None = None
+    unit: str = ""
+    better: str = "higher"               # "higher" | "lower" | "n/a"
+    note: str = ""
+
+
+@dataclass
+class Claim:
+    claim: str                           # the paper's statement, in words
+    holds: bool | None                   # None: not testable at this profile
+    evidence: str
+
+
+@dataclass
+class Result:
+    artefact: str
+    title: str
+    profile: str
+    datasets: list[str]
+    seeds: list[int]
+    device: str
+    rows: list[Row] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    configs: dict[str, dict] = field(default_factory=dict)  # config hash -> resolved config
+    wall_time_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def add_config(self, cfg: ExperimentConfig) -> None:
+        self.configs[cfg.hash] = cfg.to_dict()
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(schema=SCHEMA, provenance=provenance())
+        return d
+
+
+def mean_spread(values: list[float]) -> tuple[float, float | None]:
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
+
+
+def git_commit() -> dict:
+    def run(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=paths.REPO_ROOT, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    return {"commit": run("rev-parse", "HEAD") or "unknown",
+            "dirty": bool(run("status", "--porcelain", "--untracked-files=no"))}
+
+
+def provenance() -> dict:
+    return {"git": git_commit(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "torch": torch.__version__, "python": platform.python_version(), "host": platform.machine(),
+            "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
+
+
+def write(result: Result, out_dir=None) -> Path:
+    if result.profile not in PROFILES:
+        raise ValueError(f"unknown profile {result.profile!r}")
+    path = paths.results_dir(result.profile, out_dir) / f"{result.artefact}.json"
+    atomic_write_text(path, json.dumps(result.to_dict(), indent=2, default=str))
+    return path
+
+
+def read(artefact: str, profile: str, out_dir=None) -> dict | None:
+    path = paths.results_dir(profile, out_dir) / f"{artefact}.json"
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    if data.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA!r}")
+    return data
+
+
+def paper_values(artefact: str) -> list[dict]:
+    """Rows of paper_values/<artefact>.csv (numbers as printed in the paper)."""
+    path = paths.PAPER_VALUES_DIR / f"{artefact}.csv"
+    with open(path, newline="") as f:
+        return [dict(r, value=float(r["value"])) for r in csv.DictReader(f)]
+
+
+def profile_banner(profile: str) -> str:
+    """The label every table and figure carries."""
+    if profile == "smoke":
+        return "SMOKE PROFILE: a seconds-long plumbing check. These numbers mean nothing and are not paper numbers."
+    if profile == "cpu":
+        return ("CPU PROFILE: small nets and short training on a 2-core CPU (see the config on this page). "
+                "Compare trends with the paper, not values.")
+    return "PAPER PROFILE: the paper's settings (the authors' code where the paper is silent)."
