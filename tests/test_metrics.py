@@ -1,0 +1,37 @@
+import torch
+from torch import nn
+
+from hebm_lib import metrics
+
+
+def test_latent_classifier_separable_codes_reach_full_accuracy():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 10, (2000,), generator=g)
+    codes = nn.functional.one_hot(y, 10).float() * 3 + 0.1 * torch.randn(2000, 10, generator=g)
+    acc = metrics.latent_classifier_accuracy(codes[:1500], y[:1500], codes[1500:], y[1500:], epochs=20)
+    assert acc > 0.99
+
+
+def test_latent_classifier_on_noise_is_at_chance():
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 10, (3000,), generator=g)
+    codes = torch.randn(3000, 2, generator=g)
+    acc = metrics.latent_classifier_accuracy(codes[:2000], y[:2000], codes[2000:], y[2000:], epochs=5)
+    assert 0.05 < acc < 0.16
+
+
+def test_identity_change_rate_known_answer():
+    class SignJudge(nn.Module):  # class 1 if the mean pixel is positive
+        def forward(self, x):
+            m = x.flatten(1).mean(1)
+            return torch.stack([-m, m], 1)
+
+    base = torch.ones(1, 4, 4)
+    varied = torch.cat([torch.ones(3, 1, 4, 4), -torch.ones(1, 1, 4, 4)])
+    assert metrics.identity_change_rate(SignJudge(), base, varied) == 0.25
+
+
+def test_the_latent_classifier_is_the_papers():
+    net = metrics.latent_classifier(3, 10)
+    kinds = [type(m).__name__ for m in net]
+    assert kinds == ["Linear", "ReLU", "Linear"] and net[0].out_features == 256

@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from hebm_lib.configs import PROFILES, config_names, get_config
+from hebm_lib.models import build_model, count_parameters, gaussian_kl_mc, gaussian_kl_to_standard
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("name", config_names())
+def test_shapes_for_every_config(name, profile):
+    cfg = get_config(name, profile)
+    model = build_model(cfg.model)
+    x = torch.rand(2, *cfg.model.image_shape) * 2 - 1
+    mu, logvar = model.encode(x)
+    assert mu.shape == logvar.shape == (2, sum(cfg.model.latent_dims))
+    assert [z.shape[1] for z in model.split(mu)] == list(cfg.model.latent_dims)
+    out = model.decode(mu)
+    assert out.shape == x.shape and out.abs().max() <= 1
+    assert model.log_joint(x, mu).shape == (2,)
+    assert (count_parameters(model.prior) > 0) == (cfg.model.prior == "ebm")
+
+
+def test_kl_estimator_matches_closed_form_under_gaussian_prior():
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g) * 0.5
+    n = 200_000
+    z = mu + (0.5 * logvar).exp() * torch.randn(n, 4, 3, generator=g)
+    mc = gaussian_kl_mc(z.reshape(-1, 3), mu.repeat(n, 1), logvar.repeat(n, 1)).reshape(n, 4).mean(0)
+    assert torch.allclose(mc, gaussian_kl_to_standard(mu, logvar), atol=0.03)
+
+
+def test_kl_is_zero_at_the_prior():
+    assert torch.allclose(gaussian_kl_to_standard(torch.zeros(2, 5), torch.zeros(2, 5)), torch.zeros(2))
+
+
+def test_log_joint_decomposes():
+    cfg = get_config("mnist_ours", "smoke")
+    model = build_model(cfg.model).eval()
+    x, z = torch.rand(3, 1, 28, 28) * 2 - 1, torch.randn(3, 6)
+    expected = -model.reconstruction_nll(x, model.decode(z)) + model.prior.tilt(z) - 0.5 * z.pow(2).sum(1)
+    assert torch.allclose(model.log_joint(x, z), expected)
+
+
+def test_layer_mask_selects_one_layer():
+    model = build_model(get_config("svhn_ours", "smoke").model)
+    assert model.layer_mask(3).tolist() == [0] * 6 + [1] * 10
+    assert model.layer_mask(1).tolist() == [0, 0, 1, 1] + [0] * 12

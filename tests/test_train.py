@@ -1,0 +1,109 @@
+import pytest
+import torch
+
+from hebm_lib import data
+from hebm_lib import train as train_lib
+from hebm_lib.configs import get_config
+from hebm_lib.models import build_model
+from hebm_lib.train import Trainer, TrainingDiverged, atomic_save, train, train_or_load
+
+
+def _params(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_short_training_lowers_the_loss():
+    images = data.load("mnist5k", "train").subset(512).images
+    cfg = get_config("mnist_ours", "smoke", {"train.batch_size": 32, "train.lr_gen": 2e-3})
+    trainer = Trainer(cfg, build_model(cfg.model), images, 0, torch.device("cpu"))
+    losses = [trainer.step()["loss"] for _ in range(60)]
+    assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:5]) / 5
+
+
+def test_same_seed_same_result(tiny_cfg, tiny_images, tmp_path):
+    a = train(tiny_cfg, 3, tmp_path / "a", tiny_images, progress=False)
+    b = train(tiny_cfg, 3, tmp_path / "b", tiny_images, progress=False)
+    c = train(tiny_cfg, 4, tmp_path / "c", tiny_images, progress=False)
+    pa, pb, pc = _params(a.model), _params(b.model), _params(c.model)
+    assert all(torch.equal(pa[k], pb[k]) for k in pa)
+    assert not all(torch.equal(pa[k], pc[k]) for k in pa)
+
+
+def test_resume_is_exact(tiny_cfg, tiny_images, tmp_path):
+    full = train(tiny_cfg, 0, tmp_path / "full", tiny_images, progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_at_5(trainer, stats):  # dies after iteration 5; last checkpoint is at 4
+        if trainer.iteration == 5:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(tiny_cfg, 0, tmp_path / "resumed", tiny_images, progress=False, callback=stop_at_5)
+    assert torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)["iteration"] == 4
+    resumed = train(tiny_cfg, 0, tmp_path / "resumed", tiny_images, progress=False)
+    assert resumed.iteration == full.iteration == tiny_cfg.train.iterations
+    pf, pr = _params(full.model), _params(resumed.model)
+    assert all(torch.equal(pf[k], pr[k]) for k in pf)
+    assert resumed.history == full.history
+
+
+def test_resume_refuses_a_checkpoint_of_another_config(tiny_cfg, tiny_images, tmp_path):
+    train(tiny_cfg, 0, tmp_path, tiny_images, progress=False)
+    other = get_config("mnist_ours", "smoke", {"data.n_train": 64, "train.batch_size": 16, "train.iterations": 9})
+    with pytest.raises(ValueError, match="another config"):
+        train(other, 0, tmp_path, tiny_images, progress=False)
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tiny_cfg, tiny_images, tmp_path):
+    def poison(trainer, stats):  # after the checkpoint at iteration 4, corrupt the weights
+        if trainer.iteration == 4:
+            with torch.no_grad():
+                next(trainer.model.generator.parameters()).fill_(float("nan"))
+
+    with pytest.raises(TrainingDiverged, match="diverged at iteration 5: non-finite"):
+        train(tiny_cfg, 0, tmp_path, tiny_images, progress=False, callback=poison)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["iteration"] == 4
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+
+
+def test_exploding_energy_is_divergence(tiny_images, tmp_path):
+    cfg = get_config("mnist_ours", "smoke", {"train.batch_size": 16, "train.max_energy_gap": 1e-9})
+    with pytest.raises(TrainingDiverged, match="energy gap"):
+        train(cfg, 0, tmp_path, tiny_images, progress=False)
+
+
+def test_atomic_save_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    atomic_save({"v": 1}, path)
+
+    def broken_save(obj, f):
+        f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(train_lib.torch, "save", broken_save)
+    with pytest.raises(OSError):
+        atomic_save({"v": 2}, path)
+    monkeypatch.undo()
+    assert torch.load(path, weights_only=False) == {"v": 1}
+
+
+def test_model_cache_trains_once(tmp_path):
+    cfg = get_config("mnist_ours", "smoke", {"train.iterations": 3})
+    first = train_or_load(cfg, 0, "cpu", cache_dir=tmp_path, progress=False)
+    second = train_or_load(cfg, 0, "cpu", cache_dir=tmp_path, progress=False)
+    assert not first.info["cached"] and second.info["cached"]
+    assert first.run_dir == second.run_dir
+    assert (first.run_dir / "config.json").exists()
+    third = train_or_load(get_config("mnist_vlae", "smoke", {"train.iterations": 3}), 0, "cpu",
+                          cache_dir=tmp_path, progress=False)
+    assert third.run_dir != first.run_dir
+
+
+def test_cuda_request_without_cuda_is_an_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        train_lib.resolve_device("cuda")
