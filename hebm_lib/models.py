@@ -1,5 +1,15 @@
 """The hierarchical generator (Eq. 5), the ladder inference network (Eq. 8), and the model that
-joins them with a prior. Shapes for L latent layers and image side S with ``channels`` = (c_1..c_n):
+joins them with a prior. Two architectures (``ModelConfig.arch``):
+
+``dense-ladder``: VLAE's MNIST ladder (Zhao et al. 2017), which the paper says it reuses for Table 1.
+    Layers above the bottom one live in a dense path of width W = ``top_hidden``:
+    generator  g = MLP_3(z_L);  g = MLP_3([g, P_i z_i]) for i = L-1..2;  g = [g, P_1 z_1]
+               -> Linear -> c_n x S/2^n map -> n transposed convs -> tanh image
+    inference  r = convs(x) -> Linear(W) = h_1;  h_i = MLP_3(h_{i-1});  z_1 reads its own convs of x,
+               z_i (i >= 2) reads h_{i-1} through two dense layers.
+
+``conv-ladder``: one conv resolution level per latent layer (the authors' SVHN code).
+    Shapes for L latent layers and image side S with ``channels`` = (c_1..c_n):
 
     conv level j (1..n) has resolution S / 2^j and c_j channels
     z_i (i < L) enters the generator at level i;  z_L goes through the top MLP to level n
@@ -110,6 +120,72 @@ class LadderEncoder(nn.Module):
         return mus, logvars
 
 
+
+def _mlp3(din: int, width: int) -> nn.Sequential:
+    """Three dense layers, the last one linear (VLAE's FC1024 x 3 block)."""
+    return nn.Sequential(nn.Linear(din, width), _act(), nn.Linear(width, width), _act(), nn.Linear(width, width))
+
+
+def _conv_stack(cin: int, channels: tuple[int, ...]) -> nn.Sequential:
+    layers = []
+    for c in channels:
+        layers += [nn.Conv2d(cin, c, 4, 2, 1), _act()]
+        cin = c
+    return nn.Sequential(*layers)
+
+
+class DenseLadderGenerator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        C, S, _ = cfg.image_shape
+        ch, W, dims = cfg.channels, cfg.top_hidden, cfg.latent_dims
+        self.side = S // 2 ** len(ch)
+        self.top = _mlp3(dims[-1], W)
+        self.proj = nn.ModuleList(nn.Sequential(nn.Linear(d, W), _act()) for d in dims[:-1])
+        self.mix = nn.ModuleList(_mlp3(2 * W, W) for _ in dims[1:-1])  # after merging z_i, i = 2..L-1
+        self.to_map = nn.Sequential(_act(), nn.Linear(2 * W if len(dims) > 1 else W, ch[-1] * self.side ** 2), _act())
+        ups = []
+        for j in reversed(range(len(ch))):
+            cout = ch[j - 1] if j > 0 else C
+            ups += [nn.ConvTranspose2d(ch[j], cout, 4, 2, 1), nn.Tanh() if j == 0 else _act()]
+        self.up = nn.Sequential(*ups)
+        _init(self)
+
+    def forward(self, zs: list[torch.Tensor]) -> torch.Tensor:
+        g = self.top(zs[-1])
+        for i in reversed(range(len(zs) - 1)):  # z_{i+1}, from L-1 down to 1
+            g = torch.cat([nn.functional.leaky_relu(g, SLOPE), self.proj[i](zs[i])], 1)
+            if i > 0:
+                g = self.mix[i - 1](g)
+        h = self.to_map(g).view(g.shape[0], -1, self.side, self.side)
+        return self.up(h)
+
+
+class DenseLadderEncoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        C, S, _ = cfg.image_shape
+        ch, W, dims = cfg.channels, cfg.top_hidden, cfg.latent_dims
+        flat = ch[-1] * (S // 2 ** len(ch)) ** 2
+        self.trunk = nn.Sequential(_conv_stack(C, ch), nn.Flatten(), nn.Linear(flat, W))
+        self.deeper = nn.ModuleList(nn.Sequential(_act(), _mlp3(W, W)) for _ in dims[2:])
+        self.bottom_head = nn.Sequential(_conv_stack(C, ch), nn.Flatten(), nn.Linear(flat, 2 * dims[0]))
+        self.heads = nn.ModuleList(
+            nn.Sequential(_act(), nn.Linear(W, W), _act(), nn.Linear(W, W), _act(), nn.Linear(W, 2 * d))
+            for d in dims[1:])
+        _init(self)
+
+    def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        outs = [self.bottom_head(x)]
+        h = self.trunk(x)
+        for i, head in enumerate(self.heads):
+            if i > 0:
+                h = self.deeper[i - 1](h)
+            outs.append(head(h))
+        mus, logvars = zip(*(o.chunk(2, dim=1) for o in outs))
+        return list(mus), list(logvars)
+
+
 class HierarchicalLatentModel(nn.Module):
     """Generator + inference net + prior. ``prior`` decides the system: joint EBM (ours) or N(0,I) (VLAE)."""
 
@@ -117,8 +193,9 @@ class HierarchicalLatentModel(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.latent_dims = tuple(cfg.latent_dims)
-        self.generator = HierarchicalGenerator(cfg)
-        self.encoder = LadderEncoder(cfg)
+        dense = cfg.arch == "dense-ladder"
+        self.generator = DenseLadderGenerator(cfg) if dense else HierarchicalGenerator(cfg)
+        self.encoder = DenseLadderEncoder(cfg) if dense else LadderEncoder(cfg)
         self.prior = build_prior(cfg.prior, sum(cfg.latent_dims), cfg.ebm_hidden, cfg.ebm_layers,
                                  cfg.ebm_spectral_norm)
         self.sigma = cfg.sigma

@@ -3,8 +3,9 @@
 One iteration on a batch x:
   1. prior sampling: z- by K Langevin steps on p_alpha from N(0, I)        (EBM prior only)
   2. inference sampling: z+ = mu(x) + sigma(x) * eps                        (Eq. 8)
-  3. generator + inference update on  SSE/(2 sigma^2) + KL(q || N(0,I)) - f(z+)   (Eqs. 11, 12)
-     (= -ELBO up to log Z(alpha), which has no gradient in beta or phi)
+  3. generator + inference update on  SSE/(2 sigma^2) + w_t [KL(q || N(0,I)) - f(z+)]   (Eqs. 11, 12)
+     (= -ELBO up to log Z(alpha), which has no gradient in beta or phi; w_t = 1 unless
+     train.kl_warmup > 0, which ramps it from 0 as VLAE's code does, to keep top layers in use)
   4. EBM update on  mean f(z-) - mean f(z+)                                (Eq. 10)
 
 Everything a resumed run needs (weights, optimisers, RNG states, iteration) is in one checkpoint
@@ -198,7 +199,8 @@ class Trainer:
         kl0 = (gaussian_kl_to_standard(mu, logvar) if t.kl == "analytic"
                else gaussian_kl_mc(z_pos, mu, logvar)).mean()
         tilt_pos = m.prior.tilt(z_pos).mean()
-        loss = rec + kl0 - tilt_pos
+        kl_weight = min(1.0, (it + 1) / t.kl_warmup) if t.kl_warmup else 1.0
+        loss = rec + kl_weight * (kl0 - tilt_pos)
         m.prior.requires_grad_(True)
         self.opt_gi.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -315,6 +317,8 @@ def train_or_load(cfg: ExperimentConfig, seed: int, device=None, data_dir=None, 
                 "dataset": train_set.spec.display_name, "n_train": len(train_set), "key": key}
         if trainer.rank == 0:
             atomic_save({"model": trainer.model.state_dict(), "info": info}, final)
+        if trainer.world > 1:
+            torch.distributed.barrier()  # the other ranks read what rank 0 wrote
     saved = torch.load(final, map_location=device, weights_only=False)
     model = build_model(cfg.model).to(device)
     model.load_state_dict(saved["model"])
