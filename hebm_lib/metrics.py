@@ -83,3 +83,11 @@ def identity_change_rate(judge: nn.Module, base_image: torch.Tensor, varied_imag
     """Fraction of ``varied_images`` that the judge labels differently from ``base_image``."""
     base = judge(base_image.unsqueeze(0)).argmax(1)
     return (judge(varied_images).argmax(1) != base).float().mean().item()
+
+
+def per_layer_accuracy(model: HierarchicalLatentModel, train_set, test_set, epochs: int, seed: int) -> list[float]:
+    """Table 1's measurement: test accuracy (0-1) of a latent classifier per layer, bottom first."""
+    codes_train = infer_codes(model, train_set.images)
+    codes_test = infer_codes(model, test_set.images)
+    return [latent_classifier_accuracy(tr, train_set.labels, te, test_set.labels, epochs=epochs, seed=seed)
+            for tr, te in zip(codes_train, codes_test)]

@@ -12,7 +12,7 @@ from .manifest import get as get_artefact
 from .results import Result, profile_banner, write
 from .train import TrainedModel, resolve_device, train_or_load
 
-DEFAULT_SEEDS = {"smoke": [0], "cpu": [0, 1, 2], "paper": [0, 1, 2]}
+DEFAULT_SEEDS = {"smoke": [0], "cpu": [0, 1], "paper": [0, 1, 2]}
 
 
 @dataclass
@@ -28,8 +28,10 @@ class NotebookRun:
     result: Result = None
     started: float = field(default_factory=time.perf_counter)
 
-    def config(self, name: str) -> ExperimentConfig:
-        cfg = get_config(name, self.profile, self.overrides.get(name, {}) | self.overrides.get("*", {}))
+    def config(self, name: str, extra: dict | None = None) -> ExperimentConfig:
+        """Config ``name`` at this profile with the user's overrides, then ``extra`` (ablations)."""
+        cfg = get_config(name, self.profile,
+                         self.overrides.get("*", {}) | self.overrides.get(name, {}) | (extra or {}))
         self.result.add_config(cfg)
         return cfg
 

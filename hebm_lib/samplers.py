@@ -34,9 +34,12 @@ def langevin(grad_log_p: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tenso
 
 
 def _langevin_mlp_kernel(z: torch.Tensor, noise: torch.Tensor, ws: List[torch.Tensor], bs: List[torch.Tensor],
-                         w_last: torch.Tensor, mask: Optional[torch.Tensor], half_s2: float, step_size: float,
+                         w_last: torch.Tensor, mask: Optional[torch.Tensor], half_s2: float,
                          slope: float) -> torch.Tensor:
-    """The Langevin loop of a LeakyReLU MLP prior, with grad f written out (see JointEBMPrior)."""
+    """The Langevin loop of a LeakyReLU MLP prior, with grad f written out (see JointEBMPrior).
+
+    ``noise`` is already scaled by the step size (and masked).
+    """
     n_hidden = len(ws)
     for t in range(noise.shape[0]):
         pre: List[torch.Tensor] = []
@@ -46,12 +49,13 @@ def _langevin_mlp_kernel(z: torch.Tensor, noise: torch.Tensor, ws: List[torch.Te
             pre.append(a)
             h = torch.nn.functional.leaky_relu(a, slope)
         g = w_last.expand(z.shape[0], -1)
-        for i in range(n_hidden - 1, -1, -1):
+        for i in range(n_hidden - 1, 0, -1):
             g = torch.ops.aten.leaky_relu_backward(g, pre[i], slope, False).mm(ws[i])
-        step = g - z
+        # last layer of the backward pass also subtracts z: grad log p = grad f - z
+        step = torch.addmm(z, torch.ops.aten.leaky_relu_backward(g, pre[0], slope, False), ws[0], beta=-1.0)
         if mask is not None:
             step = step * mask
-        z = torch.add(z, step, alpha=half_s2).add_(noise[t], alpha=step_size)
+        z = torch.add(z, step, alpha=half_s2).add_(noise[t])
     return z
 
 
@@ -72,12 +76,12 @@ def langevin_mlp(weights, z0: torch.Tensor, steps: int, step_size: float, slope:
                  generator: torch.Generator | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Same chain as ``langevin`` with grad log p = grad f - z for an MLP f, drawn from the same noise."""
     z = z0.detach().clone()
-    noise = torch.randn((steps, *z.shape), generator=generator, device=z.device, dtype=z.dtype)
+    noise = torch.randn((steps, *z.shape), generator=generator, device=z.device, dtype=z.dtype).mul_(step_size)
     if mask is not None:
         noise = noise * mask
     ws = [w for w, _ in weights[:-1]]
     bs = [b for _, b in weights[:-1]]
-    args = (z, noise, ws, bs, weights[-1][0], mask, 0.5 * step_size * step_size, step_size, slope)
+    args = (z, noise, ws, bs, weights[-1][0], mask, 0.5 * step_size * step_size, slope)
     return _scripted_kernel()(*args)
 
 

@@ -120,12 +120,13 @@ class Trainer:
 
     def __post_init__(self):
         t = self.cfg.train
-        self.model.to(self.device)
+        # NHWC activations: oneDNN (CPU) and cuDNN (with AMP) run these small convs faster
+        self.model.to(self.device, memory_format=torch.channels_last)
         gi = list(self.model.generator.parameters()) + list(self.model.encoder.parameters())
         self.gi_params = gi
-        self.opt_gi = torch.optim.Adam(gi, lr=t.lr_gen, betas=t.betas, weight_decay=t.weight_decay)
+        self.opt_gi = torch.optim.Adam(gi, lr=t.lr_gen, betas=t.betas, weight_decay=t.weight_decay, fused=True)
         ebm = list(self.model.prior.parameters())
-        self.opt_ebm = torch.optim.Adam(ebm, lr=t.lr_ebm, betas=t.betas) if ebm else None
+        self.opt_ebm = torch.optim.Adam(ebm, lr=t.lr_ebm, betas=t.betas, fused=True) if ebm else None
         rank, world = _dist()
         if t.batch_size % world:
             raise ValueError(f"batch_size {t.batch_size} is not divisible by the {world} processes")
@@ -163,7 +164,8 @@ class Trainer:
         idx = epoch_permutation(len(self.images), self.seed, epoch)[k * bs:(k + 1) * bs]
         local = bs // self.world
         idx = idx[self.rank * local:(self.rank + 1) * local]
-        return self.images[idx].to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
+        x = self.images[idx].to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
+        return x.contiguous(memory_format=torch.channels_last)
 
     def _set_lr(self, it: int) -> None:
         t = self.cfg.train

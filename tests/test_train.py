@@ -107,3 +107,16 @@ def test_cuda_request_without_cuda_is_an_error():
         pytest.skip("CUDA present")
     with pytest.raises(ValueError, match="CUDA is not available"):
         train_lib.resolve_device("cuda")
+
+
+def test_bf16_autocast_trains_to_the_same_loss():
+    """The bf16 option (faster on AMX CPUs and GPUs) must not change where training goes."""
+    images = data.load("mnist5k", "train").subset(512).images
+    finals = {}
+    for amp in ("off", "bf16"):
+        torch.manual_seed(0)
+        cfg = get_config("mnist_ours", "smoke", {"train.batch_size": 32, "train.lr_gen": 2e-3, "train.amp": amp})
+        trainer = Trainer(cfg, build_model(cfg.model), images, 0, torch.device("cpu"))
+        losses = [trainer.step()["loss"] for _ in range(60)]
+        finals[amp] = sum(losses[-10:]) / 10
+    assert abs(finals["bf16"] - finals["off"]) < 0.05 * finals["off"]
