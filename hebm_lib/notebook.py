@@ -36,7 +36,8 @@ class NotebookRun:
         return cfg
 
     def model(self, cfg: ExperimentConfig, seed: int, train_set=None) -> TrainedModel:
-        tm = train_or_load(cfg, seed, self.device, self.data_dir, self.cache_dir, progress=True,
+        # no progress bar: papermill would keep every refresh of it in the page
+        tm = train_or_load(cfg, seed, self.device, self.data_dir, self.cache_dir, progress=False,
                            train_set=train_set)
         how = "loaded from cache" if tm.info["cached"] else f"trained in {tm.info['train_wall_time_s']:.0f} s"
         print(f"{cfg.name} seed {seed}: {how} ({tm.info['iterations']} iterations on {tm.info['dataset']}, "
