@@ -110,6 +110,16 @@ for _ds, _arch, _desc in [
             train=dict(iterations=_EPOCHS_100[_ds]),
         )
 
+# Single-layer baselines on the same nets (issue #3): a VAE (N(0, I) prior) and LEBM (Pang et al. 2020:
+# one latent group under the EBM prior), with as many latent dimensions as Ours has in total.
+for _ds, _desc in [("mnist", "MNIST"), ("fmnist", "Fashion-MNIST")]:
+    for _model, _prior, _what in [("vae", "gaussian", "VAE (one latent layer, N(0,I) prior)"),
+                                  ("lebm", "ebm", "LEBM (one latent layer, latent EBM prior)")]:
+        _BASES[f"{_ds}_{_model}"] = dict(
+            description=f"{_what} on {_desc}", data=dict(name=_ds, split="train"),
+            model=dict(_GRAY28, latent_dims=(sum(_GRAY28["latent_dims"]),), prior=_prior),
+            train=dict(iterations=_EPOCHS_100[_ds]))
+
 # Profile overrides, applied on top of the base. Keys are dotted paths.
 _CPU_GRAY28 = {
     "data.name": None,  # filled per dataset below

@@ -274,3 +274,24 @@ def fetch(name: str, data_dir=None) -> str:
         raise DataError(f"could not download {name} ({exc}). {DATASETS[name].how_to_get}") from exc
     load(name, "test", root)
     return f"{name}: downloaded with torchvision into {root}"
+
+
+def anomaly_split(train: ImageSet, test: ImageSet, held_out: int, seed: int = 42):
+    """The MNIST anomaly protocol of MEG / LEBM that the paper follows (Table 3).
+
+    Pool both splits, drop the held-out digit, shuffle the normal images (RandomState(seed)), keep the
+    first 80% for training; test on the other 20% plus every image of the held-out digit.
+    Returns (train ImageSet, test ImageSet, is_anomaly bool tensor aligned with the test set).
+    """
+    if not 0 <= held_out < train.spec.n_classes:
+        raise DataError(f"held-out class {held_out} is not a class of {train.spec.display_name}")
+    images = torch.cat([train.images, test.images])
+    labels = torch.cat([train.labels, test.labels])
+    normal = np.flatnonzero(labels.numpy() != held_out)
+    normal = np.random.RandomState(seed).permutation(normal)
+    cut = int(0.8 * len(normal))
+    test_idx = np.concatenate([normal[cut:], np.flatnonzero(labels.numpy() == held_out)])
+    fp = _fingerprint(train.fingerprint, test.fingerprint, f"anomaly-{held_out}-{seed}")
+    tr = ImageSet(images[normal[:cut]], labels[normal[:cut]], train.spec, f"anomaly-train-{held_out}", fp + "tr")
+    te = ImageSet(images[test_idx], labels[test_idx], train.spec, f"anomaly-test-{held_out}", fp + "te")
+    return tr, te, te.labels == held_out

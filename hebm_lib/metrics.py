@@ -91,3 +91,44 @@ def per_layer_accuracy(model: HierarchicalLatentModel, train_set, test_set, epoc
     codes_test = infer_codes(model, test_set.images)
     return [latent_classifier_accuracy(tr, train_set.labels, te, test_set.labels, epochs=epochs, seed=seed)
             for tr, te in zip(codes_train, codes_test)]
+
+
+# ---------------------------------------------------------------------------------------------
+# anomaly / out-of-distribution scores (Table 3, Supp. Table 1)
+
+def auroc(scores, is_positive) -> float:
+    """Area under the ROC curve; higher score = more anomalous (scikit-learn's roc_auc_score)."""
+    from sklearn.metrics import roc_auc_score
+    return float(roc_auc_score(_np(is_positive), _np(scores)))
+
+
+def auprc(scores, is_positive) -> float:
+    """Area under the precision-recall curve, anomalies positive.
+
+    As in the protocol the paper follows (MEG / LEBM): trapezoidal area under scikit-learn's
+    precision_recall_curve, not average precision.
+    """
+    from sklearn.metrics import auc, precision_recall_curve
+    precision, recall, _ = precision_recall_curve(_np(is_positive), _np(scores))
+    return float(auc(recall, precision))
+
+
+def _np(x):
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+
+
+@torch.no_grad()
+def anomaly_scores(model: HierarchicalLatentModel, images: torch.Tensor, generator: torch.Generator | None = None,
+                   batch_size: int = 500) -> torch.Tensor:
+    """The paper's decision function (Sec. 5.4): -log p(x, z), unnormalised, at one z ~ q(z | x).
+
+    Higher means more anomalous. log p(x, z) = log p(x | z) + f(z) + log N(z; 0, I), constants dropped.
+    """
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device).float().div_(127.5).sub_(1.0)
+        mu, logvar = model.encode(x)
+        z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator, device=device)
+        out.append(-model.log_joint(x, z).cpu())
+    return torch.cat(out)

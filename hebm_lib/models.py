@@ -168,7 +168,8 @@ class DenseLadderEncoder(nn.Module):
         C, S, _ = cfg.image_shape
         ch, W, dims = cfg.channels, cfg.top_hidden, cfg.latent_dims
         flat = ch[-1] * (S // 2 ** len(ch)) ** 2
-        self.trunk = nn.Sequential(_conv_stack(C, ch), nn.Flatten(), nn.Linear(flat, W))
+        # the shared trunk feeds the heads of z_2..z_L; a one-layer model (VAE, LEBM) has none
+        self.trunk = nn.Sequential(_conv_stack(C, ch), nn.Flatten(), nn.Linear(flat, W)) if len(dims) > 1 else None
         self.deeper = nn.ModuleList(nn.Sequential(_act(), _mlp3(W, W)) for _ in dims[2:])
         self.bottom_head = nn.Sequential(_conv_stack(C, ch), nn.Flatten(), nn.Linear(flat, 2 * dims[0]))
         self.heads = nn.ModuleList(
@@ -178,7 +179,7 @@ class DenseLadderEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         outs = [self.bottom_head(x)]
-        h = self.trunk(x)
+        h = self.trunk(x) if self.trunk is not None else None
         for i, head in enumerate(self.heads):
             if i > 0:
                 h = self.deeper[i - 1](h)
