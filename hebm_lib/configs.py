@@ -34,7 +34,8 @@ class ModelConfig:
     latent_dims: tuple[int, ...]   # bottom (z_1) -> top (z_L)
     channels: tuple[int, ...]      # conv channels per resolution level (each level halves H, W)
     top_hidden: int                # width of the dense path / top MLP
-    arch: str = "conv-ladder"      # "conv-ladder" (authors' SVHN code) or "dense-ladder" (VLAE's MNIST nets)
+    arch: str = "conv-ladder"      # "conv-ladder" (authors' SVHN code), "dense-ladder" (VLAE's MNIST nets),
+                                   # "conditional" (top-down p(z_i | z_{i+1}): the HVAE baseline)
     injection: str = "concat"      # how z_i enters the generator: "concat" (Eq. 5) or "add" (authors' SVHN HS code)
     prior: str = "ebm"             # "ebm" (joint EBM prior, Eq. 3) or "gaussian" (VLAE)
     ebm_hidden: int = 50           # nef
@@ -119,6 +120,11 @@ for _ds, _desc in [("mnist", "MNIST"), ("fmnist", "Fashion-MNIST")]:
             description=f"{_what} on {_desc}", data=dict(name=_ds, split="train"),
             model=dict(_GRAY28, latent_dims=(sum(_GRAY28["latent_dims"]),), prior=_prior),
             train=dict(iterations=_EPOCHS_100[_ds]))
+
+    _BASES[f"{_ds}_hvae"] = dict(
+        description=f"Conditional hierarchical VAE (HVAE: top-down Gaussian p(z_i | z_{{i+1}})) on {_desc}",
+        data=dict(name=_ds, split="train"), model=dict(_GRAY28, arch="conditional", prior="gaussian"),
+        train=dict(iterations=_EPOCHS_100[_ds]))
 
 # Profile overrides, applied on top of the base. Keys are dotted paths.
 _CPU_GRAY28 = {

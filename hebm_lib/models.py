@@ -19,6 +19,8 @@ joins them with a prior. Two architectures (``ModelConfig.arch``):
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -188,21 +190,15 @@ class DenseLadderEncoder(nn.Module):
         return list(mus), list(logvars)
 
 
-class HierarchicalLatentModel(nn.Module):
-    """Generator + inference net + prior. ``prior`` decides the system: joint EBM (ours) or N(0,I) (VLAE)."""
+class LatentModelBase(nn.Module):
+    """What every model shares: latent layout and the Gaussian observation model."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         self.latent_dims = tuple(cfg.latent_dims)
-        dense = cfg.arch == "dense-ladder"
-        self.generator = DenseLadderGenerator(cfg) if dense else HierarchicalGenerator(cfg)
-        self.encoder = DenseLadderEncoder(cfg) if dense else LadderEncoder(cfg)
-        self.prior = build_prior(cfg.prior, sum(cfg.latent_dims), cfg.ebm_hidden, cfg.ebm_layers,
-                                 cfg.ebm_spectral_norm)
         self.sigma = cfg.sigma
 
-    # latent bookkeeping --------------------------------------------------------------------
     def split(self, z: torch.Tensor) -> list[torch.Tensor]:
         return list(z.split(self.latent_dims, dim=1))
 
@@ -213,6 +209,22 @@ class HierarchicalLatentModel(nn.Module):
         mask[start: start + self.latent_dims[layer]] = 1
         return mask
 
+    def reconstruction_nll(self, x: torch.Tensor, x_mean: torch.Tensor) -> torch.Tensor:
+        """-log p(x | z) up to its constant: SSE / (2 sigma^2), per image."""
+        return (x - x_mean).pow(2).flatten(1).sum(1) / (2 * self.sigma ** 2)
+
+
+class HierarchicalLatentModel(LatentModelBase):
+    """Generator + inference net + prior. ``prior`` decides the system: joint EBM (ours) or N(0,I) (VLAE)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        dense = cfg.arch == "dense-ladder"
+        self.generator = DenseLadderGenerator(cfg) if dense else HierarchicalGenerator(cfg)
+        self.encoder = DenseLadderEncoder(cfg) if dense else LadderEncoder(cfg)
+        self.prior = build_prior(cfg.prior, sum(cfg.latent_dims), cfg.ebm_hidden, cfg.ebm_layers,
+                                 cfg.ebm_spectral_norm)
+
     # model pieces --------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Concatenated posterior mean and log-variance of q(z | x)."""
@@ -222,9 +234,20 @@ class HierarchicalLatentModel(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(self.split(z))
 
-    def reconstruction_nll(self, x: torch.Tensor, x_mean: torch.Tensor) -> torch.Tensor:
-        """-log p(x | z) up to its constant: SSE / (2 sigma^2), per image."""
-        return (x - x_mean).pow(2).flatten(1).sum(1) / (2 * self.sigma ** 2)
+    def neg_elbo_terms(self, x: torch.Tensor, rng: torch.Generator, kl: str = "analytic", autocast=None):
+        """Batch means of -log p(x|z) and of KL(q || N(0, I)), and z ~ q (reparameterised).
+
+        The prior's tilt f(z) is added by the trainer, which owns the EBM; nets may run under
+        ``autocast``, the KL is computed in fp32.
+        """
+        with autocast or contextlib.nullcontext():
+            mu, logvar = self.encode(x)
+            eps = torch.randn(mu.shape, generator=rng, device=x.device, dtype=mu.dtype)
+            z = mu + (0.5 * logvar).exp() * eps
+            rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
+        mu, logvar, z = mu.float(), logvar.float(), z.float()
+        kl0 = gaussian_kl_to_standard(mu, logvar) if kl == "analytic" else gaussian_kl_mc(z, mu, logvar)
+        return rec, kl0.mean(), z
 
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Unnormalised log p(x, z) = log p(x|z) + f(z) + log N(z; 0, I), constants dropped."""
@@ -252,6 +275,10 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def build_model(cfg: ModelConfig) -> HierarchicalLatentModel:
+def build_model(cfg: ModelConfig) -> nn.Module:
+    """The model of ``cfg.arch``: conv-ladder / dense-ladder (Ours, VLAE, VAE, LEBM) or conditional (HVAE)."""
+    if cfg.arch == "conditional":
+        from .hvae import ConditionalHierarchicalVAE
+        return ConditionalHierarchicalVAE(cfg)
     return HierarchicalLatentModel(cfg)
 

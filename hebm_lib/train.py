@@ -30,7 +30,7 @@ from tqdm import tqdm
 from . import data as data_lib
 from . import paths
 from .configs import ExperimentConfig
-from .models import HierarchicalLatentModel, build_model, gaussian_kl_mc, gaussian_kl_to_standard
+from .models import HierarchicalLatentModel, build_model
 
 _CODE_FILES = ("models.py", "priors.py", "samplers.py", "train.py")
 
@@ -192,14 +192,7 @@ class Trainer:
         autocast = (torch.autocast(self.device.type, dtype=amp_dtype) if amp_dtype
                     else contextlib.nullcontext())
         m.prior.requires_grad_(False)  # f's own gradient comes from step 4 only
-        with autocast:
-            mu, logvar = m.encode(x)
-            eps = torch.randn(mu.shape, generator=self.rng, device=self.device, dtype=mu.dtype)
-            z_pos = mu + (0.5 * logvar).exp() * eps
-            rec = m.reconstruction_nll(x, m.decode(z_pos).float()).mean()
-        mu, logvar, z_pos = mu.float(), logvar.float(), z_pos.float()
-        kl0 = (gaussian_kl_to_standard(mu, logvar) if t.kl == "analytic"
-               else gaussian_kl_mc(z_pos, mu, logvar)).mean()
+        rec, kl0, z_pos = m.neg_elbo_terms(x, self.rng, t.kl, autocast)
         tilt_pos = m.prior.tilt(z_pos).mean()
         kl_weight = min(1.0, (it + 1) / t.kl_warmup) if t.kl_warmup else 1.0
         loss = rec + kl_weight * (kl0 - tilt_pos)

@@ -1,0 +1,164 @@
+"""The conditional hierarchical VAE baseline (LVAE/BIVA-style top-down hierarchy): the paper's "HVAE".
+
+    p(z_L) = N(0, I),  p(z_i | z_{i+1}) = N(mu_i(z_{i+1}), sigma_i(z_{i+1})),  p(x | z_1) = N(g(z_1), sigma^2 I)
+    q(z_L | x),        q(z_i | z_{i+1}, x): bottom-up features d_i joined with the top-down state
+
+It gives the ELBO and Havtorn et al.'s (2021) likelihood with the bottom k layers taken from the
+conditional prior instead of the posterior,
+
+    L^{>k}(x) = E_q[ log p(x | z) + log p(z_{>k}) - log q(z_{>k} | x) ],  z_{<=k} = prior means,
+
+and the OOD score LLR^{>k}(x) = L^{0}(x) - L^{>k}(x) (``baselines-facts.md`` section 7). Nets follow the
+dense ladder of :mod:`hebm_lib.models` (convs then a dense path of width ``top_hidden``).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+
+import torch
+from torch import nn
+
+from .configs import ModelConfig
+from .models import SLOPE, LatentModelBase, _act, _conv_stack, _init, _mlp3
+from .priors import GaussianPrior
+
+_LOG2PI = math.log(2 * math.pi)
+
+
+def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, diag e^logvar), summed over dimensions, one value per row."""
+    return -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + _LOG2PI).sum(1)
+
+
+def gaussian_kl(mu_q, logvar_q, mu_p, logvar_p) -> torch.Tensor:
+    """KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)), summed over dimensions."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1).sum(1)
+
+
+class ConditionalHierarchicalVAE(LatentModelBase):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        if cfg.prior != "gaussian":
+            raise ValueError("the conditional hierarchical VAE has its own conditional Gaussian prior; set model.prior='gaussian'")
+        C, S, _ = cfg.image_shape
+        ch, W, dims = cfg.channels, cfg.top_hidden, self.latent_dims
+        self.side = S // 2 ** len(ch)
+        flat = ch[-1] * self.side ** 2
+        # bottom-up: d_1 from convs of x, d_i = MLP(d_{i-1})
+        self.encoder = nn.ModuleDict({
+            "d1": nn.Sequential(_conv_stack(C, ch), nn.Flatten(), nn.Linear(flat, W)),
+            "up": nn.ModuleList(nn.Sequential(_act(), _mlp3(W, W)) for _ in dims[1:]),
+            "q_top": nn.Sequential(_act(), nn.Linear(W, 2 * dims[-1])),
+            "q": nn.ModuleList(nn.Sequential(_act(), nn.Linear(2 * W, W), _act(), nn.Linear(W, 2 * d)) for d in dims[:-1]),
+        })
+        # top-down: h_i = MLP(z_{i+1}) gives p(z_i | z_{i+1}) and joins d_i for q; decoder from z_1
+        self.generator = nn.ModuleDict({
+            "td": nn.ModuleList(_mlp3(d_above, W) for d_above in dims[1:]),
+            "p": nn.ModuleList(nn.Sequential(_act(), nn.Linear(W, 2 * d)) for d in dims[:-1]),
+            "dec": nn.Sequential(nn.Linear(dims[0], W), _act(), nn.Linear(W, flat), _act()),
+            "up": self._deconvs(C, ch),
+        })
+        self.prior = GaussianPrior(dims[-1])  # p(z_L); the trainer sees no EBM
+        _init(self)
+
+    @staticmethod
+    def _deconvs(C, ch) -> nn.Sequential:
+        ups = []
+        for j in reversed(range(len(ch))):
+            ups += [nn.ConvTranspose2d(ch[j], ch[j - 1] if j > 0 else C, 4, 2, 1), nn.Tanh() if j == 0 else _act()]
+        return nn.Sequential(*ups)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        z1 = self.split(z)[0]
+        h = self.generator["dec"](z1).view(z.shape[0], -1, self.side, self.side)
+        return self.generator["up"](h)
+
+    # the hierarchy ---------------------------------------------------------------------------
+    def _bottom_up(self, x):
+        d = [self.encoder["d1"](x)]
+        for block in self.encoder["up"]:
+            d.append(block(d[-1]))
+        return d
+
+    def _top_down(self, x, rng=None, use_mean=False, prior_layers: int = 0):
+        """Walk the hierarchy top-down. Returns per layer (z, log q, log p, KL) lists, bottom first.
+
+        Layers below ``prior_layers`` (the bottom k) take the conditional prior's mean and get no
+        log q; with ``use_mean`` the posterior means are taken instead of samples.
+        """
+        L = len(self.latent_dims)
+        d = self._bottom_up(x)
+        zs, log_q, log_p, kls = [None] * L, [None] * L, [None] * L, [None] * L
+        mu, logvar = self.encoder["q_top"](d[-1]).chunk(2, 1)
+        zero = torch.zeros_like(mu)
+        for i in reversed(range(L)):
+            if i < L - 1:
+                h = self.generator["td"][i](zs[i + 1])
+                mu_p, logvar_p = self.generator["p"][i](h).chunk(2, 1)
+                mu, logvar = self.encoder["q"][i](torch.cat([nn.functional.leaky_relu(d[i], SLOPE), h], 1)).chunk(2, 1)
+            else:
+                mu_p, logvar_p = zero, zero
+            if i < prior_layers:
+                zs[i] = mu_p
+                continue
+            if use_mean:
+                zs[i] = mu
+            else:
+                eps = torch.randn(mu.shape, generator=rng, device=mu.device, dtype=mu.dtype)
+                zs[i] = mu + (0.5 * logvar).exp() * eps
+            log_q[i] = gaussian_log_prob(zs[i], mu, logvar)
+            log_p[i] = gaussian_log_prob(zs[i], mu_p, logvar_p)
+            kls[i] = gaussian_kl(mu, logvar, mu_p, logvar_p)
+        return zs, log_q, log_p, kls
+
+    def encode(self, x):
+        """Posterior means layer by layer (top-down with means); log-variances are not defined
+        without a sample of the layer above, so zeros are returned for them."""
+        zs, *_ = self._top_down(x, use_mean=True)
+        z = torch.cat(zs, 1)
+        return z, torch.zeros_like(z)
+
+    def neg_elbo_terms(self, x, rng, kl: str = "analytic", autocast=None):
+        with autocast or contextlib.nullcontext():
+            zs, log_q, log_p, kls = self._top_down(x, rng)
+            z = torch.cat(zs, 1)
+            rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
+        terms = kls if kl == "analytic" else [q - p for q, p in zip(log_q, log_p)]
+        return rec, torch.stack([t.float() for t in terms]).sum(0).mean(), z.float()
+
+    @torch.no_grad()
+    def likelihood_bound(self, x, k: int = 0, rng=None) -> torch.Tensor:
+        """L^{>k}(x) per image, one sample, constants of the Gaussian likelihood dropped
+        (they cancel in LLR). k = 0 is the ELBO."""
+        zs, log_q, log_p, _ = self._top_down(x, rng, prior_layers=k)
+        z = torch.cat(zs, 1)
+        value = -self.reconstruction_nll(x, self.decode(z))
+        for i in range(k, len(self.latent_dims)):
+            value = value + log_p[i] - log_q[i]
+        return value
+
+    @torch.no_grad()
+    def llr(self, x, k: int, rng=None) -> torch.Tensor:
+        """LLR^{>k}(x) = L(x) - L^{>k}(x); high means out-of-distribution."""
+        return self.likelihood_bound(x, 0, rng) - self.likelihood_bound(x, k, rng)
+
+    def log_joint(self, x, z):
+        """log p(x, z) = log p(x | z_1) + sum_i log p(z_i | z_{i+1}) + log N(z_L), constants dropped."""
+        zs = self.split(z)
+        value = -self.reconstruction_nll(x, self.decode(z)) - 0.5 * zs[-1].pow(2).sum(1)
+        for i in range(len(zs) - 1):
+            mu_p, logvar_p = self.generator["p"][i](self.generator["td"][i](zs[i + 1])).chunk(2, 1)
+            value = value + gaussian_log_prob(zs[i], mu_p, logvar_p) + 0.5 * zs[i].shape[1] * _LOG2PI
+        return value
+
+    @torch.no_grad()
+    def sample(self, n: int, steps: int = 0, step_size: float = 0.0, generator=None) -> torch.Tensor:
+        """Ancestral samples of z (concatenated, bottom first)."""
+        device = next(self.parameters()).device
+        zs = [None] * len(self.latent_dims)
+        zs[-1] = torch.randn(n, self.latent_dims[-1], generator=generator, device=device)
+        for i in reversed(range(len(zs) - 1)):
+            mu_p, logvar_p = self.generator["p"][i](self.generator["td"][i](zs[i + 1])).chunk(2, 1)
+            zs[i] = mu_p + (0.5 * logvar_p).exp() * torch.randn(mu_p.shape, generator=generator, device=device)
+        return torch.cat(zs, 1)

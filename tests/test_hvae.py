@@ -1,0 +1,48 @@
+import torch
+
+from hebm_lib import data
+from hebm_lib.configs import get_config
+from hebm_lib.hvae import gaussian_kl, gaussian_log_prob
+from hebm_lib.models import build_model
+from hebm_lib.train import Trainer
+
+
+def _model():
+    torch.manual_seed(0)
+    return build_model(get_config("mnist_hvae", "smoke").model).eval()
+
+
+def test_gaussian_kl_matches_monte_carlo():
+    g = torch.Generator().manual_seed(0)
+    mq, lq, mp, lp = (torch.randn(1, 3, generator=g) * 0.5 for _ in range(4))
+    z = mq + (0.5 * lq).exp() * torch.randn(200_000, 3, generator=g)
+    mc = (gaussian_log_prob(z, mq, lq) - gaussian_log_prob(z, mp, lp)).mean()
+    assert torch.allclose(mc, gaussian_kl(mq, lq, mp, lp)[0], atol=0.02)
+
+
+def test_elbo_is_the_k0_bound_and_analytic_kl_matches_mc():
+    model, x = _model(), torch.rand(64, 1, 28, 28) * 2 - 1
+    rec, kl_mc, _ = model.neg_elbo_terms(x, torch.Generator().manual_seed(1), kl="mc")
+    elbo = model.likelihood_bound(x, 0, torch.Generator().manual_seed(1))
+    assert torch.allclose(elbo.mean(), -(rec + kl_mc), rtol=1e-5)
+    mcs = [model.neg_elbo_terms(x, torch.Generator().manual_seed(s), kl="mc")[1] for s in range(200)]
+    analytic = [model.neg_elbo_terms(x, torch.Generator().manual_seed(s), kl="analytic")[1] for s in range(200)]
+    assert abs(torch.stack(mcs).mean() - torch.stack(analytic).mean()) < 0.05
+
+
+def test_bound_with_every_layer_from_the_prior_is_deterministic_and_llr_has_shape():
+    model, x = _model(), torch.rand(5, 1, 28, 28) * 2 - 1
+    L = len(model.latent_dims)
+    a = model.likelihood_bound(x, L, torch.Generator().manual_seed(0))
+    b = model.likelihood_bound(x, L, torch.Generator().manual_seed(1))
+    assert torch.equal(a, b)
+    assert model.llr(x, 1, torch.Generator().manual_seed(0)).shape == (5,)
+
+
+def test_hvae_trains_with_the_shared_trainer():
+    images = data.load("mnist5k", "train").subset(512).images
+    cfg = get_config("mnist_hvae", "smoke", {"train.batch_size": 32, "train.lr_gen": 2e-3})
+    trainer = Trainer(cfg, build_model(cfg.model), images, 0, torch.device("cpu"))
+    losses = [trainer.step()["loss"] for _ in range(60)]
+    assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:5]) / 5
+    assert trainer.opt_ebm is None
