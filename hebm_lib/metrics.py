@@ -132,3 +132,16 @@ def anomaly_scores(model: HierarchicalLatentModel, images: torch.Tensor, generat
         z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator, device=device)
         out.append(-model.log_joint(x, z).cpu())
     return torch.cat(out)
+
+
+@torch.no_grad()
+def hvae_scores(model, images: torch.Tensor, k: int, generator: torch.Generator | None = None,
+                batch_size: int = 500) -> torch.Tensor:
+    """OOD scores of the conditional HVAE, higher = more out-of-distribution:
+    k = 0 gives -ELBO, k > 0 gives LLR^{>k} = L(x) - L^{>k}(x) (Havtorn et al. 2021)."""
+    device = next(model.parameters()).device
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device).float().div_(127.5).sub_(1.0)
+        out.append((-model.likelihood_bound(x, 0, generator) if k == 0 else model.llr(x, k, generator)).cpu())
+    return torch.cat(out)
