@@ -121,3 +121,12 @@ def profile_banner(profile: str) -> str:
         return ("CPU PROFILE: small nets and short training on a 2-core CPU (see the config on this page). "
                 "Compare trends with the paper, not values.")
     return "PAPER PROFILE: the paper's settings (the authors' code where the paper is silent)."
+
+
+def clearly_above(a: float, a_sd: float | None, b: float, b_sd: float | None) -> bool:
+    """a > b by more than the two seed spreads together (a one-seed spread counts as 0).
+
+    Claims of the form "X beats Y" use this, so a difference inside seed noise is not reported as a win.
+    """
+    margin = (0.0 if a_sd is None or a_sd != a_sd else a_sd) + (0.0 if b_sd is None or b_sd != b_sd else b_sd)
+    return a - b > margin

@@ -1,10 +1,8 @@
 import torch
 
-from hebm_lib import data
 from hebm_lib.configs import get_config
 from hebm_lib.hvae import gaussian_kl, gaussian_log_prob
 from hebm_lib.models import build_model
-from hebm_lib.train import Trainer
 
 
 def _model():
@@ -37,12 +35,3 @@ def test_bound_with_every_layer_from_the_prior_is_deterministic_and_llr_has_shap
     b = model.likelihood_bound(x, L, torch.Generator().manual_seed(1))
     assert torch.equal(a, b)
     assert model.llr(x, 1, torch.Generator().manual_seed(0)).shape == (5,)
-
-
-def test_hvae_trains_with_the_shared_trainer():
-    images = data.load("mnist5k", "train").subset(512).images
-    cfg = get_config("mnist_hvae", "smoke", {"train.batch_size": 32, "train.lr_gen": 2e-3})
-    trainer = Trainer(cfg, build_model(cfg.model), images, 0, torch.device("cpu"))
-    losses = [trainer.step()["loss"] for _ in range(60)]
-    assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:5]) / 5
-    assert trainer.opt_ebm is None

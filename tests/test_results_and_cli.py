@@ -50,3 +50,9 @@ def test_cli_rejects_unknown_parameter_and_artefact():
         cli.run_notebook("tab3", "smoke", prepare_only=True)
     with pytest.raises(SystemExit, match="unknown profile"):
         cli.run_notebook("tab1", "gpu", prepare_only=True)
+
+
+def test_a_win_inside_the_seed_spread_is_not_a_win():
+    assert results.clearly_above(0.9, 0.01, 0.8, 0.02)
+    assert not results.clearly_above(0.9800, 0.0023, 0.9797, 0.0042)
+    assert results.clearly_above(0.5, None, 0.4, float("nan"))

@@ -12,12 +12,14 @@ def _params(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def test_short_training_lowers_the_loss():
+@pytest.mark.parametrize("name", ["mnist_ours", "mnist_hvae"])
+def test_short_training_lowers_the_loss(name):
     images = data.load("mnist5k", "train").subset(512).images
-    cfg = get_config("mnist_ours", "smoke", {"train.batch_size": 32, "train.lr_gen": 2e-3})
+    cfg = get_config(name, "smoke", {"train.batch_size": 32, "train.lr_gen": 2e-3})
     trainer = Trainer(cfg, build_model(cfg.model), images, 0, torch.device("cpu"))
     losses = [trainer.step()["loss"] for _ in range(60)]
     assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:5]) / 5
+    assert (trainer.opt_ebm is None) == (cfg.model.prior == "gaussian")
 
 
 def test_same_seed_same_result(tiny_cfg, tiny_images, tmp_path):
