@@ -46,11 +46,10 @@ class NotebookRun:
 
     def load(self, name: str, split: str) -> data_lib.ImageSet:
         ds = data_lib.load(name, split, self.data_dir)
-        if ds.spec.display_name not in self.result.datasets:
-            label = ds.spec.display_name + (f" (substitute for {ds.spec.substitute_for})"
-                                            if ds.spec.substitute_for else "")
-            if label not in self.result.datasets:
-                self.result.datasets.append(label)
+        sub = ds.spec.substitute_for
+        label = ds.spec.display_name + (f" (substitute for {sub})" if sub else "")
+        if label not in self.result.datasets:
+            self.result.datasets.append(label)
         return ds
 
     def watermark(self, fig) -> None:

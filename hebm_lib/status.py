@@ -51,7 +51,9 @@ def _detail(a, res) -> str:
            f"Profile **{res['profile']}**; datasets: {', '.join(res['datasets']) or '–'}; seeds {res['seeds']}; "
            f"device `{res['device']}`; wall time {res['wall_time_s']:.0f} s; commit `{git['commit'][:10]}`"
            f"{' (uncommitted changes)' if git['dirty'] else ''}; written {prov['created']}; "
-           f"config hashes {', '.join('`' + h + '`' for h in res['configs'])}.", ""]
+           f"config hashes {', '.join('`' + h + '`' for h in res['configs'])}."
+           + (f" Expected at `cpu`: about {a.expected_cpu_minutes:g} min." if a.expected_cpu_minutes else "")
+           + (f" Configs: {', '.join('`' + c + '`' for c in a.configs)}." if a.configs else ""), ""]
     if res["claims"]:
         out += ["**Claims**", ""]
         out += [f"- {'✅' if c['holds'] else '❌' if c['holds'] is False else '❔'} {c['claim']} ({c['evidence']})"
