@@ -295,3 +295,14 @@ def anomaly_split(train: ImageSet, test: ImageSet, held_out: int, seed: int = 42
     tr = ImageSet(images[normal[:cut]], labels[normal[:cut]], train.spec, f"anomaly-train-{held_out}", fp + "tr")
     te = ImageSet(images[test_idx], labels[test_idx], train.spec, f"anomaly-test-{held_out}", fp + "te")
     return tr, te, te.labels == held_out
+
+
+def training_set(data_cfg, data_dir=None) -> ImageSet:
+    """The images a config trains on: its split, or with ``held_out`` the anomaly protocol's 80% split,
+    then the first ``n_train`` of a fixed shuffle."""
+    if data_cfg.held_out is None:
+        ds = load(data_cfg.name, data_cfg.split, data_dir)
+    else:
+        ds = anomaly_split(load(data_cfg.name, "train", data_dir), load(data_cfg.name, "test", data_dir),
+                           data_cfg.held_out)[0]
+    return ds.subset(data_cfg.n_train)

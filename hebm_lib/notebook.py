@@ -67,11 +67,12 @@ class NotebookRun:
 
 
 def setup(artefact: str, profile: str, device: str = "auto", seeds=None, data_dir=None, out_dir=None,
-          cache_dir=None, overrides: dict | None = None) -> NotebookRun:
+          cache_dir=None, overrides: dict | None = None, default_seeds: dict | None = None) -> NotebookRun:
+    """``default_seeds`` (profile -> seeds) replaces DEFAULT_SEEDS for artefacts that need more seeds."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     art = get_artefact(artefact)
-    seeds = list(DEFAULT_SEEDS[profile] if seeds is None else seeds)
+    seeds = list((DEFAULT_SEEDS | (default_seeds or {}))[profile] if seeds is None else seeds)
     if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
     dev = str(resolve_device(device))

@@ -245,6 +245,20 @@ class TrainedModel:
     run_dir: Path
     info: dict
 
+    def snapshots(self):
+        """(iteration, model) at the end of each of the last ``train.snapshot_epochs`` epochs, oldest first;
+        just the final model when none were kept."""
+        paths_ = sorted(self.run_dir.glob("snapshot-*.pt"))
+        if not paths_:
+            yield self.info["iterations"], self.model
+            return
+        device = next(self.model.parameters()).device
+        for p in paths_:
+            saved = torch.load(p, map_location=device, weights_only=False)
+            m = build_model(self.cfg.model).to(device)
+            m.load_state_dict(saved["model"])
+            yield saved["iteration"], m.eval()
+
 
 def run_key(cfg: ExperimentConfig, seed: int, data_fingerprint: str) -> str:
     blob = json.dumps([cfg.hash, seed, data_fingerprint, code_hash()])
@@ -281,6 +295,11 @@ def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor,
             if trainer.rank == 0 and (trainer.iteration % cfg.train.checkpoint_every == 0
                                       or trainer.iteration == total):
                 atomic_save(trainer.state_dict(), ckpt)
+            ipe, keep = trainer.iters_per_epoch, cfg.train.snapshot_epochs
+            if (trainer.rank == 0 and keep and trainer.iteration % ipe == 0
+                    and trainer.iteration > total - keep * ipe):
+                atomic_save({"model": trainer.model.state_dict(), "iteration": trainer.iteration},
+                            run_dir / f"snapshot-{trainer.iteration:08d}.pt")
             if callback:
                 callback(trainer, stats)
     return trainer
@@ -294,7 +313,7 @@ def train_or_load(cfg: ExperimentConfig, seed: int, device=None, data_dir=None, 
     """
     device = resolve_device(device)
     if train_set is None:
-        train_set = data_lib.load(cfg.data.name, cfg.data.split, data_dir).subset(cfg.data.n_train)
+        train_set = data_lib.training_set(cfg.data, data_dir)
     key = run_key(cfg, seed, train_set.fingerprint)
     run_dir = paths.cache_dir(cache_dir) / "models" / f"{cfg.name}-{cfg.profile}-seed{seed}-{key}"
     final = run_dir / "model.pt"

@@ -41,3 +41,12 @@ def test_anomaly_score_is_the_negative_log_joint_at_a_posterior_sample():
     eps = torch.cat([torch.randn(mu[i:i + 3].shape, generator=g) for i in range(0, 7, 3)])
     expected = -model.log_joint(x, mu + (0.5 * logvar).exp() * eps)
     assert torch.allclose(scores, expected, atol=1e-4)
+
+
+def test_training_set_applies_the_anomaly_protocol():
+    from hebm_lib.configs import get_config
+    cfg = get_config("anomaly_vae", "cpu", {"data.held_out": 4})
+    tr = data.training_set(cfg.data)
+    ref, _, _ = data.anomaly_split(data.load("mnist5k", "train"), data.load("mnist5k", "test"), 4)
+    assert (tr.labels != 4).all() and torch.equal(tr.images, ref.images)
+    assert tr.fingerprint == ref.fingerprint

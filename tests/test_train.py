@@ -122,3 +122,19 @@ def test_bf16_autocast_trains_to_the_same_loss():
         losses = [trainer.step()["loss"] for _ in range(60)]
         finals[amp] = sum(losses[-10:]) / 10
     assert abs(finals["bf16"] - finals["off"]) < 0.05 * finals["off"]
+
+
+def test_snapshots_keep_the_last_epochs(tmp_path):
+    # 64 images / batch 16 = 4 iterations per epoch; 12 iterations, keep 2 epochs -> iterations 8 and 12
+    cfg = get_config("mnist_vae", "smoke", {"data.n_train": 64, "train.batch_size": 16, "train.iterations": 12,
+                                             "train.snapshot_epochs": 2})
+    tm = train_or_load(cfg, 0, "cpu", cache_dir=tmp_path, progress=False)
+    snaps = list(tm.snapshots())
+    assert [it for it, _ in snaps] == [8, 12]
+    final = dict(tm.model.state_dict())
+    assert all(torch.equal(final[k], v) for k, v in snaps[-1][1].state_dict().items())
+    assert not all(torch.equal(final[k], v) for k, v in snaps[0][1].state_dict().items())
+    # without snapshots: just the final model
+    plain = train_or_load(get_config("mnist_vae", "smoke", {"train.iterations": 2}), 0, "cpu", cache_dir=tmp_path,
+                          progress=False)
+    assert [it for it, _ in plain.snapshots()] == [2]
