@@ -1,0 +1,165 @@
+"""MIG (Chen et al. 2018), MIG-sup (pro-VLAE, Eq. 12) and I(x; z_l), under two protocols.
+
+The two protocols give numbers that are not comparable, so every result names its protocol:
+
+``"dlib"`` (disentanglement_lib): the posterior means of N i.i.d. factor draws, each latent dim cut
+    into 20 equal-width bins, plug-in discrete MI with each factor, normalised by the factor's
+    empirical entropy.
+``"pv"`` (pro-VLAE's ``metric_MIG.py``): one sample z ~ q(z|x) per image; H(z_j) and H(z_j | v_k)
+    by Monte Carlo over the mixture of all posteriors, q(z_j) = 1/N sum_n N(z_j; mu_nj, sigma_nj^2);
+    normalised by log |v_k|; MIG-sup only over active dims (Var_x mu_j > 0.01).
+
+MIG = mean over factors of the gap between the two dims most informative about the factor;
+MIG-sup = mean over (active) dims of the gap between the two factors it is most informative about.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+PROTOCOLS = ("dlib", "pv")
+ACTIVE_VARIANCE = 0.01
+
+
+def _gap(m: torch.Tensor, dim: int) -> torch.Tensor:
+    """Largest minus second largest along ``dim`` (0 when there is only one entry)."""
+    if m.shape[dim] < 2:
+        return m.max(dim).values
+    top = m.topk(2, dim=dim).values
+    return (top.select(dim, 0) - top.select(dim, 1)).clamp_min(0)
+
+
+def mig_scores(normalised_mi: torch.Tensor, active: torch.Tensor | None = None) -> dict:
+    """MIG and MIG-sup from a (latent dims x factors) matrix of MI / H(factor)."""
+    mi = normalised_mi.clamp_min(0)
+    mig = _gap(mi, 0).mean().item()
+    rows = mi if active is None else mi[active]
+    mig_sup = _gap(rows, 1).mean().item() if len(rows) else 0.0
+    return {"MIG": mig, "MIG-sup": mig_sup}
+
+
+# ---------------------------------------------------------------------------------------------
+# disentanglement_lib: histogram plug-in MI on posterior means
+
+def discretise(codes: torch.Tensor, bins: int = 20) -> np.ndarray:
+    """Per dim, ``bins`` equal-width bins over its range (np.histogram edges, np.digitize)."""
+    x = codes.double().numpy()
+    out = np.zeros_like(x, dtype=np.int64)
+    for j in range(x.shape[1]):
+        edges = np.histogram(x[:, j], bins)[1]
+        out[:, j] = np.digitize(x[:, j], edges[:-1])
+    return out
+
+
+def mi_matrix_dlib(mean_codes: torch.Tensor, factors: torch.Tensor, bins: int = 20) -> torch.Tensor:
+    """(dims x factors) plug-in MI / H(factor), in nats over nats."""
+    from sklearn.metrics import mutual_info_score
+    d = discretise(mean_codes, bins)
+    f = factors.numpy()
+    mi = np.zeros((d.shape[1], f.shape[1]))
+    for k in range(f.shape[1]):
+        h = mutual_info_score(f[:, k], f[:, k])
+        for j in range(d.shape[1]):
+            mi[j, k] = mutual_info_score(f[:, k], d[:, j]) / max(h, 1e-12)
+    return torch.from_numpy(mi)
+
+
+def mig_dlib(mean_codes: torch.Tensor, factors: torch.Tensor, bins: int = 20) -> dict:
+    mi = mi_matrix_dlib(mean_codes, factors, bins)
+    active = mean_codes.var(0) > ACTIVE_VARIANCE
+    return mig_scores(mi, active) | {"mi": mi, "active": active}
+
+
+# ---------------------------------------------------------------------------------------------
+# pro-VLAE: Monte Carlo entropies of the mixture of posteriors
+
+def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 / logvar.exp())
+
+
+def mixture_entropy(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, joint: bool = False,
+                    chunk: int = 256) -> torch.Tensor:
+    """-mean_s log q(z_s), q = 1/N sum_n N(mu_n, diag exp(logvar_n)).
+
+    z: S x K samples, mu/logvar: N x K. Per dim (K values) or, with ``joint``, of the K-dim joint.
+    """
+    n = mu.shape[0]
+    out = []
+    for i in range(0, len(z), chunk):
+        lp = _log_normal(z[i:i + chunk, None, :], mu[None], logvar[None])  # s x N x K
+        if joint:
+            lp = lp.sum(2, keepdim=True)
+        out.append(torch.logsumexp(lp, 1) - math.log(n))
+    return -torch.cat(out).mean(0)
+
+
+def mig_pv(mu: torch.Tensor, logvar: torch.Tensor, factors: torch.Tensor, sizes: tuple[int, ...],
+           n_samples: int = 10_000, seed: int = 0) -> dict:
+    """MIG / MIG-sup by pro-VLAE's estimator on (mu, logvar) of N images with factor classes ``factors``."""
+    g = torch.Generator().manual_seed(seed)
+    mu, logvar = mu.double(), logvar.double()
+    z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=g, dtype=mu.dtype)
+    n, k_dims = mu.shape
+
+    def subsample(idx: torch.Tensor) -> torch.Tensor:
+        return idx[torch.randperm(len(idx), generator=g)[:n_samples]]
+
+    h_marginal = mixture_entropy(z[subsample(torch.arange(n))], mu, logvar)
+    mi = torch.zeros(k_dims, len(sizes), dtype=torch.float64)
+    for k, size in enumerate(sizes):
+        h_cond = torch.zeros(k_dims, dtype=torch.float64)
+        for v in range(size):
+            idx = (factors[:, k] == v).nonzero().squeeze(1)
+            if len(idx) == 0:
+                continue
+            h_cond += len(idx) / n * mixture_entropy(z[subsample(idx)], mu[idx], logvar[idx])
+        mi[:, k] = (h_marginal - h_cond) / math.log(size)
+    active = mu.var(0) > ACTIVE_VARIANCE
+    return mig_scores(mi, active) | {"mi": mi.float(), "active": active}
+
+
+def layer_information(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int = 10_000, seed: int = 0) -> float:
+    """I(x; z_l) = H(z_l) - E_x H(q(z_l | x)) in nats (Chen et al.'s estimator, joint over the layer's
+    dims, the data distribution being the N images given). At most log N."""
+    g = torch.Generator().manual_seed(seed)
+    mu, logvar = mu.double(), logvar.double()
+    idx = torch.randperm(len(mu), generator=g)[:n_samples]
+    z = mu[idx] + (0.5 * logvar[idx]).exp() * torch.randn(mu[idx].shape, generator=g, dtype=mu.dtype)
+    h_z = mixture_entropy(z, mu, logvar, joint=True).item()
+    h_cond = (0.5 * (math.log(2 * math.pi * math.e) + logvar)).sum(1).mean().item()
+    return h_z - h_cond
+
+
+# ---------------------------------------------------------------------------------------------
+# from a model and a factor dataset
+
+@torch.no_grad()
+def posterior(model, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, logvar) of q(z | x), all layers concatenated, for uint8 images."""
+    device = next(model.parameters()).device
+    mus, lvs = [], []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device).float().div_(127.5).sub_(1.0)
+        mu, lv = model.encode(x)
+        mus.append(mu.float().cpu())
+        lvs.append(lv.float().cpu())
+    return torch.cat(mus), torch.cat(lvs)
+
+
+def evaluate(model, factor_data, n_points: int, seed: int = 0, n_samples: int = 10_000) -> dict:
+    """MIG and MIG-sup under both protocols, and I(x; z_l) per layer, on ``n_points`` i.i.d. factor draws."""
+    classes = factor_data.sample_factors(n_points, seed=10_000 + seed)
+    mu, logvar = posterior(model, factor_data.images(classes))
+    out = {}
+    for name, res in (("dlib", mig_dlib(mu, classes)),
+                      ("pv", mig_pv(mu, logvar, classes, factor_data.spec.factor_sizes, n_samples, seed))):
+        out[f"MIG ({name})"], out[f"MIG-sup ({name})"] = res["MIG"], res["MIG-sup"]
+        out[f"mi ({name})"] = res["mi"]
+    sizes = model.latent_dims
+    starts = np.cumsum((0,) + tuple(sizes))
+    out["I(x;z_l)"] = [layer_information(mu[:, a:b], logvar[:, a:b], n_samples, seed)
+                       for a, b in zip(starts[:-1], starts[1:])]
+    out["active"] = (mu.var(0) > ACTIVE_VARIANCE).tolist()
+    return out

@@ -1,0 +1,83 @@
+"""Known answers for MIG / MIG-sup under both protocols, and for I(x; z)."""
+import math
+
+import pytest
+import torch
+
+from hebm_lib import disentanglement as dis
+
+SIZES = (4, 5, 6)
+
+
+def _factors(n=2000, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.stack([torch.randint(s, (n,), generator=g) for s in SIZES], 1)
+
+
+def _codes(f, columns, noise=0.01, seed=1):
+    """Latent dims built from factor columns (a list per dim of (factor, weight)); small posterior noise."""
+    g = torch.Generator().manual_seed(seed)
+    z = torch.stack([sum(w * (f[:, k].float() / (SIZES[k] - 1) * 4 - 2) for k, w in col) for col in columns], 1)
+    mu = z + 0.01 * torch.randn(z.shape, generator=g)
+    return mu, torch.full_like(mu, 2 * math.log(noise))
+
+
+def _score(protocol, mu, logvar, f):
+    return dis.mig_dlib(mu, f) if protocol == "dlib" else dis.mig_pv(mu, logvar, f, SIZES, n_samples=1000)
+
+
+@pytest.mark.parametrize("protocol", dis.PROTOCOLS)
+def test_code_equal_to_the_factors_scores_near_one(protocol):
+    f = _factors()
+    res = _score(protocol, *_codes(f, [[(0, 1)], [(1, 1)], [(2, 1)]]), f)
+    assert res["MIG"] > 0.9 and res["MIG-sup"] > 0.9
+
+
+@pytest.mark.parametrize("protocol", dis.PROTOCOLS)
+def test_a_factor_copied_into_two_dims_drops_mig_but_not_mig_sup(protocol):
+    f = _factors()
+    res = _score(protocol, *_codes(f, [[(0, 1)], [(0, 1)], [(1, 1)], [(2, 1)]]), f)
+    assert res["MIG"] < 0.75        # factor 0's gap is ~0: MIG ~ 2/3
+    assert res["MIG-sup"] > 0.9
+
+
+@pytest.mark.parametrize("protocol", dis.PROTOCOLS)
+def test_two_factors_in_one_dim_drop_mig_sup(protocol):
+    f = _factors()
+    clean = _score(protocol, *_codes(f, [[(0, 1)], [(1, 1)], [(2, 1)]]), f)
+    mixed = _score(protocol, *_codes(f, [[(0, 1), (1, 0.2)], [(0, 0.2), (1, 1)], [(2, 1)]]), f)
+    mixed2 = _score(protocol, *_codes(f, [[(0, 1), (1, 1)], [(2, 1)]]), f)
+    assert mixed2["MIG-sup"] < clean["MIG-sup"] - 0.3
+    assert mixed["MIG-sup"] < clean["MIG-sup"]
+
+
+@pytest.mark.parametrize("protocol", dis.PROTOCOLS)
+def test_pure_noise_scores_near_zero(protocol):
+    f = _factors()
+    g = torch.Generator().manual_seed(3)
+    mu = torch.randn(len(f), 3, generator=g)
+    res = _score(protocol, mu, torch.full_like(mu, -2.0), f)
+    assert res["MIG"] < 0.05 and res["MIG-sup"] < 0.05
+
+
+def test_layer_information_known_answers():
+    g = torch.Generator().manual_seed(0)
+    # posteriors equal to the prior: no information
+    mu = torch.zeros(4000, 2)
+    assert abs(dis.layer_information(mu, torch.zeros_like(mu), 2000)) < 0.05
+    # N well-separated point masses: I = log N
+    mu = torch.arange(50).float().repeat_interleave(40).view(-1, 1) * 10
+    info = dis.layer_information(mu, torch.full_like(mu, -6.0), 2000)
+    assert abs(info - math.log(50)) < 0.05
+    # Gaussian channel: z = x + noise, x ~ N(0, 1), noise var s2 -> I = 0.5 log(1 + 1 / s2)
+    x = torch.randn(6000, 1, generator=g)
+    s2 = 0.25
+    info = dis.layer_information(x, torch.full_like(x, math.log(s2)), 3000)
+    assert abs(info - 0.5 * math.log(1 + 1 / s2)) < 0.08
+
+
+def test_mixture_entropy_of_one_gaussian_is_closed_form():
+    mu, logvar = torch.zeros(1, 3), torch.full((1, 3), math.log(4.0))
+    z = torch.randn(20000, 3, generator=torch.Generator().manual_seed(0)) * 2
+    h = dis.mixture_entropy(z, mu, logvar)
+    assert torch.allclose(h, torch.full((3,), 0.5 * math.log(2 * math.pi * math.e * 4.0)), atol=0.03)
