@@ -299,7 +299,11 @@ def anomaly_split(train: ImageSet, test: ImageSet, held_out: int, seed: int = 42
 
 def training_set(data_cfg, data_dir=None) -> ImageSet:
     """The images a config trains on: its split, or with ``held_out`` the anomaly protocol's 80% split,
-    then the first ``n_train`` of a fixed shuffle."""
+    then the first ``n_train`` of a fixed shuffle. Factor datasets (3DShapes, dSprites) give ``n_train``
+    i.i.d. factor draws (their real files: every image when ``n_train`` is None)."""
+    from . import factors
+    if data_cfg.name in factors.FACTOR_DATASETS:
+        return factors.FactorData(factors.get_spec(data_cfg.name), data_dir).training_set(data_cfg.n_train)
     if data_cfg.held_out is None:
         ds = load(data_cfg.name, data_cfg.split, data_dir)
     else:

@@ -6,7 +6,7 @@ Two sources per dataset, never mixed silently (the dataset name says which one):
   ``dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz`` (keys ``imgs``, ``latents_classes``), both ordered
   C-style over the factor grid, so the image of a factor tuple is at ``ravel_multi_index(tuple, sizes)``;
 * a deterministic procedural renderer of the same factors and cardinalities (``*_proc``, and ``*_proc32``
-  rendered at 32x32 for the `cpu` profile). Its output is pinned by a checksum of a fixed probe set in
+  rendered at 32x32 for the `cpu` profile). Its output is pinned by the pixel sums of a fixed probe set in
   data/checksums.json, so a change to the renderer cannot go unnoticed.
 
 Training sets are i.i.d. factor tuples (a fixed seed), materialised once and cached with a sha256.
@@ -192,6 +192,19 @@ class FactorData:
         self._file = None
         if spec.source == "file":
             self._file = _open_real(spec, paths.data_dir(data_dir))
+        else:
+            self._check_renderer()
+
+    def _check_renderer(self) -> None:
+        from .data import DataError, load_checksums
+        pinned = load_checksums().get("procedural", {}).get(self.spec.name)
+        probe = _probe(self)
+        scale = float(np.prod(self.spec.image_shape)) * 255
+        # per-image pixel sums, with a tolerance for last-bit float differences between CPUs
+        if pinned is None or len(pinned) != len(probe) or max(abs(a - b) for a, b in zip(pinned, probe)) > 1e-3 * scale:
+            raise DataError(f"the {self.spec.name} renderer's output does not match its pinned probe in data/checksums.json; "
+                            f"if the renderer was changed on purpose, update the checksum with "
+                            f"hebm_lib.factors.probe_digest({self.spec.name!r})")
 
     @property
     def label(self) -> str:
@@ -218,8 +231,12 @@ class FactorData:
         Cached under <cache>/data/ with a sha256 of the images, checked on every load.
         """
         from .data import DataError, DatasetSpec, ImageSet
-        n = n or self.spec.n_train_default
-        classes = self.sample_factors(n, seed)
+        if n is None and self.spec.source == "file":   # the whole grid, in file order
+            n = self.spec.n_combinations
+            classes = torch.from_numpy(np.stack(np.unravel_index(np.arange(n), self.spec.factor_sizes), 1))
+        else:
+            n = n or self.spec.n_train_default
+            classes = self.sample_factors(n, seed)
         flat = torch.as_tensor(np.ravel_multi_index(classes.numpy().T, self.spec.factor_sizes))
         path = paths.cache_dir(cache_dir) / "data" / f"{self.spec.name}-n{n}-seed{seed}.pt"
         if path.exists():
@@ -242,11 +259,15 @@ def _digest(images: torch.Tensor) -> str:
     return hashlib.sha256(images.contiguous().numpy().tobytes()).hexdigest()
 
 
-def probe_digest(name: str) -> str:
-    """sha256 of the renderer's output on a fixed probe set (pinned in data/checksums.json)."""
-    spec = get_spec(name)
-    probe = FactorData(spec).sample_factors(64, seed=12345)
-    return _digest(FactorData(spec).images(probe))
+def _probe(fd: "FactorData") -> list[int]:
+    return fd.images(fd.sample_factors(64, seed=12345)).flatten(1).sum(1).tolist()
+
+
+def probe_digest(name: str) -> list[int]:
+    """The renderer's output on a fixed probe set, as per-image pixel sums (pinned in data/checksums.json)."""
+    fd = FactorData.__new__(FactorData)   # without the check this digest feeds
+    fd.spec, fd._file = get_spec(name), None
+    return _probe(fd)
 
 
 def _open_real(spec: FactorSpec, root: Path):

@@ -119,7 +119,9 @@ class ConditionalHierarchicalVAE(LatentModelBase):
         z = torch.cat(zs, 1)
         return z, torch.zeros_like(z)
 
-    def neg_elbo_terms(self, x, rng, kl: str = "analytic", autocast=None):
+    def neg_elbo_terms(self, x, rng, kl: str = "analytic", autocast=None, kl_weights=None):
+        if kl_weights is not None:
+            raise ValueError("the conditional HVAE has no per-dimension KL weights (beta / progressive training)")
         with autocast or contextlib.nullcontext():
             zs, log_q, log_p, kls = self._top_down(x, rng)
             z = torch.cat(zs, 1)

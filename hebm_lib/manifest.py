@@ -12,7 +12,7 @@ from . import paths
 @dataclass(frozen=True)
 class Artefact:
     id: str
-    source: str                 # "paper" | "supplement"
+    source: str                 # "paper" | "supplement" | "pro-VLAE" (the seed paper's own comparisons)
     label: str                  # as the paper numbers it
     title: str
     notebook: str | None        # notebooks/<name>.md, None when there is none yet
@@ -58,13 +58,24 @@ ARTEFACTS: tuple[Artefact, ...] = (
     Artefact("tab4", "paper", "Table 4", "FID vs Langevin steps K on CelebA-64", None, (), "planned"),
     Artefact("tab5", "paper", "Table 5", "FID vs EBM width nef", None, (), "planned"),
     Artefact("tab6", "paper", "Table 6", "FID on CIFAR-10", None, (), "planned"),
-    Artefact("supp_fig1", "supplement", "Supp. Figure 1", "3DShapes latent traversals", None, (), "planned",
-             "Issue #4."),
+    Artefact("supp_fig1", "supplement", "Supp. Figure 1", "3DShapes latent traversals", "supp_fig1_traversals_3dshapes",
+             ("shapes3d_ours",), "implemented", "Adds the factor each unit is most informative about.",
+             expected_cpu_minutes=1.5),
     Artefact("supp_tab1", "supplement", "Supp. Table 1", "Fashion-MNIST vs MNIST OOD", "supp_tab1_ood_fmnist_mnist",
              ("fmnist_ours", "fmnist_vlae", "fmnist_hvae"), "implemented",
              "Reuses Table 1's Fashion-MNIST models.", expected_cpu_minutes=3.0),
-    Artefact("supp_tab2", "supplement", "Supp. Table 2", "MIG / MIG-sup on 3DShapes vs pro-VLAE", None, (),
-             "planned", "Issue #4."),
+    Artefact("supp_tab2", "supplement", "Supp. Table 2", "MIG / MIG-sup on 3DShapes vs pro-VLAE",
+             "supp_tab2_mig_3dshapes", ("shapes3d_ours", "shapes3d_provlae"), "implemented",
+             "Both MIG estimators, labelled; s read as the step reached in one progressive run.",
+             expected_cpu_minutes=3.0),
+    # the seed paper's own comparisons (pro-VLAE, ICLR 2020), which Supplement Table 2 builds on
+    Artefact("provlae_fig2", "pro-VLAE", "pro-VLAE Figs. 2-3", "Reconstruction vs MIG / MIG-sup over beta",
+             "provlae_fig2_fig3", tuple(f"{d}_{m}" for d in ("shapes3d", "dsprites")
+                                        for m in ("betavae", "vlae", "provlae", "ours")),
+             "implemented", "3DShapes and dSprites; Ours as one extra point.", expected_cpu_minutes=5.0),
+    Artefact("provlae_info", "pro-VLAE", "pro-VLAE Tables 1, 7", "Information I(x; z_l) per layer and step",
+             "provlae_info_flow", ("shapes3d_vlae", "shapes3d_provlae", "mnist_vlae_z3", "mnist_provlae_z3"),
+             "implemented", "Tables 3-6 and 8 (other L, z_dim) by overrides.", expected_cpu_minutes=2.0),
 )
 
 

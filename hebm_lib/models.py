@@ -71,6 +71,7 @@ class HierarchicalGenerator(nn.Module):
         ch, L = cfg.channels, len(cfg.latent_dims)
         self.res = [S // 2 ** (j + 1) for j in range(len(ch))]  # resolution of level j+1
         self.concat = cfg.injection == "concat"
+        self.progressive = False   # set by HierarchicalLatentModel.set_layer_gates
         self.top = _mlp(cfg.latent_dims[-1], cfg.top_hidden, ch[-1] * self.res[-1] ** 2, final_act=self.concat)
         # projection of z_i (i = 1..L-1) to a feature map at level i
         self.proj = nn.ModuleList()
@@ -82,6 +83,8 @@ class HierarchicalGenerator(nn.Module):
         for j in range(len(ch)):  # block j maps level j+1 to level j
             cin = ch[j] * (2 if self.concat and j < L - 1 else 1)
             self.up.append(_up(cin, ch[0], last=True, image_channels=C) if j == 0 else _up(cin, ch[j - 1]))
+        # per-layer gate on the path from z_i to x (pro-VLAE: 0 = not yet active, 0..1 = fading in)
+        self.register_buffer("gates", torch.ones(L), persistent=False)
         _init(self)
 
     def forward(self, zs: list[torch.Tensor]) -> torch.Tensor:
@@ -89,6 +92,8 @@ class HierarchicalGenerator(nn.Module):
         for j in reversed(range(len(self.up))):
             if j < len(zs) - 1:  # z_{j+1} is injected at level j+1
                 p = self.proj[j](zs[j]).view(h.shape[0], -1, self.res[j], self.res[j])
+                if self.progressive:
+                    p = p * self.gates[j]
                 h = torch.cat([h, p], 1) if self.concat else h + p
             h = self.up[j](h)
         return h
@@ -107,6 +112,9 @@ class LadderEncoder(nn.Module):
             self.heads.append(nn.Sequential(_down(cin, ch[i]), nn.Flatten(), nn.Linear(ch[i] * side * side, 2 * d)))
         top_in = ch[-1] * (S // 2 ** len(ch)) ** 2
         self.heads.append(nn.Sequential(nn.Flatten(), _mlp(top_in, cfg.top_hidden, 2 * dims[-1], final_act=False)))
+        # per-layer gate on what head i reads (pro-VLAE's fade-in of a newly added layer)
+        self.register_buffer("gates", torch.ones(len(dims)), persistent=False)
+        self.progressive = False
         _init(self)
 
     def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -117,6 +125,8 @@ class LadderEncoder(nn.Module):
         mus, logvars = [], []
         for i, head in enumerate(self.heads):
             src = r[i] if i < len(self.heads) - 1 else r[-1]
+            if self.progressive:
+                src = src * self.gates[i]
             mu, logvar = head(src).chunk(2, dim=1)
             mus.append(mu)
             logvars.append(logvar)
@@ -234,11 +244,22 @@ class HierarchicalLatentModel(LatentModelBase):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(self.split(z))
 
-    def neg_elbo_terms(self, x: torch.Tensor, rng: torch.Generator, kl: str = "analytic", autocast=None):
+    def set_layer_gates(self, generator_gates, encoder_gates) -> None:
+        """pro-VLAE's progressive state (conv-ladder only): per layer, bottom first, the weight of the
+        path z_i -> x (0 = inactive) and of what the layer's encoder head reads (the fade-in)."""
+        if self.cfg.arch != "conv-ladder":
+            raise ValueError("progressive training needs the conv-ladder architecture")
+        for net, g in ((self.generator, generator_gates), (self.encoder, encoder_gates)):
+            net.gates.copy_(torch.as_tensor(g, dtype=net.gates.dtype))
+            net.progressive = bool((net.gates != 1).any())
+
+    def neg_elbo_terms(self, x: torch.Tensor, rng: torch.Generator, kl: str = "analytic", autocast=None,
+                       kl_weights: torch.Tensor | None = None):
         """Batch means of -log p(x|z) and of KL(q || N(0, I)), and z ~ q (reparameterised).
 
         The prior's tilt f(z) is added by the trainer, which owns the EBM; nets may run under
-        ``autocast``, the KL is computed in fp32.
+        ``autocast``, the KL is computed in fp32. ``kl_weights`` (one per latent dim) weights the KL of
+        each dim (beta-VAE's beta, pro-VLAE's beta / gamma per layer).
         """
         with autocast or contextlib.nullcontext():
             mu, logvar = self.encode(x)
@@ -246,7 +267,8 @@ class HierarchicalLatentModel(LatentModelBase):
             z = mu + (0.5 * logvar).exp() * eps
             rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
         mu, logvar, z = mu.float(), logvar.float(), z.float()
-        kl0 = gaussian_kl_to_standard(mu, logvar) if kl == "analytic" else gaussian_kl_mc(z, mu, logvar)
+        kl0 = (gaussian_kl_to_standard(mu, logvar, kl_weights) if kl == "analytic"
+               else gaussian_kl_mc(z, mu, logvar, kl_weights))
         return rec, kl0.mean(), z
 
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -259,16 +281,16 @@ class HierarchicalLatentModel(LatentModelBase):
         return self.prior.sample(n, steps, step_size, generator=generator, device=device)
 
 
-def gaussian_kl_to_standard(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, diag e^logvar) || N(0, I)), summed over dimensions, one value per row."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(1)
+def gaussian_kl_to_standard(mu: torch.Tensor, logvar: torch.Tensor, weights=None) -> torch.Tensor:
+    """KL(N(mu, diag e^logvar) || N(0, I)), summed over dimensions (optionally weighted), one value per row."""
+    per_dim = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    return (per_dim if weights is None else per_dim * weights).sum(1)
 
 
-def gaussian_kl_mc(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+def gaussian_kl_mc(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, weights=None) -> torch.Tensor:
     """Single-sample estimate log q(z|x) - log N(z; 0, I) at z ~ q (the authors' estimator)."""
-    log_q = -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar).sum(1)
-    log_p0 = -0.5 * z.pow(2).sum(1)
-    return log_q - log_p0
+    per_dim = -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar) + 0.5 * z.pow(2)
+    return (per_dim if weights is None else per_dim * weights).sum(1)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -176,6 +176,37 @@ class Trainer:
             for g in self.opt_ebm.param_groups:
                 g["lr"] = t.lr_ebm * decay
 
+    def stage(self, it: int) -> int:
+        """pro-VLAE step (1..L) that iteration ``it`` belongs to; 0 when training is not progressive."""
+        t = self.cfg.train
+        if not t.progressive_steps:
+            return 0
+        return min(t.progressive_steps, it // (t.iterations // t.progressive_steps) + 1)
+
+    def _progressive_state(self, it: int) -> torch.Tensor | None:
+        """Set the layer gates for iteration ``it`` and return the per-dim KL weights (None = all 1).
+
+        pro-VLAE: at step s the top s layers are active (KL weight beta), the others are cut from x
+        (gate 0) and get gamma = pre_kl; the layer added at step s fades in over ``fade_in`` iterations.
+        """
+        t, m = self.cfg.train, self.model
+        dims = m.latent_dims
+        if not t.progressive_steps:
+            if t.beta == 1:
+                return None
+            return torch.full((sum(dims),), float(t.beta), device=self.device)
+        L, s = len(dims), self.stage(it)
+        per_stage = t.iterations // t.progressive_steps
+        alpha = min(1.0, (it - (s - 1) * per_stage + 1) / t.fade_in) if t.fade_in and s > 1 else 1.0
+        gen, enc, weights = [], [], []
+        for i in range(L):                       # bottom first; active = the top s layers
+            active, new = i >= L - s, i == L - s and s > 1
+            gen.append(alpha if new else float(active))
+            enc.append(alpha if new else 1.0)
+            weights += [t.beta if active else t.pre_kl] * dims[i]
+        m.set_layer_gates(gen, enc)
+        return torch.tensor(weights, device=self.device)
+
     def step(self) -> dict:
         t, m = self.cfg.train, self.model
         it = self.iteration
@@ -192,7 +223,8 @@ class Trainer:
         autocast = (torch.autocast(self.device.type, dtype=amp_dtype) if amp_dtype
                     else contextlib.nullcontext())
         m.prior.requires_grad_(False)  # f's own gradient comes from step 4 only
-        rec, kl0, z_pos = m.neg_elbo_terms(x, self.rng, t.kl, autocast)
+        kl_weights = self._progressive_state(it)
+        rec, kl0, z_pos = m.neg_elbo_terms(x, self.rng, t.kl, autocast, kl_weights)
         tilt_pos = m.prior.tilt(z_pos).mean()
         kl_weight = min(1.0, (it + 1) / t.kl_warmup) if t.kl_warmup else 1.0
         loss = rec + kl_weight * (kl0 - tilt_pos)
@@ -245,6 +277,16 @@ class TrainedModel:
     run_dir: Path
     info: dict
 
+    def stages(self):
+        """(step s, model as it was at the end of pro-VLAE step s, gates included), s = 1..L."""
+        device = next(self.model.parameters()).device
+        for p in sorted(self.run_dir.glob("stage-*.pt")):
+            saved = torch.load(p, map_location=device, weights_only=False)
+            m = build_model(self.cfg.model).to(device)
+            m.load_state_dict(saved["model"])
+            m.set_layer_gates(*saved["gates"])
+            yield saved["stage"], m.eval()
+
     def snapshots(self):
         """(iteration, model) at the end of each of the last ``train.snapshot_epochs`` epochs, oldest first;
         just the final model when none were kept."""
@@ -295,6 +337,12 @@ def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor,
             if trainer.rank == 0 and (trainer.iteration % cfg.train.checkpoint_every == 0
                                       or trainer.iteration == total):
                 atomic_save(trainer.state_dict(), ckpt)
+            if trainer.rank == 0 and cfg.train.progressive_steps and (
+                    trainer.iteration % (total // cfg.train.progressive_steps) == 0 or trainer.iteration == total):
+                s = trainer.stage(trainer.iteration - 1)
+                atomic_save({"model": trainer.model.state_dict(), "iteration": trainer.iteration, "stage": s,
+                             "gates": (trainer.model.generator.gates.tolist(), trainer.model.encoder.gates.tolist())},
+                            run_dir / f"stage-{s}.pt")
             ipe, keep = trainer.iters_per_epoch, cfg.train.snapshot_epochs
             if (trainer.rank == 0 and keep and trainer.iteration % ipe == 0
                     and trainer.iteration > total - keep * ipe):
