@@ -82,7 +82,7 @@ def test_real_3dshapes_h5_is_read_by_factor_tuple(tmp_path):
     (tmp_path / "bad" / "3dshapes").mkdir(parents=True)
     with h5py.File(tmp_path / "bad" / "3dshapes" / "3dshapes.h5", "w") as f:
         f["images"] = images
-        f["labels"] = grid[::-1].astype(np.float64)
+        f["labels"] = np.stack(np.unravel_index(np.arange(n), sizes, order="F"), 1).astype(np.float64)
     with pytest.raises(data.DataError, match="factor-grid order"):
         factors.FactorData(spec, tmp_path / "bad")
 
