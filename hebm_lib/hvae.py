@@ -26,6 +26,12 @@ from .priors import GaussianPrior
 _LOG2PI = math.log(2 * math.pi)
 
 
+def _soft_clamp(logvar: torch.Tensor, bound: float = 6.0) -> torch.Tensor:
+    """Keep log-variances in (-bound, bound) smoothly: the conditional prior's and the posterior's
+    variances are both learned, and an unbounded ratio of the two overflows early in training."""
+    return bound * torch.tanh(logvar / bound)
+
+
 def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """log N(z; mu, diag e^logvar), summed over dimensions, one value per row."""
     return -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + _LOG2PI).sum(1)
@@ -91,12 +97,14 @@ class ConditionalHierarchicalVAE(LatentModelBase):
         d = self._bottom_up(x)
         zs, log_q, log_p, kls = [None] * L, [None] * L, [None] * L, [None] * L
         mu, logvar = self.encoder["q_top"](d[-1]).chunk(2, 1)
+        logvar = _soft_clamp(logvar)
         zero = torch.zeros_like(mu)
         for i in reversed(range(L)):
             if i < L - 1:
                 h = self.generator["td"][i](zs[i + 1])
                 mu_p, logvar_p = self.generator["p"][i](h).chunk(2, 1)
                 mu, logvar = self.encoder["q"][i](torch.cat([nn.functional.leaky_relu(d[i], SLOPE), h], 1)).chunk(2, 1)
+                logvar_p, logvar = _soft_clamp(logvar_p), _soft_clamp(logvar)
             else:
                 mu_p, logvar_p = zero, zero
             if i < prior_layers:
@@ -151,6 +159,7 @@ class ConditionalHierarchicalVAE(LatentModelBase):
         value = -self.reconstruction_nll(x, self.decode(z)) - 0.5 * zs[-1].pow(2).sum(1)
         for i in range(len(zs) - 1):
             mu_p, logvar_p = self.generator["p"][i](self.generator["td"][i](zs[i + 1])).chunk(2, 1)
+            logvar_p = _soft_clamp(logvar_p)
             value = value + gaussian_log_prob(zs[i], mu_p, logvar_p) + 0.5 * zs[i].shape[1] * _LOG2PI
         return value
 
@@ -162,5 +171,6 @@ class ConditionalHierarchicalVAE(LatentModelBase):
         zs[-1] = torch.randn(n, self.latent_dims[-1], generator=generator, device=device)
         for i in reversed(range(len(zs) - 1)):
             mu_p, logvar_p = self.generator["p"][i](self.generator["td"][i](zs[i + 1])).chunk(2, 1)
+            logvar_p = _soft_clamp(logvar_p)
             zs[i] = mu_p + (0.5 * logvar_p).exp() * torch.randn(mu_p.shape, generator=generator, device=device)
         return torch.cat(zs, 1)

@@ -32,7 +32,7 @@ from . import paths
 from .configs import ExperimentConfig
 from .models import HierarchicalLatentModel, build_model
 
-_CODE_FILES = ("models.py", "priors.py", "samplers.py", "train.py")
+_CODE_FILES = ("models.py", "hvae.py", "priors.py", "samplers.py", "train.py")
 
 
 class TrainingDiverged(RuntimeError):
