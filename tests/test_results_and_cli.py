@@ -47,7 +47,7 @@ def test_cli_rejects_unknown_parameter_and_artefact():
     with pytest.raises(ValueError, match="unknown artefact"):
         cli.run_notebook("tab99", "smoke", prepare_only=True)
     with pytest.raises(SystemExit, match="has no notebook yet"):
-        cli.run_notebook("tab3", "smoke", prepare_only=True)
+        cli.run_notebook("tab2", "smoke", prepare_only=True)
     with pytest.raises(SystemExit, match="unknown profile"):
         cli.run_notebook("tab1", "gpu", prepare_only=True)
 
