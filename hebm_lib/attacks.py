@@ -14,14 +14,6 @@ from __future__ import annotations
 import torch
 
 
-def _layer_slice(model, layer: int) -> slice:
-    dims = model.cfg.latent_dims
-    if not 0 <= layer < len(dims):
-        raise ValueError(f"layer {layer} out of range for {len(dims)} latent layers")
-    start = sum(dims[:layer])
-    return slice(start, start + dims[layer])
-
-
 def diag_gaussian_kl(mu_a, logvar_a, mu_b, logvar_b) -> torch.Tensor:
     """KL(N(mu_a, e^logvar_a) || N(mu_b, e^logvar_b)) per row, summed over dimensions."""
     return 0.5 * (logvar_b - logvar_a + (logvar_a.exp() + (mu_a - mu_b) ** 2) / logvar_b.exp() - 1).sum(1)
@@ -44,18 +36,23 @@ def latent_attack(model, x_orig: torch.Tensor, x_target: torch.Tensor, layer: in
         raise ValueError(f"original and target batches differ in shape: {tuple(x_orig.shape)} vs {tuple(x_target.shape)}")
     if budget < 0:
         raise ValueError(f"budget must be >= 0, got {budget}")
-    sl = _layer_slice(model, layer)
+    if not 0 <= layer < len(model.latent_dims):
+        raise ValueError(f"layer {layer} out of range for {len(model.latent_dims)} latent layers")
+
+    def encode_layer(x):  # q(z_layer | x): that layer's mean and log-variance
+        return (model.split(v)[layer] for v in model.encode(x))
+
     model.requires_grad_(False)
     with torch.no_grad():
-        mu_t, lv_t = (v[:, sl] for v in model.encode(x_target))
-        mu_o, lv_o = (v[:, sl] for v in model.encode(x_orig))
+        mu_t, lv_t = encode_layer(x_target)
+        mu_o, lv_o = encode_layer(x_orig)
         kl_before = diag_gaussian_kl(mu_o, lv_o, mu_t, lv_t)
     gen = torch.Generator(device=x_orig.device).manual_seed(seed)
     d = (torch.rand(x_orig.shape, generator=gen, device=x_orig.device) - 0.5) * 2e-8  # as GR: U(+-1e-8)
     d.requires_grad_(True)
     opt = torch.optim.Adam([d], lr=lr)
     for _ in range(steps):
-        mu, lv = (v[:, sl] for v in model.encode(x_orig + d))
+        mu, lv = encode_layer(x_orig + d)
         loss = (diag_gaussian_kl(mu, lv, mu_t, lv_t) + penalty * d.flatten(1).pow(2).sum(1)).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -65,7 +62,7 @@ def latent_attack(model, x_orig: torch.Tensor, x_target: torch.Tensor, layer: in
     model.requires_grad_(True)
     with torch.no_grad():
         x_adv = x_orig + d.detach()
-        mu, lv = (v[:, sl] for v in model.encode(x_adv))
+        mu, lv = encode_layer(x_adv)
         kl_after = diag_gaussian_kl(mu, lv, mu_t, lv_t)
     return {"x_adv": x_adv, "distortion": d.detach().flatten(1).norm(dim=1), "kl_before": kl_before,
             "kl_after": kl_after}

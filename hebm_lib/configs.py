@@ -182,6 +182,7 @@ for _ds, _nets in _FACTOR_NETS.items():
         _BASES[f"{_ds}_{_key}"] = dict(
             description=f"{_desc} on {_name}", data=dict(name=_ds, split="train"),
             model=dict(_model, **_m), train=dict(_common_train, **_t),
+            own_profiles=True,  # cpu / smoke below are complete: no dataset-wide profile overrides
             cpu={"data.name": f"{_ds}_proc32", "data.n_train": 20_000,
                  "model.image_shape": (_nets["image_shape"][0], 32, 32), "model.channels": (8, 16, 16),
                  "model.top_hidden": 64, "train.iterations": 600, "train.batch_size": 32, "train.lr_gen": 1e-3,
@@ -201,6 +202,7 @@ for _key, _t in (("vlae", {}), ("provlae", dict(progressive_steps=3, pre_kl=0.5,
                    arch="conv-ladder", injection="concat", prior="gaussian"),
         train=dict(iterations=3 * 15 * 600, batch_size=100, lr_gen=5e-4, betas=(0.9, 0.999), weight_decay=0.0,
                    lr_decay_per_epoch=1.0, **_t),
+        own_profiles=True,
         cpu={"data.name": "mnist5k", "model.channels": (8, 16), "model.top_hidden": 64, "train.iterations": 600,
              "train.batch_size": 32, "train.lr_gen": 1e-3, "train.checkpoint_every": 300,
              **({"train.fade_in": 100} if _t else {})},
@@ -233,8 +235,8 @@ def _profile_overrides(name: str, profile: str) -> dict[str, Any]:
     own = _BASES[name].get(profile, {})
     if profile == "paper":
         return {}
-    if ds in ("shapes3d", "dsprites") or name.endswith("_z3"):
-        return dict(own)   # these configs carry their own cpu / smoke settings
+    if _BASES[name].get("own_profiles"):
+        return dict(own)
     if profile == "smoke":
         o = dict(_SMOKE_SVHN if ds == "svhn" else _SMOKE)
         if ds == "mnist":
@@ -272,7 +274,7 @@ def get_config(name: str, profile: str, overrides: dict[str, Any] | None = None)
         raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     if name not in _BASES:
         raise ValueError(f"unknown config {name!r}; valid configs: {', '.join(config_names())}")
-    raw = copy.deepcopy({k: v for k, v in _BASES[name].items() if k not in PROFILES})
+    raw = copy.deepcopy({k: v for k, v in _BASES[name].items() if k not in PROFILES and k != "own_profiles"})
     sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
     for key, value in {**_profile_overrides(name, profile), **(overrides or {})}.items():
         section, _, leaf = key.partition(".")
