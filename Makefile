@@ -9,7 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BOOK_PROFILE ?= cpu
 # the order matters only for speed: fig5 and supp_tab1 reuse the models tab1 trains
-ARTEFACTS := tab1 fig5 supp_tab1 tab3 fig9 supp_fig1 supp_tab2 provlae_fig2 provlae_info
+ARTEFACTS := tab1 fig5 supp_tab1 tab3 fig9 supp_fig1 supp_tab2 provlae_fig2 provlae_info vhp_tab1
 
 .PHONY: book test env data notebooks status html smoke-notebooks benchmark clean
 

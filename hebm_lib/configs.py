@@ -36,13 +36,17 @@ class ModelConfig:
     channels: tuple[int, ...]      # conv channels per resolution level (each level halves H, W)
     top_hidden: int                # width of the dense path / top MLP
     arch: str = "conv-ladder"      # "conv-ladder" (authors' SVHN code), "dense-ladder" (VLAE's MNIST nets),
-                                   # "conditional" (top-down p(z_i | z_{i+1}): the HVAE baseline)
+                                   # "conditional" (top-down p(z_i | z_{i+1}): the HVAE baseline),
+                                   # "vhp" (MLP VAE with the variational hierarchical prior, hebm_lib.vhp)
     injection: str = "concat"      # how z_i enters the generator: "concat" (Eq. 5) or "add" (authors' SVHN HS code)
     prior: str = "ebm"             # "ebm" (joint EBM prior, Eq. 3) or "gaussian" (VLAE)
     ebm_hidden: int = 50           # nef
     ebm_layers: int = 4            # hidden layers of f_alpha
     ebm_spectral_norm: bool = True
     sigma: float = 0.408           # observation noise std; authors' Gfactor g means sigma^2 = 1/(2g)
+    zeta_dim: int = 0              # VHP (arch "vhp"): dim of the hierarchical prior's latent zeta
+    mlp_layers: int = 4            # VHP: hidden layers of each of its four MLPs (width top_hidden)
+    iw_samples: int = 16           # VHP: K, importance samples of zeta in the bound on log p(z)
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,15 @@ class TrainConfig:
     pre_kl: float = 0.0            # pro-VLAE's gamma: KL weight on layers not yet active
     fade_in: int = 0               # pro-VLAE: iterations over which a new layer's paths ramp from 0 to 1
     max_energy_gap: float = 1e3    # |mean f(z+) - mean f(z-)| above this is divergence
+    # constrained optimisation of the KL weight beta (VHP paper, Sec. 2): "none" (beta = 1 or kl_warmup),
+    # "rewo" (its Algorithm 1) or "geco" (Rezende & Viola's update, Eq. 5). The constraint is on
+    # C = per-pixel squared error with pixels in [0, 1], smoothed as C_t = (1 - alpha) C_batch + alpha C_{t-1}.
+    constraint: str = "none"
+    kappa: float = 0.02            # the constraint is C_t <= kappa^2
+    constraint_lr: float = 1.0     # nu
+    constraint_ema: float = 0.99   # alpha
+    rewo_tau: float = 3.0          # tau, the slope that brings beta back to 1 once the constraint holds
+    beta_init: float = 1.0         # beta at iteration 0 under a constraint (REWO: << 1)
 
 
 @dataclass(frozen=True)
@@ -210,6 +223,37 @@ for _key, _t in (("vlae", {}), ("provlae", dict(progressive_steps=3, pre_kl=0.5,
                "train.iterations": 6,
                "train.batch_size": 32, **({"train.fade_in": 1} if _t else {})})
 
+# VHP + REWO (Klushyn et al. 2019) on the pendulum (its Sec. 4.1, Table 1; App. F): MLPs 4 x 256 ReLU,
+# z and zeta 2-d (the paper gives "latents 2"; zeta's size is ours), Gaussian p(x | z), Adam 1e-4,
+# kappa 0.02, nu 5, K 16. Not given: batch size, training length, alpha, tau, initial beta, sigma, the
+# scale of C (we take per-pixel squared error on [0, 1]); ours are stated here and on the page.
+_PENDULUM_MODEL = dict(image_shape=(1, 16, 16), latent_dims=(2,), channels=(), top_hidden=256, arch="vhp",
+                       prior="gaussian", zeta_dim=2, mlp_layers=4, iw_samples=16, sigma=0.1)
+_PENDULUM_TRAIN = dict(iterations=50_000, batch_size=100, lr_gen=1e-4, betas=(0.9, 0.999), weight_decay=0.0,
+                       lr_decay_per_epoch=1.0, kl="mc", kappa=0.02, constraint_lr=5.0, constraint_ema=0.99,
+                       rewo_tau=3.0, checkpoint_every=5000)
+_EPOCH_PENDULUM = 150  # iterations per epoch at batch 100 (15,000 images)
+for _key, _desc, _t in [
+    ("vhp_rewo", "VHP + REWO", dict(constraint="rewo", beta_init=1e-3)),
+    ("vhp_geco", "VHP + GECO", dict(constraint="geco", beta_init=1.0)),
+    ("vhp_elbo", "VHP* (VAE objective, beta = 1 throughout)", {}),
+    ("vhp_wu20", "VHP* + warm-up over 20 epochs", dict(kl_warmup=20 * _EPOCH_PENDULUM)),
+    ("vhp_wu200", "VHP* + warm-up over 200 epochs", dict(kl_warmup=200 * _EPOCH_PENDULUM)),
+]:
+    _cpu_wu = {"vhp_wu20": 60, "vhp_wu200": 600}.get(_key)
+    _BASES[f"pendulum_{_key}"] = dict(
+        description=f"{_desc} on the pendulum (rendered here; the paper's set is not published)",
+        data=dict(name="pendulum", split="train"), model=dict(_PENDULUM_MODEL), train=dict(_PENDULUM_TRAIN, **_t),
+        own_profiles=True,
+        # cpu: what fits the book's time budget (about 6 s per model): 600 iterations, 1/80 of the
+        # paper profile's, on nets of width 64 with K = 8; warm-ups over 60 and 600 of them stand for
+        # 20 and 200 epochs. Far too short for REWO to leave its initial phase at kappa = 0.02.
+        cpu={"model.top_hidden": 64, "model.iw_samples": 8, "train.iterations": 600, "train.lr_gen": 1e-3,
+             "train.checkpoint_every": 300, **({"train.kl_warmup": _cpu_wu} if _cpu_wu else {})},
+        smoke={"data.n_train": 256, "model.top_hidden": 16, "model.mlp_layers": 2, "model.iw_samples": 4,
+               "train.iterations": 6, "train.batch_size": 32, "train.checkpoint_every": 3,
+               **({"train.kl_warmup": 3} if _cpu_wu else {})})
+
 # Profile overrides, applied on top of the base. Keys are dotted paths.
 _CPU_GRAY28 = {
     "data.name": None,  # filled per dataset below
@@ -318,6 +362,22 @@ def validate(cfg: ExperimentConfig) -> None:
                              f"{L} (one step per layer), got arch {m.arch!r}, steps {t.progressive_steps}")
         if t.iterations < t.progressive_steps:
             raise ValueError(f"{cfg.name}: {t.iterations} iterations cannot be split into {t.progressive_steps} steps")
+    for key, value, allowed in [("model.arch", m.arch, ("conv-ladder", "dense-ladder", "conditional", "vhp")),
+                                ("train.constraint", t.constraint, ("none", "rewo", "geco"))]:
+        if value not in allowed:
+            raise ValueError(f"{cfg.name}: {key}={value!r} not in {allowed}")
+    if t.constraint == "rewo" and m.arch != "vhp":
+        raise ValueError(f"{cfg.name}: train.constraint='rewo' is VHP's schedule (its initial phase freezes "
+                         f"the hierarchical prior); use 'geco' for other models")
+    if (m.arch == "vhp") != (m.zeta_dim > 0):
+        raise ValueError(f"{cfg.name}: model.zeta_dim > 0 goes with model.arch='vhp' and only with it")
+    if m.arch == "vhp" and (t.kl != "mc" or t.beta != 1 or t.progressive_steps or m.iw_samples < 1):
+        raise ValueError(f"{cfg.name}: VHP needs train.kl='mc' (no closed-form KL), beta 1, no progressive "
+                         f"training and iw_samples >= 1")
+    if t.constraint != "none" and (t.kappa <= 0 or t.beta_init <= 0 or not 0 <= t.constraint_ema < 1
+                                   or t.kl_warmup):
+        raise ValueError(f"{cfg.name}: train.constraint={t.constraint!r} needs kappa > 0, beta_init > 0, "
+                         f"0 <= constraint_ema < 1 and no kl_warmup (beta is set by the constraint)")
     if m.arch == "conditional" and (t.beta != 1 or t.progressive_steps):
         raise ValueError(f"{cfg.name}: the conditional HVAE supports neither train.beta != 1 nor progressive training")
     if t.beta <= 0 or t.pre_kl < 0 or t.fade_in < 0 or t.progressive_steps < 0:

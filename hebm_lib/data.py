@@ -53,6 +53,9 @@ DATASETS: dict[str, DatasetSpec] = {
                         "put train_32x32.mat, test_32x32.mat and extra_32x32.mat from "
                         "http://ufldl.stanford.edu/housenumbers/ in <data_dir>/svhn/, or run "
                         "`python -m hebm_lib data fetch svhn` while online"),
+    "pendulum": DatasetSpec("pendulum", "Pendulum (rendered here)", (1, 16, 16), 36,
+                            "the VHP paper's pendulum images (not published)",
+                            "nothing to get: hebm_lib.pendulum renders it (labels are 10-degree angle sectors)"),
 }
 
 
@@ -212,6 +215,19 @@ def _load_svhn(split: str, dirs: list[Path], checksums: dict) -> ImageSet:
     return ImageSet(images, labels, DATASETS["svhn"], split, _fingerprint("svhn", split, digest))
 
 
+def _load_pendulum(split: str, checksums: dict) -> ImageSet:
+    """Rendered on the fly; the per-split pixel sum is pinned so a renderer change cannot pass unnoticed."""
+    from . import pendulum
+    images, angles = pendulum.load(split)
+    expected = checksums["procedural"]["pendulum"][split]
+    got = int(images.sum())
+    if abs(got - expected) > 1e-3 * expected:
+        raise DataError(f"pendulum/{split}: rendered pixel sum {got} differs from the pinned {expected} "
+                        f"(data/checksums.json): the renderer changed; pin the new value only on purpose")
+    return ImageSet(images, pendulum.angle_bins(angles), DATASETS["pendulum"], split,
+                    _fingerprint("pendulum", split, str(expected)))
+
+
 def load(name: str, split: str, data_dir=None, checksums: dict | None = None) -> ImageSet:
     """Load split ``split`` of dataset ``name`` as verified uint8 tensors."""
     spec(name)
@@ -223,6 +239,8 @@ def load(name: str, split: str, data_dir=None, checksums: dict | None = None) ->
         return _idx_pair(name, split, [root / "mnist", root / "mnist" / "MNIST" / "raw"], True, sums)
     if name == "mnist5k":
         return _load_mnist5k(split, sums)
+    if name == "pendulum":
+        return _load_pendulum(split, sums)
     return _load_svhn(split, [root / "svhn"], sums)
 
 

@@ -149,6 +149,13 @@ class ConditionalHierarchicalVAE(LatentModelBase):
         return value
 
     @torch.no_grad()
+    def kl_per_layer(self, x, rng=None) -> torch.Tensor:
+        """Mean KL(q(z_i | z_{>i}, x) || p(z_i | z_{>i})) of each layer, bottom first (nats): a layer near 0
+        carries no information about x, and LLR^{>k} cannot tell k from k + 1 across it."""
+        *_, kls = self._top_down(x, rng)
+        return torch.stack([k.mean() for k in kls])
+
+    @torch.no_grad()
     def llr(self, x, k: int, rng=None) -> torch.Tensor:
         """LLR^{>k}(x) = L(x) - L^{>k}(x); high means out-of-distribution."""
         return self.likelihood_bound(x, 0, rng) - self.likelihood_bound(x, k, rng)

@@ -298,7 +298,11 @@ def count_parameters(module: nn.Module) -> int:
 
 
 def build_model(cfg: ModelConfig) -> nn.Module:
-    """The model of ``cfg.arch``: conv-ladder / dense-ladder (Ours, VLAE, VAE, LEBM) or conditional (HVAE)."""
+    """The model of ``cfg.arch``: conv-ladder / dense-ladder (Ours, VLAE, VAE, LEBM), conditional (HVAE)
+    or vhp (VHP + REWO)."""
+    if cfg.arch == "vhp":
+        from .vhp import HierarchicalPriorVAE
+        return HierarchicalPriorVAE(cfg)
     if cfg.arch == "conditional":
         from .hvae import ConditionalHierarchicalVAE
         return ConditionalHierarchicalVAE(cfg)

@@ -5,7 +5,8 @@ One iteration on a batch x:
   2. inference sampling: z+ = mu(x) + sigma(x) * eps                        (Eq. 8)
   3. generator + inference update on  SSE/(2 sigma^2) + w_t [KL(q || N(0,I)) - f(z+)]   (Eqs. 11, 12)
      (= -ELBO up to log Z(alpha), which has no gradient in beta or phi; w_t = 1 unless
-     train.kl_warmup > 0, which ramps it from 0 as VLAE's code does, to keep top layers in use)
+     train.kl_warmup > 0, which ramps it from 0 as VLAE's code does, to keep top layers in use, or
+     train.constraint is "rewo" / "geco", which set it from the reconstruction error: VHP paper, Sec. 2)
   4. EBM update on  mean f(z-) - mean f(z+)                                (Eq. 10)
 
 Everything a resumed run needs (weights, optimisers, RNG states, iteration) is in one checkpoint
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from . import paths
 from .configs import ExperimentConfig
 from .models import HierarchicalLatentModel, build_model
 
-_CODE_FILES = ("models.py", "hvae.py", "priors.py", "samplers.py", "train.py")
+_CODE_FILES = ("models.py", "hvae.py", "vhp.py", "priors.py", "samplers.py", "train.py")
 
 
 class TrainingDiverged(RuntimeError):
@@ -136,6 +138,8 @@ class Trainer:
         if len(self.images) < t.batch_size:
             raise ValueError(f"{self.cfg.name}: {len(self.images)} training images < batch size {t.batch_size}")
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.amp == "fp16")
+        # constrained KL weight (REWO / GECO): beta, the smoothed constraint C_t, REWO's phase
+        self.constraint = {"beta": t.beta_init, "c_hat": None, "initial_phase": True}
 
     # -- state ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -143,7 +147,7 @@ class Trainer:
                 "model": self.model.state_dict(), "opt_gi": self.opt_gi.state_dict(),
                 "opt_ebm": self.opt_ebm.state_dict() if self.opt_ebm else None,
                 "scaler": self.scaler.state_dict(), "rng": self.rng.get_state(),
-                "config_hash": self.cfg.hash, "seed": self.seed}
+                "constraint": dict(self.constraint), "config_hash": self.cfg.hash, "seed": self.seed}
 
     def load_state_dict(self, state: dict) -> None:
         if state["config_hash"] != self.cfg.hash or state["seed"] != self.seed:
@@ -156,6 +160,7 @@ class Trainer:
         self.rng.set_state(state["rng"])
         self.iteration, self.wall_time_s = state["iteration"], state["wall_time_s"]
         self.history = list(state["history"])
+        self.constraint = dict(state["constraint"])
 
     # -- one iteration --------------------------------------------------------------------
     def _batch(self, it: int) -> torch.Tensor:
@@ -226,11 +231,22 @@ class Trainer:
         kl_weights = self._progressive_state(it)
         rec, kl0, z_pos = m.neg_elbo_terms(x, self.rng, t.kl, autocast, kl_weights)
         tilt_pos = m.prior.tilt(z_pos).mean()
-        kl_weight = min(1.0, (it + 1) / t.kl_warmup) if t.kl_warmup else 1.0
+        if t.constraint != "none":
+            # C = per-pixel squared error on [0, 1] (pixels here are in [-1, 1]), averaged over ranks
+            c_batch = rec.detach().float() * 2 * m.sigma ** 2 / x[0].numel() / 4
+            if self.world > 1:
+                torch.distributed.all_reduce(c_batch)
+                c_batch /= self.world
+            kl_weight = self._update_beta(c_batch.item())
+        else:
+            kl_weight = min(1.0, (it + 1) / t.kl_warmup) if t.kl_warmup else 1.0
         loss = rec + kl_weight * (kl0 - tilt_pos)
         m.prior.requires_grad_(True)
         self.opt_gi.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        if t.constraint == "rewo" and self.constraint["initial_phase"]:
+            for p in m.prior_parameters():   # REWO's initial phase trains theta, phi, not the prior's nets
+                p.grad = None
         self.scaler.unscale_(self.opt_gi)
         _average_grads(self.gi_params)
         self.scaler.step(self.opt_gi)
@@ -250,9 +266,31 @@ class Trainer:
 
         stats = {"iteration": it + 1, "loss": loss.item(), "rec": rec.item(), "kl0": kl0.item(),
                  "tilt": tilt_pos.item(), "energy_gap": e_gap.item()}
+        if t.constraint != "none":
+            stats |= {"beta": self.constraint["beta"], "c_hat": self.constraint["c_hat"]}
         self._check(stats)
         self.iteration = it + 1
         return stats
+
+    def _update_beta(self, c_batch: float) -> float:
+        """One step of the VHP paper's beta schedule from this batch's constraint value C (per-pixel
+        squared error on [0, 1]): smooth C, then REWO (Alg. 1 with Eqs. 11-12: beta is held in the
+        initial phase, which ends the first time C_t < kappa^2) or GECO (Eq. 5 for beta = 1 / lambda)."""
+        t, st = self.cfg.train, self.constraint
+        c_hat = c_batch if st["c_hat"] is None else (1 - t.constraint_ema) * c_batch + t.constraint_ema * st["c_hat"]
+        delta = c_hat - t.kappa ** 2
+        if t.constraint == "rewo":
+            if delta < 0:
+                st["initial_phase"] = False
+            if not st["initial_phase"]:
+                f = -1.0 if delta > 0 else math.tanh(t.rewo_tau * (st["beta"] - 1.0))
+                # the paper imposes beta in (0, 1]; one multiplicative step can overshoot 1 when
+                # C_t is far below kappa^2, so the step is capped there
+                st["beta"] = min(1.0, st["beta"] * math.exp(t.constraint_lr * f * delta))
+        else:  # geco: lambda grows while the constraint is violated, so beta = 1 / lambda shrinks
+            st["beta"] *= math.exp(-t.constraint_lr * delta)
+        st["c_hat"] = c_hat
+        return st["beta"]
 
     def _check(self, stats: dict) -> None:
         bad = [k for k, v in stats.items() if k != "iteration" and not torch.isfinite(torch.tensor(v))]

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from hebm_lib import cli, manifest, results, status
+from hebm_lib import cli, manifest, paths, results, status
 
 
 def test_result_round_trip_with_provenance(tmp_path):
@@ -56,3 +56,14 @@ def test_a_win_inside_the_seed_spread_is_not_a_win():
     assert results.clearly_above(0.9, 0.01, 0.8, 0.02)
     assert not results.clearly_above(0.9800, 0.0023, 0.9797, 0.0042)
     assert results.clearly_above(0.5, None, 0.4, float("nan"))
+
+
+def test_every_notebook_is_built_and_in_the_book():
+    """An artefact with a notebook must be executed by `make book` and listed in the table of contents."""
+    root = paths.REPO_ROOT
+    make_line = next(l for l in (root / "Makefile").read_text().splitlines() if l.startswith("ARTEFACTS :="))
+    toc = (root / "book" / "_toc.yml").read_text()
+    for art in manifest.runnable():
+        assert art.id in make_line.split(), f"{art.id} missing from the Makefile's ARTEFACTS"
+        assert f"generated/{art.notebook}" in toc, f"{art.notebook} missing from book/_toc.yml"
+        assert art.notebook_path.exists()

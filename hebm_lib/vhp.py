@@ -1,0 +1,108 @@
+"""The variational hierarchical prior VAE (VHP, Klushyn et al., NeurIPS 2019), the REWO baseline.
+
+    p(x | z) N-Gaussian,  p(z) = int p_Theta(z | zeta) N(zeta; 0, I) d zeta,  q_phi(z | x),  q_Phi(zeta | z)
+
+log p(z) is replaced by the importance-weighted bound with K = ``model.iw_samples`` draws of zeta,
+
+    log p(z) >= E log (1/K) sum_k p_Theta(z | zeta_k) N(zeta_k) / q_Phi(zeta_k | z),   zeta_k ~ q_Phi(zeta | z),
+
+so the KL term of the ELBO becomes F = log q_phi(z | x) - [that bound] (the paper's Eq. 8, one z per x).
+Its weight beta follows REWO or GECO in :class:`hebm_lib.train.Trainer` (``train.constraint``).
+All four nets are MLPs of ``model.mlp_layers`` x ``model.top_hidden`` ReLU units (the paper's pendulum
+nets: 4 x 256). Every log-variance is soft-clamped to (-6, 6) (as in the HVAE): with beta = 1 from
+the start the unbounded ones overflowed within 30 iterations. The representation is z (``latent_dims = (z_dim,)``); zeta belongs to the prior.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+
+import torch
+from torch import nn
+
+from .configs import ModelConfig
+from .hvae import _soft_clamp
+from .models import LatentModelBase
+from .priors import GaussianPrior
+
+_LOG2PI = math.log(2 * math.pi)
+
+
+def _mlp(din: int, width: int, layers: int, dout: int) -> nn.Sequential:
+    mods, d = [], din
+    for _ in range(layers):
+        mods += [nn.Linear(d, width), nn.ReLU()]
+        d = width
+    return nn.Sequential(*mods, nn.Linear(d, dout))
+
+
+def gaussian_log_prob(x, mu, logvar):
+    """log N(x; mu, diag e^logvar) summed over the last dimension."""
+    return -0.5 * (((x - mu) ** 2) / logvar.exp() + logvar + _LOG2PI).sum(-1)
+
+
+class HierarchicalPriorVAE(LatentModelBase):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__(cfg)
+        if len(cfg.latent_dims) != 1 or cfg.zeta_dim < 1 or cfg.prior != "gaussian":
+            raise ValueError("VHP has one representation layer z (latent_dims = (z_dim,)), zeta_dim >= 1 and "
+                             "model.prior='gaussian' (its hierarchical prior is built in)")
+        C, S, _ = cfg.image_shape
+        D, z, zeta, W, n = C * S * S, cfg.latent_dims[0], cfg.zeta_dim, cfg.top_hidden, cfg.mlp_layers
+        self.image_shape, self.iw_samples = (C, S, S), cfg.iw_samples
+        # the trainer optimises generator + encoder; the prior's two nets (Theta, Phi) sit in them
+        self.encoder = nn.ModuleDict({"q_z": _mlp(D, W, n, 2 * z), "q_zeta": _mlp(z, W, n, 2 * zeta)})
+        self.generator = nn.ModuleDict({"dec": _mlp(z, W, n, D), "p_z": _mlp(zeta, W, n, 2 * z)})
+        self.prior = GaussianPrior(z)  # no EBM: the trainer's tilt is 0
+
+    # pieces -------------------------------------------------------------------------------------
+    def prior_parameters(self):
+        """Theta and Phi: what REWO leaves untouched in its initial phase."""
+        return list(self.generator["p_z"].parameters()) + list(self.encoder["q_zeta"].parameters())
+
+    def encode(self, x: torch.Tensor):
+        mu, logvar = self.encoder["q_z"](x.flatten(1)).chunk(2, 1)
+        return mu, _soft_clamp(logvar)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.generator["dec"](z)).view(z.shape[0], *self.image_shape)
+
+    def log_prior_iw(self, z: torch.Tensor, k: int | None = None, rng=None) -> torch.Tensor:
+        """The importance-weighted bound on log p(z), one value per row of z (reparameterised)."""
+        k = k or self.iw_samples
+        mu_q, logvar_q = self.encoder["q_zeta"](z).chunk(2, 1)
+        logvar_q = _soft_clamp(logvar_q)
+        eps = torch.randn((k,) + mu_q.shape, generator=rng, device=z.device, dtype=z.dtype)
+        zeta = mu_q + (0.5 * logvar_q).exp() * eps                         # k x n x zeta_dim
+        mu_p, logvar_p = self.generator["p_z"](zeta).chunk(2, -1)          # k x n x z_dim
+        logvar_p = _soft_clamp(logvar_p)
+        log_w = (gaussian_log_prob(z, mu_p, logvar_p) + gaussian_log_prob(zeta, torch.zeros_like(zeta),
+                 torch.zeros_like(zeta)) - gaussian_log_prob(zeta, mu_q, logvar_q))
+        return torch.logsumexp(log_w, 0) - math.log(k)
+
+    def neg_elbo_terms(self, x, rng, kl: str = "mc", autocast=None, kl_weights=None):
+        """Batch means of -log p(x | z) and of F = log q(z | x) - IW bound on log p(z), and z ~ q."""
+        if kl_weights is not None:
+            raise ValueError("VHP has no per-dimension KL weights; its beta comes from train.constraint")
+        if kl != "mc":
+            raise ValueError("VHP's KL term has no closed form (the prior is a continuous mixture); use train.kl='mc'")
+        with autocast or contextlib.nullcontext():
+            mu, logvar = self.encode(x)
+            eps = torch.randn(mu.shape, generator=rng, device=x.device, dtype=mu.dtype)
+            z = mu + (0.5 * logvar).exp() * eps
+            rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
+            mu, logvar, z = mu.float(), logvar.float(), z.float()
+            f = gaussian_log_prob(z, mu, logvar) - self.log_prior_iw(z, rng=rng)
+        return rec, f.mean(), z
+
+    def log_joint(self, x, z, rng=None):
+        """log p(x | z) + (IW bound on) log p(z), constants of p(x | z) dropped."""
+        return -self.reconstruction_nll(x, self.decode(z)) + self.log_prior_iw(z, rng=rng)
+
+    @torch.no_grad()
+    def sample(self, n: int, steps: int = 0, step_size: float = 0.0, generator=None) -> torch.Tensor:
+        """z ~ p(z) by ancestral sampling: zeta ~ N(0, I), z ~ p_Theta(z | zeta)."""
+        device = next(self.parameters()).device
+        zeta = torch.randn(n, self.cfg.zeta_dim, generator=generator, device=device)
+        mu, logvar = self.generator["p_z"](zeta).chunk(2, 1)
+        return mu + (0.5 * _soft_clamp(logvar)).exp() * torch.randn(mu.shape, generator=generator, device=device)
