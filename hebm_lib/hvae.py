@@ -33,8 +33,8 @@ def _soft_clamp(logvar: torch.Tensor, bound: float = 6.0) -> torch.Tensor:
 
 
 def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log N(z; mu, diag e^logvar), summed over dimensions, one value per row."""
-    return -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + _LOG2PI).sum(1)
+    """log N(z; mu, diag e^logvar), summed over the last dimension (one value per row)."""
+    return -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + _LOG2PI).sum(-1)
 
 
 def gaussian_kl(mu_q, logvar_q, mu_p, logvar_p) -> torch.Tensor:

@@ -21,12 +21,9 @@ import torch
 from torch import nn
 
 from .configs import ModelConfig
-from .hvae import _soft_clamp
+from .hvae import _soft_clamp, gaussian_log_prob
 from .models import LatentModelBase
 from .priors import GaussianPrior
-
-_LOG2PI = math.log(2 * math.pi)
-
 
 def _mlp(din: int, width: int, layers: int, dout: int) -> nn.Sequential:
     mods, d = [], din
@@ -34,11 +31,6 @@ def _mlp(din: int, width: int, layers: int, dout: int) -> nn.Sequential:
         mods += [nn.Linear(d, width), nn.ReLU()]
         d = width
     return nn.Sequential(*mods, nn.Linear(d, dout))
-
-
-def gaussian_log_prob(x, mu, logvar):
-    """log N(x; mu, diag e^logvar) summed over the last dimension."""
-    return -0.5 * (((x - mu) ** 2) / logvar.exp() + logvar + _LOG2PI).sum(-1)
 
 
 class HierarchicalPriorVAE(LatentModelBase):
