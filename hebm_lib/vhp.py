@@ -25,6 +25,7 @@ from .hvae import _soft_clamp, gaussian_log_prob
 from .models import LatentModelBase
 from .priors import GaussianPrior
 
+
 def _mlp(din: int, width: int, layers: int, dout: int) -> nn.Sequential:
     mods, d = [], din
     for _ in range(layers):
