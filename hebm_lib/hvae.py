@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .configs import ModelConfig
-from .models import SLOPE, LatentModelBase, _act, _conv_stack, _init, _mlp3
+from .models import SLOPE, LatentModelBase, _act, _conv_stack, _init, _mlp3, reparameterised_sample
 from .priors import GaussianPrior
 
 _LOG2PI = math.log(2 * math.pi)
@@ -113,8 +113,7 @@ class ConditionalHierarchicalVAE(LatentModelBase):
             if use_mean:
                 zs[i] = mu
             else:
-                eps = torch.randn(mu.shape, generator=rng, device=mu.device, dtype=mu.dtype)
-                zs[i] = mu + (0.5 * logvar).exp() * eps
+                zs[i] = reparameterised_sample(mu, logvar, rng)
             log_q[i] = gaussian_log_prob(zs[i], mu, logvar)
             log_p[i] = gaussian_log_prob(zs[i], mu_p, logvar_p)
             kls[i] = gaussian_kl(mu, logvar, mu_p, logvar_p)

@@ -263,8 +263,7 @@ class HierarchicalLatentModel(LatentModelBase):
         """
         with autocast or contextlib.nullcontext():
             mu, logvar = self.encode(x)
-            eps = torch.randn(mu.shape, generator=rng, device=x.device, dtype=mu.dtype)
-            z = mu + (0.5 * logvar).exp() * eps
+            z = reparameterised_sample(mu, logvar, rng)
             rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
         mu, logvar, z = mu.float(), logvar.float(), z.float()
         kl0 = (gaussian_kl_to_standard(mu, logvar, kl_weights) if kl == "analytic"
@@ -279,6 +278,13 @@ class HierarchicalLatentModel(LatentModelBase):
     def sample(self, n: int, steps: int, step_size: float, generator=None) -> torch.Tensor:
         device = next(self.parameters()).device
         return self.prior.sample(n, steps, step_size, generator=generator, device=device)
+
+
+def reparameterised_sample(mu: torch.Tensor, logvar: torch.Tensor, rng=None, n: int | None = None) -> torch.Tensor:
+    """mu + sigma * eps with eps ~ N(0, I) from ``rng``; with ``n``, n draws stacked in a leading dim."""
+    shape = mu.shape if n is None else (n,) + mu.shape
+    eps = torch.randn(shape, generator=rng, device=mu.device, dtype=mu.dtype)
+    return mu + (0.5 * logvar).exp() * eps
 
 
 def gaussian_kl_to_standard(mu: torch.Tensor, logvar: torch.Tensor, weights=None) -> torch.Tensor:

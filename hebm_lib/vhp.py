@@ -22,7 +22,7 @@ from torch import nn
 
 from .configs import ModelConfig
 from .hvae import _soft_clamp, gaussian_log_prob
-from .models import LatentModelBase
+from .models import LatentModelBase, reparameterised_sample
 from .priors import GaussianPrior
 
 
@@ -65,8 +65,7 @@ class HierarchicalPriorVAE(LatentModelBase):
         k = k or self.iw_samples
         mu_q, logvar_q = self.encoder["q_zeta"](z).chunk(2, 1)
         logvar_q = _soft_clamp(logvar_q)
-        eps = torch.randn((k,) + mu_q.shape, generator=rng, device=z.device, dtype=z.dtype)
-        zeta = mu_q + (0.5 * logvar_q).exp() * eps                         # k x n x zeta_dim
+        zeta = reparameterised_sample(mu_q, logvar_q, rng, k)             # k x n x zeta_dim
         mu_p, logvar_p = self.generator["p_z"](zeta).chunk(2, -1)          # k x n x z_dim
         logvar_p = _soft_clamp(logvar_p)
         log_w = (gaussian_log_prob(z, mu_p, logvar_p) + gaussian_log_prob(zeta, torch.zeros_like(zeta),
@@ -81,8 +80,7 @@ class HierarchicalPriorVAE(LatentModelBase):
             raise ValueError("VHP's KL term has no closed form (the prior is a continuous mixture); use train.kl='mc'")
         with autocast or contextlib.nullcontext():
             mu, logvar = self.encode(x)
-            eps = torch.randn(mu.shape, generator=rng, device=x.device, dtype=mu.dtype)
-            z = mu + (0.5 * logvar).exp() * eps
+            z = reparameterised_sample(mu, logvar, rng)
             rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
             mu, logvar, z = mu.float(), logvar.float(), z.float()
             f = gaussian_log_prob(z, mu, logvar) - self.log_prior_iw(z, rng=rng)
