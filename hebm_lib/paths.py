@@ -25,4 +25,5 @@ def cache_dir(override: str | os.PathLike | None = None) -> Path:
 
 
 def results_dir(profile: str, override: str | os.PathLike | None = None) -> Path:
-    return Path(override) if override else build_dir() / "results" / profile
+    """Where notebooks write results: the argument, else $HEBM_RESULTS_DIR, else build/results/<profile>."""
+    return Path(override or os.environ.get("HEBM_RESULTS_DIR") or build_dir() / "results" / profile)

@@ -1,7 +1,7 @@
 import torch
 
-from hebm_lib import data, metrics
-
+from hebm_lib import data
+from hebm_lib.evaluation import metrics
 
 def test_perfect_separation_scores_one():
     scores = torch.tensor([0.1, 0.2, 0.3, 0.9, 0.95])
@@ -32,7 +32,7 @@ def test_anomaly_split_follows_the_protocol():
 def test_anomaly_score_is_the_negative_log_joint_at_a_posterior_sample():
     from hebm_lib.configs import get_config
     from hebm_lib.models import build_model
-    model = build_model(get_config("mnist_lebm", "smoke").model).eval()
+    model = build_model(get_config("mnist_lebm", "smoke")).eval()
     images = torch.randint(0, 256, (7, 1, 28, 28), dtype=torch.uint8)
     scores = metrics.anomaly_scores(model, images, torch.Generator().manual_seed(0), batch_size=3)
     x = images.float() / 127.5 - 1

@@ -1,23 +1,23 @@
 import pytest
 import torch
 
-from hebm_lib import attacks
+from hebm_lib.distributions import gaussian_kl
+from hebm_lib.evaluation import attacks
 from hebm_lib.configs import get_config
 from hebm_lib.models import build_model
-
 
 def test_diag_gaussian_kl_matches_torch_distributions():
     g = torch.Generator().manual_seed(0)
     mu_a, lv_a, mu_b, lv_b = torch.randn(4, 5, 3, generator=g).unbind(0)
     ref = torch.distributions.kl_divergence(torch.distributions.Normal(mu_a, (0.5 * lv_a).exp()),
                                             torch.distributions.Normal(mu_b, (0.5 * lv_b).exp())).sum(1)
-    assert torch.allclose(attacks.diag_gaussian_kl(mu_a, lv_a, mu_b, lv_b), ref, atol=1e-5)
+    assert torch.allclose(gaussian_kl(mu_a, lv_a, mu_b, lv_b), ref, atol=1e-5)
 
 
 @pytest.fixture
 def model():
     torch.manual_seed(0)
-    return build_model(get_config("mnist_ours", "smoke").model).eval()
+    return build_model(get_config("mnist_ours", "smoke")).eval()
 
 
 def _pairs(n=6):
@@ -29,7 +29,7 @@ def _pairs(n=6):
 def test_attack_lowers_the_layer_kl_within_the_budget_and_pixel_box(name):
     # (untrained nets: only the bottom layer's posterior depends much on the input)
     torch.manual_seed(0)
-    model, layer = build_model(get_config(name, "smoke").model).eval(), 0
+    model, layer = build_model(get_config(name, "smoke")).eval(), 0
     x_o, x_t = _pairs()
     out = attacks.latent_attack(model, x_o, x_t, layer, budget=2.0, steps=40, lr=0.05)
     assert (out["distortion"] <= 2.0 + 1e-4).all()

@@ -1,13 +1,22 @@
+import re
+
 import pytest
 
+from hebm_lib import configs
 from hebm_lib.configs import PROFILES, config_names, get_config
 
 
-def test_every_config_resolves_at_every_profile():
+def test_every_config_resolves_and_its_profiles_differ():
     for name in config_names():
-        for profile in PROFILES:
-            cfg = get_config(name, profile)
-            assert cfg.profile == profile and len(cfg.hash) == 16
+        hashes = {get_config(name, profile).hash for profile in PROFILES}
+        assert len(hashes) == 3, f"{name}: two profiles resolve to the same config"
+
+
+def test_every_config_is_one_greppable_row_of_the_table():
+    source = (configs.__file__ and open(configs.__file__).read())
+    for name in config_names():
+        rows = re.findall(rf'^\s*Row\("{name}",', source, flags=re.M)
+        assert len(rows) == 1, f"{name}: expected one Row(...) line in configs.py, found {len(rows)}"
 
 
 def test_unknown_names_are_rejected_with_the_valid_ones():
@@ -15,10 +24,22 @@ def test_unknown_names_are_rejected_with_the_valid_ones():
         get_config("mnist_oops", "cpu")
     with pytest.raises(ValueError, match="valid profiles: smoke, cpu, paper"):
         get_config("mnist_ours", "gpu")
-    with pytest.raises(ValueError, match="unknown config parameter 'train.lr'.*train.lr_gen"):
-        get_config("mnist_ours", "cpu", {"train.lr": 1.0})
-    with pytest.raises(ValueError, match="model.prior"):
-        get_config("mnist_ours", "cpu", {"model.prior": "flow"})
+    with pytest.raises(ValueError, match="unknown config parameter 'train.lr_gen'.*train parameters of TrainConfig: iterations"):
+        get_config("mnist_ours", "cpu", {"train.lr_gen": 1.0})
+    with pytest.raises(ValueError, match="nets.layout='flow'"):
+        get_config("mnist_ours", "cpu", {"nets.layout": "flow"})
+    with pytest.raises(ValueError, match="N\\(0, I\\) prior: there is no prior.lr"):
+        get_config("mnist_vlae", "cpu", {"prior.lr": 1.0})
+    with pytest.raises(ValueError, match="valid kinds: constant, warmup"):
+        get_config("mnist_ours", "cpu", {"schedule": {"kind": "cosine"}})
+
+
+def test_a_whole_section_can_be_replaced():
+    cfg = get_config("fmnist_ours", "cpu", {"schedule": {"kind": "constant"}})
+    assert cfg.schedule == configs.ConstantKL() and get_config("fmnist_ours", "cpu").schedule == configs.KLWarmup(750)
+    vlae = get_config("fmnist_vlae", "cpu", {"prior": {"lr": 1e-3}})
+    assert vlae.prior == configs.EBMPrior(lr=1e-3)
+    assert get_config("fmnist_ours", "cpu", {"prior": None}).prior is None
 
 
 def test_hash_tracks_what_is_trained():
@@ -26,6 +47,9 @@ def test_hash_tracks_what_is_trained():
     assert a.hash == get_config("mnist_ours", "cpu").hash
     assert a.hash != get_config("mnist_ours", "cpu", {"train.iterations": 7}).hash
     assert a.hash != get_config("mnist_vlae", "cpu").hash
+    # the same numbers in another schedule class are another config
+    assert (get_config("mnist_vlae", "cpu", {"schedule": {"kind": "constant", "beta": 1.0}}).hash
+            != get_config("mnist_vlae", "cpu", {"schedule": {"kind": "warmup", "iterations": 1}}).hash)
 
 
 def test_profiles_name_their_data_explicitly():
@@ -33,13 +57,14 @@ def test_profiles_name_their_data_explicitly():
     assert get_config("mnist_ours", "cpu").data.name == "mnist5k"
     assert get_config("svhn_ours", "paper").data.split == "extra"
     paper = get_config("svhn_ours", "paper")
-    assert (paper.model.latent_dims, paper.train.langevin_steps, paper.train.lr_ebm) == ((2, 2, 2, 10), 60, 2e-6)
+    assert (paper.nets.latent_dims, paper.prior.langevin_steps, paper.prior.lr) == ((2, 2, 2, 10), 60, 2e-6)
 
 
 def test_lebm_uses_its_own_energy_net_and_sampler_at_paper():
-    m, t = get_config("mnist_lebm", "paper").model, get_config("mnist_lebm", "paper").train
-    assert (m.ebm_hidden, m.ebm_layers, m.ebm_spectral_norm, m.sigma) == (200, 2, False, 0.3)
-    assert (t.langevin_steps, t.langevin_step_size, t.lr_ebm, t.lr_gen, t.betas) == (60, 0.4, 2e-5, 1e-4, (0.5, 0.999))
+    cfg = get_config("mnist_lebm", "paper")
+    p, t = cfg.prior, cfg.train
+    assert (p.hidden, p.layers, p.spectral_norm, cfg.nets.sigma) == (200, 2, False, 0.3)
+    assert (p.langevin_steps, p.langevin_step_size, p.lr, t.lr, t.betas) == (60, 0.4, 2e-5, 1e-4, (0.5, 0.999))
 
 
 def test_anomaly_configs_hold_out_a_digit_and_keep_the_last_epochs_at_paper():
@@ -48,3 +73,23 @@ def test_anomaly_configs_hold_out_a_digit_and_keep_the_last_epochs_at_paper():
         assert paper.data.held_out == 1 and paper.train.snapshot_epochs == 10 and paper.data.name == "mnist"
         assert cpu.data.name == "mnist5k" and cpu.train.iterations < paper.train.iterations
         assert get_config(f"anomaly_{model}", "cpu", {"data.held_out": 7}).hash != cpu.hash
+
+
+def test_evaluation_settings_and_seeds_live_with_the_configs():
+    assert configs.evaluation_settings("tab1", "paper")["classifier_epochs"] == 50
+    assert configs.evaluation_settings("tab1", "smoke")["classifier_train_max"] == 512
+    assert configs.default_seeds("tab3", "cpu") == [0, 1, 2] and configs.default_seeds("tab1", "cpu") == [0, 1]
+    with pytest.raises(ValueError, match="valid profiles"):
+        configs.evaluation_settings("tab1", "gpu")
+
+
+def test_the_library_is_layered_without_cycles():
+    """Every import of hebm_lib points down its layers (tools/import_graph.py)."""
+    import importlib.util
+    from hebm_lib import paths
+    spec = importlib.util.spec_from_file_location("import_graph", paths.REPO_ROOT / "tools" / "import_graph.py")
+    graph_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(graph_tool)
+    g = graph_tool.graph()
+    assert "hebm_lib.training.trainer" in g and "hebm_lib.models.ladder" in g
+    assert graph_tool.cycles(g) == [] and graph_tool.upward(g) == []

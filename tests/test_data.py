@@ -7,6 +7,7 @@ import scipy.io
 import torch
 
 from hebm_lib import data
+from hebm_lib.data import images
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:
@@ -31,7 +32,7 @@ def _write_fmnist(root, n=5, gz=True):
 
 
 def test_idx_loader_reads_the_real_format(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(images, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
     sums = _write_fmnist(tmp_path)
     ds = data.load("fmnist", "train", tmp_path, checksums=sums)
     assert ds.images.shape == (5, 1, 28, 28) and ds.images.dtype == torch.uint8
@@ -41,7 +42,7 @@ def test_idx_loader_reads_the_real_format(tmp_path, monkeypatch):
 
 
 def test_corrupt_file_is_refused_with_the_fix(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(images, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
     sums = _write_fmnist(tmp_path, gz=False)
     path = tmp_path / "fashion-mnist" / "train-images-idx3-ubyte"
     blob = bytearray(path.read_bytes())
@@ -52,7 +53,7 @@ def test_corrupt_file_is_refused_with_the_fix(tmp_path, monkeypatch):
 
 
 def test_missing_data_says_how_to_get_it(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(images, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
     with pytest.raises(data.DataError, match="not found.*make data"):
         data.load("fmnist", "train", tmp_path)
     with pytest.raises(data.DataError, match="MNIST file .* not found"):
@@ -64,7 +65,7 @@ def test_missing_data_says_how_to_get_it(tmp_path, monkeypatch):
 
 
 def test_truncated_idx_is_an_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
+    monkeypatch.setattr(images, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
     sums = _write_fmnist(tmp_path, gz=False)
     path = tmp_path / "fashion-mnist" / "t10k-labels-idx1-ubyte"
     raw = path.read_bytes()[:-1]

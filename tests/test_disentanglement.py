@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from hebm_lib import disentanglement as dis
+from hebm_lib.evaluation import disentanglement as dis
 
 SIZES = (4, 5, 6)
 

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from hebm_lib import data, factors
+from hebm_lib import data
+from hebm_lib.data import factors
 
 
-@pytest.mark.parametrize("name", [n for n, s in factors.FACTOR_DATASETS.items() if s.source == "procedural"])
+@pytest.mark.parametrize("name", [n for n, s in data.DATASETS.items() if s.is_factor_data and s.source == "procedural"])
 def test_renderers_are_deterministic_and_match_their_pinned_probe(name):
-    fd = factors.FactorData(factors.get_spec(name))       # raises if the probe does not match
+    fd = factors.FactorData(data.spec(name))       # raises if the probe does not match
     c = fd.sample_factors(20, seed=1)
     a, b = fd.images(c), fd.images(c)
     assert torch.equal(a, b) and a.dtype == torch.uint8 and tuple(a.shape[1:]) == fd.spec.image_shape
@@ -19,7 +20,7 @@ def test_renderers_are_deterministic_and_match_their_pinned_probe(name):
 
 @pytest.mark.parametrize("name", ["shapes3d_proc32", "dsprites_proc32"])
 def test_every_factor_changes_the_image(name):
-    fd = factors.FactorData(factors.get_spec(name))
+    fd = factors.FactorData(data.spec(name))
     base = torch.tensor([[s // 2 for s in fd.spec.factor_sizes]])
     for k, size in enumerate(fd.spec.factor_sizes):
         other = base.clone()
@@ -28,24 +29,24 @@ def test_every_factor_changes_the_image(name):
 
 
 def test_factor_cardinalities_are_the_real_datasets():
-    assert factors.get_spec("shapes3d_proc").factor_sizes == (10, 10, 10, 8, 4, 15)
-    assert factors.get_spec("shapes3d").n_combinations == 480_000
-    assert factors.get_spec("dsprites_proc").factor_sizes == (3, 6, 40, 32, 32)
-    assert factors.get_spec("dsprites").n_combinations == 737_280
+    assert data.spec("shapes3d_proc").factor_sizes == (10, 10, 10, 8, 4, 15)
+    assert data.spec("shapes3d").n_combinations == 480_000
+    assert data.spec("dsprites_proc").factor_sizes == (3, 6, 40, 32, 32)
+    assert data.spec("dsprites").n_combinations == 737_280
 
 
 def test_bad_factor_input_is_an_error():
-    fd = factors.FactorData(factors.get_spec("dsprites_proc32"))
+    fd = factors.FactorData(data.spec("dsprites_proc32"))
     with pytest.raises(ValueError, match="out of range"):
         fd.images(torch.tensor([[3, 0, 0, 0, 0]]))
     with pytest.raises(ValueError, match="N x 5"):
         fd.images(torch.zeros(2, 4, dtype=torch.long))
-    with pytest.raises(ValueError, match="valid: shapes3d"):
-        factors.get_spec("cars3d")
+    with pytest.raises(data.DataError, match="valid datasets: .*shapes3d"):
+        data.spec("cars3d")
 
 
 def test_training_set_is_cached_and_a_corrupt_cache_is_refused(tmp_path):
-    fd = factors.FactorData(factors.get_spec("dsprites_proc32"))
+    fd = factors.FactorData(data.spec("dsprites_proc32"))
     first = fd.training_set(50, cache_dir=tmp_path)
     path = next((tmp_path / "data").glob("*.pt"))
     again = fd.training_set(50, cache_dir=tmp_path)
@@ -60,7 +61,7 @@ def test_training_set_is_cached_and_a_corrupt_cache_is_refused(tmp_path):
 
 
 def _tiny(name, sizes):
-    return dataclasses.replace(factors.get_spec(name), factor_sizes=sizes, factor_names=tuple("abcdef"[:len(sizes)]))
+    return dataclasses.replace(data.spec(name), factor_sizes=sizes, factor_names=tuple("abcdef"[:len(sizes)]))
 
 
 def test_real_3dshapes_h5_is_read_by_factor_tuple(tmp_path):
@@ -105,6 +106,6 @@ def test_real_dsprites_npz_is_read_by_factor_tuple(tmp_path):
 
 def test_missing_real_files_say_how_to_get_them(tmp_path):
     with pytest.raises(data.DataError, match="github.com/deepmind/3dshapes-dataset"):
-        factors.FactorData(factors.get_spec("shapes3d"), tmp_path)
+        factors.FactorData(data.spec("shapes3d"), tmp_path)
     with pytest.raises(data.DataError, match="dsprites-dataset"):
-        factors.FactorData(factors.get_spec("dsprites"), tmp_path)
+        factors.FactorData(data.spec("dsprites"), tmp_path)

@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from hebm_lib import metrics
+from hebm_lib.evaluation import metrics
 
 
 def test_latent_classifier_separable_codes_reach_full_accuracy():

@@ -2,22 +2,27 @@ import pytest
 import torch
 
 from hebm_lib.configs import PROFILES, config_names, get_config
-from hebm_lib.models import build_model, count_parameters, gaussian_kl_mc, gaussian_kl_to_standard
+from hebm_lib.distributions import kl_to_standard as gaussian_kl_to_standard
+from hebm_lib.distributions import kl_to_standard_mc as gaussian_kl_mc
+from hebm_lib.models import LatentModel, build_model, count_parameters
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("name", config_names())
 def test_shapes_for_every_config(name, profile):
     cfg = get_config(name, profile)
-    model = build_model(cfg.model)
-    x = torch.rand(2, *cfg.model.image_shape) * 2 - 1
+    model = build_model(cfg)
+    x = torch.rand(2, *cfg.nets.image_shape) * 2 - 1
     mu, logvar = model.encode(x)
-    assert mu.shape == logvar.shape == (2, sum(cfg.model.latent_dims))
-    assert [z.shape[1] for z in model.split(mu)] == list(cfg.model.latent_dims)
+    assert mu.shape == logvar.shape == (2, sum(cfg.nets.latent_dims))
+    assert [z.shape[1] for z in model.split(mu)] == list(cfg.nets.latent_dims)
     out = model.decode(mu)
     assert out.shape == x.shape and out.abs().max() <= 1
     assert model.log_joint(x, mu).shape == (2,)
-    assert (count_parameters(model.prior) > 0) == (cfg.model.prior == "ebm")
+    assert (count_parameters(model.prior) > 0) == (cfg.prior is not None)
+    assert isinstance(model, LatentModel)
+    terms = model.neg_elbo_terms(x, torch.Generator().manual_seed(0), cfg.train.kl)
+    assert terms.kl_layers.shape == (len(cfg.nets.latent_dims),) and torch.isfinite(terms.kl_layers).all()
 
 
 def test_kl_estimator_matches_closed_form_under_gaussian_prior():
@@ -35,13 +40,13 @@ def test_kl_is_zero_at_the_prior():
 
 def test_log_joint_decomposes():
     cfg = get_config("mnist_ours", "smoke")
-    model = build_model(cfg.model).eval()
+    model = build_model(cfg).eval()
     x, z = torch.rand(3, 1, 28, 28) * 2 - 1, torch.randn(3, 6)
     expected = -model.reconstruction_nll(x, model.decode(z)) + model.prior.tilt(z) - 0.5 * z.pow(2).sum(1)
     assert torch.allclose(model.log_joint(x, z), expected)
 
 
 def test_layer_mask_selects_one_layer():
-    model = build_model(get_config("svhn_ours", "smoke").model)
+    model = build_model(get_config("svhn_ours", "smoke").nets)
     assert model.layer_mask(3).tolist() == [0] * 6 + [1] * 10
     assert model.layer_mask(1).tolist() == [0, 0, 1, 1] + [0] * 12

@@ -1,12 +1,13 @@
 import pytest
 import torch
 
-from hebm_lib.priors import GaussianPrior, JointEBMPrior, build_prior
+from hebm_lib.configs import EBMPrior
+from hebm_lib.models.priors import GaussianPrior, JointEBMPrior, build_prior
 
 
 @pytest.mark.parametrize("spectral", [True, False])
 def test_explicit_gradient_equals_autograd(spectral):
-    prior = JointEBMPrior(16, hidden=50, layers=4, spectral=spectral).eval()
+    prior = JointEBMPrior(16, EBMPrior(hidden=50, layers=4, spectral_norm=spectral)).eval()
     z = torch.randn(100, 16, requires_grad=True)
     auto = torch.autograd.grad(prior.log_density(z).sum(), z)[0]
     assert torch.allclose(prior.grad_log_density(z.detach()), auto, atol=1e-5)
@@ -24,21 +25,23 @@ def test_gaussian_prior_interface():
 def test_ebm_update_raises_f_on_posterior_relative_to_prior():
     """Eq. 10 with z+ from a shifted Gaussian: a few steps must raise f(z+) - f(z-)."""
     torch.manual_seed(0)
-    prior = JointEBMPrior(2, hidden=32, layers=2, spectral=False)
+    prior = JointEBMPrior(2, EBMPrior(hidden=32, layers=2, spectral_norm=False))
     opt = torch.optim.Adam(prior.parameters(), lr=1e-2)
     z_pos = torch.randn(512, 2) * 0.3 + torch.tensor([2.0, 0.0])
     gap = lambda z_neg: (prior.tilt(z_pos).mean() - prior.tilt(z_neg).mean()).item()
-    z_neg = prior.sample(512, 30, 0.4, generator=torch.Generator().manual_seed(1))
+    z_neg = prior.sample(512, steps=30, step_size=0.4, generator=torch.Generator().manual_seed(1))
     before = gap(z_neg)
     for _ in range(50):
-        z_neg = prior.sample(512, 30, 0.4, generator=torch.Generator().manual_seed(2))
+        z_neg = prior.sample(512, steps=30, step_size=0.4, generator=torch.Generator().manual_seed(2))
         loss = prior.tilt(z_neg).mean() - prior.tilt(z_pos).mean()
         opt.zero_grad(); loss.backward(); opt.step()
-    assert gap(prior.sample(512, 30, 0.4, generator=torch.Generator().manual_seed(1))) > before + 0.5
+    assert gap(prior.sample(512, steps=30, step_size=0.4, generator=torch.Generator().manual_seed(1))) > before + 0.5
     # and the learned prior moves its samples towards the posterior mode
-    assert prior.sample(2000, 200, 0.2, generator=torch.Generator().manual_seed(4))[:, 0].mean() > 0.3
+    assert prior.sample(2000, steps=200, step_size=0.2, generator=torch.Generator().manual_seed(4))[:, 0].mean() > 0.3
 
 
-def test_unknown_prior_is_rejected():
-    with pytest.raises(ValueError, match="unknown prior"):
-        build_prior("flow", 4)
+def test_build_prior_reads_the_config():
+    assert isinstance(build_prior(None, 4), GaussianPrior)
+    ebm = build_prior(EBMPrior(hidden=7, layers=3, langevin_steps=11, langevin_step_size=0.3), 4)
+    assert [lin.weight.shape[0] for lin in ebm.linears] == [7, 7, 7, 1]
+    assert (ebm.steps, ebm.step_size) == (11, 0.3)

@@ -4,34 +4,38 @@ import torch
 
 from hebm_lib.configs import get_config
 from hebm_lib.models import build_model
-from hebm_lib.train import Trainer, train_or_load
+from hebm_lib.training import Trainer, train_or_load
 
 
 def _trainer(name, **over):
     cfg = get_config(name, "smoke", {"data.n_train": 64, "train.batch_size": 16, **over})
-    images = torch.randint(0, 256, (64,) + tuple(cfg.model.image_shape), dtype=torch.uint8)
-    return Trainer(cfg, build_model(cfg.model), images, 0, torch.device("cpu"))
+    images = torch.randint(0, 256, (64,) + tuple(cfg.nets.image_shape), dtype=torch.uint8)
+    return Trainer(cfg, build_model(cfg), images, 0, torch.device("cpu"))
+
+
+def _weights(tr, it):
+    return tr.schedule.dim_weights(it, tr.model, tr.device)
 
 
 def test_layers_are_added_top_down_with_fade_in_and_pre_kl():
-    tr = _trainer("shapes3d_provlae", **{"train.iterations": 30, "train.fade_in": 4, "train.beta": 8.0,
-                                         "train.pre_kl": 0.5})
+    tr = _trainer("shapes3d_provlae", **{"train.iterations": 30, "schedule.fade_in": 4, "schedule.beta": 8.0,
+                                         "schedule.pre_kl": 0.5})
     gen, enc = tr.model.generator.gates, tr.model.encoder.gates
-    w = tr._progressive_state(0)                       # step 1: only z_3
+    w = _weights(tr, 0)                       # step 1: only z_3
     assert tr.stage(0) == 1 and gen.tolist() == [0, 0, 1] and enc.tolist() == [1, 1, 1]
     assert w.tolist() == [0.5] * 6 + [8.0] * 3
-    w = tr._progressive_state(10)                      # first iteration of step 2: z_2 fades in
+    w = _weights(tr, 10)                      # first iteration of step 2: z_2 fades in
     assert tr.stage(10) == 2 and gen.tolist() == [0, 0.25, 1] and enc.tolist() == [1, 0.25, 1]
     assert w.tolist() == [0.5] * 3 + [8.0] * 6
-    tr._progressive_state(13)
+    _weights(tr, 13)
     assert gen.tolist() == [0, 1, 1]
-    tr._progressive_state(29)                          # last step: everything on
+    _weights(tr, 29)                          # last step: everything on
     assert tr.stage(29) == 3 and gen.tolist()[1:] == [1, 1] and gen[0] == 1.0
 
 
 def test_an_inactive_layer_does_not_reach_the_image():
     tr = _trainer("shapes3d_provlae", **{"train.iterations": 30})
-    tr._progressive_state(0)
+    _weights(tr, 0)
     m = tr.model.eval()
     z = torch.randn(2, 9)
     z2 = z.clone()
@@ -43,15 +47,15 @@ def test_an_inactive_layer_does_not_reach_the_image():
 
 def test_beta_weights_the_kl():
     torch.manual_seed(0)
-    tr1 = _trainer("shapes3d_betavae", **{"train.beta": 1.0})
-    assert tr1._progressive_state(0) is None
-    tr8 = _trainer("shapes3d_betavae", **{"train.beta": 8.0})
+    tr1 = _trainer("shapes3d_betavae", **{"schedule.beta": 1.0})
+    assert _weights(tr1, 0) is None
+    tr8 = _trainer("shapes3d_betavae", **{"schedule.beta": 8.0})
     x = tr8._batch(0)
     m = tr8.model
     g = torch.Generator().manual_seed(0)
-    _, kl1, _ = m.neg_elbo_terms(x, g, "analytic", None, None)
+    kl1 = m.neg_elbo_terms(x, g, "analytic", None, None).kl
     g = torch.Generator().manual_seed(0)
-    _, kl8, _ = m.neg_elbo_terms(x, g, "analytic", None, tr8._progressive_state(0))
+    kl8 = m.neg_elbo_terms(x, g, "analytic", None, _weights(tr8, 0)).kl
     assert torch.allclose(kl8, 8 * kl1)
 
 
@@ -67,9 +71,9 @@ def test_each_progressive_step_is_saved_with_its_gates(tmp_path):
 
 
 def test_progressive_configs_are_validated():
-    with pytest.raises(ValueError, match="progressive_steps = 3"):
-        get_config("shapes3d_provlae", "smoke", {"train.progressive_steps": 2})
-    with pytest.raises(ValueError, match="conv-ladder"):
-        get_config("mnist_vlae", "smoke", {"train.progressive_steps": 3})
+    with pytest.raises(ValueError, match="schedule.steps = 3"):
+        get_config("shapes3d_provlae", "smoke", {"schedule.steps": 2})
+    with pytest.raises(ValueError, match="conv ladder"):
+        get_config("mnist_vlae", "smoke", {"schedule": {"kind": "progressive", "steps": 3}})
     with pytest.raises(ValueError, match="HVAE supports neither"):
-        get_config("mnist_hvae", "smoke", {"train.beta": 4.0})
+        get_config("mnist_hvae", "smoke", {"schedule": {"kind": "constant", "beta": 4.0}})

@@ -2,10 +2,16 @@ import pytest
 import torch
 
 from hebm_lib import data
-from hebm_lib import train as train_lib
+from hebm_lib import io as io_lib
 from hebm_lib.configs import get_config
 from hebm_lib.models import build_model
-from hebm_lib.train import Trainer, TrainingDiverged, atomic_save, train, train_or_load
+from hebm_lib.io import atomic_save
+from hebm_lib.training import Trainer, TrainingDiverged, train, train_or_load
+
+
+def _step_loss(trainer):
+    trainer.step()
+    return trainer.read_stats()["loss"]
 
 
 def _params(model):
@@ -15,11 +21,11 @@ def _params(model):
 @pytest.mark.parametrize("name", ["mnist_ours", "mnist_hvae"])
 def test_short_training_lowers_the_loss(name):
     images = data.load("mnist5k", "train").subset(512).images
-    cfg = get_config(name, "smoke", {"train.batch_size": 32, "train.lr_gen": 2e-3})
-    trainer = Trainer(cfg, build_model(cfg.model), images, 0, torch.device("cpu"))
-    losses = [trainer.step()["loss"] for _ in range(60)]
+    cfg = get_config(name, "smoke", {"train.batch_size": 32, "train.lr": 2e-3})
+    trainer = Trainer(cfg, build_model(cfg), images, 0, torch.device("cpu"))
+    losses = [_step_loss(trainer) for _ in range(60)]
     assert sum(losses[-10:]) / 10 < 0.7 * sum(losses[:5]) / 5
-    assert (trainer.opt_ebm is None) == (cfg.model.prior == "gaussian")
+    assert (trainer.opt_ebm is None) == (cfg.prior is None)
 
 
 def test_same_seed_same_result(tiny_cfg, tiny_images, tmp_path):
@@ -85,7 +91,7 @@ def test_atomic_save_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
         f.write(b"partial")
         raise OSError("disk full")
 
-    monkeypatch.setattr(train_lib.torch, "save", broken_save)
+    monkeypatch.setattr(io_lib.torch, "save", broken_save)
     with pytest.raises(OSError):
         atomic_save({"v": 2}, path)
     monkeypatch.undo()
@@ -108,7 +114,7 @@ def test_cuda_request_without_cuda_is_an_error():
     if torch.cuda.is_available():
         pytest.skip("CUDA present")
     with pytest.raises(ValueError, match="CUDA is not available"):
-        train_lib.resolve_device("cuda")
+        io_lib.resolve_device("cuda")
 
 
 def test_bf16_autocast_trains_to_the_same_loss():
@@ -117,9 +123,9 @@ def test_bf16_autocast_trains_to_the_same_loss():
     finals = {}
     for amp in ("off", "bf16"):
         torch.manual_seed(0)
-        cfg = get_config("mnist_ours", "smoke", {"train.batch_size": 32, "train.lr_gen": 2e-3, "train.amp": amp})
-        trainer = Trainer(cfg, build_model(cfg.model), images, 0, torch.device("cpu"))
-        losses = [trainer.step()["loss"] for _ in range(60)]
+        cfg = get_config("mnist_ours", "smoke", {"train.batch_size": 32, "train.lr": 2e-3, "train.amp": amp})
+        trainer = Trainer(cfg, build_model(cfg), images, 0, torch.device("cpu"))
+        losses = [_step_loss(trainer) for _ in range(60)]
         finals[amp] = sum(losses[-10:]) / 10
     assert abs(finals["bf16"] - finals["off"]) < 0.05 * finals["off"]
 

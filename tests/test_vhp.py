@@ -7,15 +7,16 @@ import pytest
 import torch
 from torch import nn
 
-from hebm_lib import data, pendulum
+from hebm_lib import data
+from hebm_lib.data import pendulum
+from hebm_lib.evaluation.pendulum import circular_regression_error
 from hebm_lib.configs import get_config
 from hebm_lib.models import build_model
-from hebm_lib.train import Trainer, train
-
+from hebm_lib.training import Trainer, train
 
 def _model():
     torch.manual_seed(0)
-    return build_model(get_config("pendulum_vhp_rewo", "smoke").model)
+    return build_model(get_config("pendulum_vhp_rewo", "smoke"))
 
 
 def _linear_gaussian_prior(model, a, b, s):
@@ -60,65 +61,66 @@ def test_neg_elbo_terms_rejects_what_vhp_has_not():
         model.neg_elbo_terms(x, None, "analytic")
     with pytest.raises(ValueError, match="KL weights"):
         model.neg_elbo_terms(x, None, "mc", kl_weights=torch.ones(2))
-    rec, f, z = model.neg_elbo_terms(x, torch.Generator().manual_seed(0))
+    rec, f, z, _ = model.neg_elbo_terms(x, torch.Generator().manual_seed(0))
     assert rec.ndim == f.ndim == 0 and z.shape == (2, 2)
     assert model.sample(5).shape == (5, 2) and model.decode(z).shape == (2, 1, 16, 16)
 
 
 def _trainer(name="pendulum_vhp_rewo", **over):
-    cfg = get_config(name, "smoke", {"train.constraint_ema": 0.0, **over})
+    cfg = get_config(name, "smoke", {"schedule.ema": 0.0, **over})
     images = data.load("pendulum", "train").subset(256).images
     torch.manual_seed(0)
-    return Trainer(cfg, build_model(cfg.model), images, 0, torch.device("cpu"))
+    return Trainer(cfg, build_model(cfg), images, 0, torch.device("cpu"))
 
 
 def test_rewo_beta_schedule_known_values():
-    tr = _trainer(**{"train.kappa": 0.1, "train.beta_init": 0.01, "train.constraint_lr": 5.0})
+    tr = _trainer(**{"schedule.kappa": 0.1, "schedule.beta_init": 0.01, "schedule.lr": 5.0})
     k2, nu, tau = 0.01, 5.0, 3.0
     # initial phase: the constraint is violated, beta is held
-    assert tr._update_beta(0.05) == 0.01 and tr.constraint["initial_phase"]
+    assert tr.schedule.kl_weight(0, 0.05) == 0.01 and tr.schedule.state["initial_phase"]
     # met once: the phase ends and beta moves up towards 1 by exp(nu tanh(tau (beta - 1)) delta)
-    beta = tr._update_beta(0.004)
-    assert not tr.constraint["initial_phase"]
+    beta = tr.schedule.kl_weight(0, 0.004)
+    assert not tr.schedule.state["initial_phase"]
     assert beta == pytest.approx(0.01 * math.exp(nu * math.tanh(tau * (0.01 - 1)) * (0.004 - k2)))
     assert beta > 0.01
     # violated again after the initial phase: beta falls by exp(-nu delta)
-    assert tr._update_beta(0.02) == pytest.approx(beta * math.exp(-nu * (0.02 - k2)))
+    assert tr.schedule.kl_weight(0, 0.02) == pytest.approx(beta * math.exp(-nu * (0.02 - k2)))
     # at beta = 1 with the constraint met, beta stays at 1 (the ELBO)
-    tr.constraint["beta"] = 1.0
-    assert tr._update_beta(0.001) == pytest.approx(1.0)
+    tr.schedule.state["beta"] = 1.0
+    assert tr.schedule.kl_weight(0, 0.001) == pytest.approx(1.0)
     # far below kappa^2 one step would overshoot 1; the paper keeps beta in (0, 1]
-    tr.constraint["beta"] = 0.5
-    assert tr._update_beta(-100.0) == 1.0
+    tr.schedule.state["beta"] = 0.5
+    assert tr.schedule.kl_weight(0, -100.0) == 1.0
 
 
 def test_geco_and_the_running_average():
-    tr = _trainer("pendulum_vhp_geco", **{"train.kappa": 0.1, "train.constraint_ema": 0.5})
-    nu = tr.cfg.train.constraint_lr
-    assert tr._update_beta(0.03) == pytest.approx(math.exp(-nu * (0.03 - 0.01)))  # C_0 = C_batch
-    assert tr.constraint["c_hat"] == 0.03
-    beta = tr.constraint["beta"]
-    assert tr._update_beta(0.01) == pytest.approx(beta * math.exp(-nu * (0.02 - 0.01)))  # C_1 = 0.5 C + 0.5 C_0
-    beta = tr.constraint["beta"]
-    assert tr._update_beta(0.0) == pytest.approx(beta)    # C_2 = 0.5 * 0 + 0.5 * 0.02 = kappa^2: no change
-    assert tr._update_beta(0.0) > beta                    # met: lambda falls, beta rises
+    tr = _trainer("pendulum_vhp_geco", **{"schedule.kappa": 0.1, "schedule.ema": 0.5})
+    nu = tr.cfg.schedule.lr
+    assert tr.schedule.kl_weight(0, 0.03) == pytest.approx(math.exp(-nu * (0.03 - 0.01)))  # C_0 = C_batch
+    assert tr.schedule.state["c_hat"] == 0.03
+    beta = tr.schedule.state["beta"]
+    assert tr.schedule.kl_weight(0, 0.01) == pytest.approx(beta * math.exp(-nu * (0.02 - 0.01)))  # C_1 = 0.5 C + 0.5 C_0
+    beta = tr.schedule.state["beta"]
+    assert tr.schedule.kl_weight(0, 0.0) == pytest.approx(beta)    # C_2 = 0.5 * 0 + 0.5 * 0.02 = kappa^2: no change
+    assert tr.schedule.kl_weight(0, 0.0) > beta                    # met: lambda falls, beta rises
 
 
 @pytest.mark.parametrize("kappa, prior_moves", [(1e-6, False), (1.0, True)])
 def test_rewo_initial_phase_leaves_the_prior_untouched(kappa, prior_moves):
-    tr = _trainer(**{"train.kappa": kappa})
+    tr = _trainer(**{"schedule.kappa": kappa})
     before = [p.detach().clone() for p in tr.model.prior_parameters()]
     dec = tr.model.generator["dec"][0].weight.detach().clone()
     for _ in range(3):
-        stats = tr.step()
+        tr.step()
+    stats = tr.read_stats()
     moved = [not torch.equal(a, b) for a, b in zip(before, tr.model.prior_parameters())]
     assert all(moved) if prior_moves else not any(moved)
     assert not torch.equal(dec, tr.model.generator["dec"][0].weight)
-    assert tr.constraint["initial_phase"] != prior_moves and "beta" in stats
+    assert tr.schedule.state["initial_phase"] != prior_moves and "beta" in stats
 
 
 def test_rewo_resume_is_exact(tmp_path):
-    cfg = get_config("pendulum_vhp_rewo", "smoke", {"train.kappa": 1.0, "train.iterations": 8,
+    cfg = get_config("pendulum_vhp_rewo", "smoke", {"schedule.kappa": 1.0, "train.iterations": 8,
                                                     "train.checkpoint_every": 4})
     images = data.load("pendulum", "train").subset(256).images
     full = train(cfg, 0, tmp_path / "full", images, progress=False)
@@ -132,8 +134,8 @@ def test_rewo_resume_is_exact(tmp_path):
     with pytest.raises(Interrupt):
         train(cfg, 0, tmp_path / "resumed", images, progress=False, callback=stop)
     resumed = train(cfg, 0, tmp_path / "resumed", images, progress=False)
-    assert resumed.constraint == full.constraint
-    assert not full.constraint["initial_phase"] and full.constraint["beta"] != cfg.train.beta_init
+    assert resumed.schedule.state == full.schedule.state
+    assert not full.schedule.state["initial_phase"] and full.schedule.state["beta"] != cfg.schedule.beta_init
     a, b = full.model.state_dict(), resumed.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -142,11 +144,11 @@ def test_config_validation():
     with pytest.raises(ValueError, match="train.kl='mc'"):
         get_config("pendulum_vhp_rewo", "smoke", {"train.kl": "analytic"})
     with pytest.raises(ValueError, match="VHP's schedule"):
-        get_config("mnist_vlae", "smoke", {"train.constraint": "rewo"})
-    with pytest.raises(ValueError, match="no kl_warmup"):
-        get_config("pendulum_vhp_rewo", "smoke", {"train.kl_warmup": 10})
-    with pytest.raises(ValueError, match="not in"):
-        get_config("pendulum_vhp_rewo", "smoke", {"train.constraint": "gecko"})
+        get_config("mnist_vlae", "smoke", {"schedule": {"kind": "constrained", "method": "rewo"}})
+    with pytest.raises(ValueError, match="schedule.method='gecko' not in"):
+        get_config("pendulum_vhp_rewo", "smoke", {"schedule.method": "gecko"})
+    with pytest.raises(ValueError, match="own prior"):
+        get_config("pendulum_vhp_rewo", "smoke", {"prior": {}})
 
 
 # -- data and measure -------------------------------------------------------------------------
@@ -177,11 +179,11 @@ def test_pendulum_pinned_sum_is_checked():
 def test_circular_regression_known_answers():
     theta = np.random.RandomState(0).uniform(0, 2 * math.pi, 500)
     ring = np.stack([np.cos(theta), np.sin(theta)], 1) * 3 + 5
-    assert pendulum.circular_regression_error(ring, theta)["abs_error"] < 1e-9
+    assert circular_regression_error(ring, theta)["abs_error"] < 1e-9
     mirrored = np.stack([np.cos(1.0 - theta), np.sin(1.0 - theta)], 1)
-    fit = pendulum.circular_regression_error(mirrored, theta)
+    fit = circular_regression_error(mirrored, theta)
     assert fit["abs_error"] < 1e-9 and fit["sign"] == -1.0
     noise = np.random.RandomState(1).randn(500, 2)
-    assert abs(pendulum.circular_regression_error(noise, theta)["abs_error"] - math.pi / 2) < 0.25
+    assert abs(circular_regression_error(noise, theta)["abs_error"] - math.pi / 2) < 0.25
     with pytest.raises(ValueError, match="N x 2"):
-        pendulum.circular_regression_error(np.zeros((5, 3)), theta[:5])
+        circular_regression_error(np.zeros((5, 3)), theta[:5])

@@ -4,19 +4,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .models import HierarchicalLatentModel
+from ..distributions import reparameterised_sample, to_unit_range
+from ..models import LatentModel
+from .encoding import image_batches, posterior
 
 
-@torch.no_grad()
-def infer_codes(model: HierarchicalLatentModel, images: torch.Tensor, batch_size: int = 500) -> list[torch.Tensor]:
+def infer_codes(model: LatentModel, images: torch.Tensor, batch_size: int = 500) -> list[torch.Tensor]:
     """Posterior means per layer (bottom first) for uint8 images, computed in batches."""
-    device = next(model.parameters()).device
-    chunks = []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device).float().div_(127.5).sub_(1.0)
-        mu, _ = model.encode(x)
-        chunks.append(mu.cpu())
-    return model.split(torch.cat(chunks))
+    return model.split(posterior(model, images, batch_size)[0])
 
 
 def latent_classifier(in_dim: int, n_classes: int, hidden: int = 256) -> nn.Module:
@@ -75,7 +70,8 @@ def data_classifier(image_shape: tuple[int, int, int], n_classes: int = 10) -> n
 
 
 def to_unit(images_uint8: torch.Tensor) -> torch.Tensor:
-    return images_uint8.float().div(127.5).sub(1.0)
+    """uint8 pixels -> [-1, 1] (kept here for the notebooks: metrics.to_unit)."""
+    return to_unit_range(images_uint8)
 
 
 @torch.no_grad()
@@ -85,7 +81,7 @@ def identity_change_rate(judge: nn.Module, base_image: torch.Tensor, varied_imag
     return (judge(varied_images).argmax(1) != base).float().mean().item()
 
 
-def per_layer_accuracy(model: HierarchicalLatentModel, train_set, test_set, epochs: int, seed: int) -> list[float]:
+def per_layer_accuracy(model: LatentModel, train_set, test_set, epochs: int, seed: int) -> list[float]:
     """Table 1's measurement: test accuracy (0-1) of a latent classifier per layer, bottom first."""
     codes_train = infer_codes(model, train_set.images)
     codes_test = infer_codes(model, test_set.images)
@@ -118,19 +114,16 @@ def _np(x):
 
 
 @torch.no_grad()
-def anomaly_scores(model: HierarchicalLatentModel, images: torch.Tensor, generator: torch.Generator | None = None,
+def anomaly_scores(model: LatentModel, images: torch.Tensor, generator: torch.Generator | None = None,
                    batch_size: int = 500) -> torch.Tensor:
     """The paper's decision function (Sec. 5.4): -log p(x, z), unnormalised, at one z ~ q(z | x).
 
     Higher means more anomalous. log p(x, z) = log p(x | z) + f(z) + log N(z; 0, I), constants dropped.
     """
-    device = next(model.parameters()).device
     out = []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device).float().div_(127.5).sub_(1.0)
+    for x in image_batches(images, model.device, batch_size):
         mu, logvar = model.encode(x)
-        z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=generator, device=device)
-        out.append(-model.log_joint(x, z).cpu())
+        out.append(-model.log_joint(x, reparameterised_sample(mu, logvar, generator)).cpu())
     return torch.cat(out)
 
 
@@ -139,9 +132,7 @@ def hvae_scores(model, images: torch.Tensor, k: int, generator: torch.Generator 
                 batch_size: int = 500) -> torch.Tensor:
     """OOD scores of the conditional HVAE, higher = more out-of-distribution:
     k = 0 gives -ELBO, k > 0 gives LLR^{>k} = L(x) - L^{>k}(x) (Havtorn et al. 2021)."""
-    device = next(model.parameters()).device
     out = []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device).float().div_(127.5).sub_(1.0)
+    for x in image_batches(images, model.device, batch_size):
         out.append((-model.likelihood_bound(x, 0, generator) if k == 0 else model.llr(x, k, generator)).cpu())
     return torch.cat(out)

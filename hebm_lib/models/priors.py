@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from ..configs import EBMPrior
+from .blocks import SLOPE
 from .samplers import langevin, langevin_mlp
 
 
@@ -27,15 +29,17 @@ class GaussianPrior(nn.Module):
         return z.new_zeros(z.shape[0])
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
+        """log N(z; 0, I) without its constant."""
         return -0.5 * z.pow(2).sum(1)
 
     def grad_log_density(self, z: torch.Tensor) -> torch.Tensor:
         return -z
 
     @torch.no_grad()
-    def sample(self, n: int, steps: int = 0, step_size: float = 0.0, generator=None, device=None,
-               init: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Exact samples; with ``init`` and ``mask`` only the masked coordinates are redrawn."""
+    def sample(self, n: int, generator=None, device=None, init: torch.Tensor | None = None,
+               mask: torch.Tensor | None = None, **_langevin) -> torch.Tensor:
+        """Exact samples; with ``init`` and ``mask`` only the masked coordinates are redrawn.
+        (Langevin settings, which the EBM prior takes, are ignored: these draws are exact.)"""
         fresh = torch.randn(n, self.dim, generator=generator, device=device)
         if init is None or mask is None:
             return fresh
@@ -43,17 +47,19 @@ class GaussianPrior(nn.Module):
 
 
 class JointEBMPrior(nn.Module):
-    """f_alpha: Linear-LeakyReLU(0.2) x ``layers`` then Linear(->1), optional spectral norm."""
+    """f_alpha: Linear-LeakyReLU(0.2) x ``layers`` then Linear(->1), optional spectral norm; sampled by
+    short-run Langevin with the config's K and s unless a call says otherwise."""
 
     is_ebm = True
-    slope = 0.2
+    slope = SLOPE
 
-    def __init__(self, dim: int, hidden: int = 50, layers: int = 4, spectral: bool = True):
+    def __init__(self, dim: int, cfg: EBMPrior):
         super().__init__()
         self.dim = dim
-        widths = [dim] + [hidden] * layers + [1]
+        self.steps, self.step_size = cfg.langevin_steps, cfg.langevin_step_size
+        widths = [dim] + [cfg.hidden] * cfg.layers + [1]
         linears = [nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:])]
-        if spectral:
+        if cfg.spectral_norm:
             linears = [spectral_norm(lin) for lin in linears]
         self.linears = nn.ModuleList(linears)
 
@@ -101,11 +107,13 @@ class JointEBMPrior(nn.Module):
         return self.grad_tilt_from(weights, z, self.slope) - z
 
     @torch.no_grad()
-    def sample(self, n: int, steps: int, step_size: float, generator=None, device=None,
-               init: torch.Tensor | None = None, mask: torch.Tensor | None = None,
+    def sample(self, n: int, generator=None, device=None, init: torch.Tensor | None = None,
+               mask: torch.Tensor | None = None, steps: int | None = None, step_size: float | None = None,
                trace: list | None = None) -> torch.Tensor:
         """Short-run Langevin from N(0, I) (or from ``init``); ``mask`` resamples only some coordinates."""
         device = device or self.linears[0].bias.device
+        steps = self.steps if steps is None else steps
+        step_size = self.step_size if step_size is None else step_size
         z0 = init if init is not None else torch.randn(n, self.dim, generator=generator, device=device)
         weights = self.frozen_weights()
         if trace is not None:  # the generic loop keeps every state
@@ -114,9 +122,6 @@ class JointEBMPrior(nn.Module):
         return langevin_mlp(weights, z0.float(), steps, step_size, self.slope, generator, mask)
 
 
-def build_prior(kind: str, dim: int, hidden: int = 50, layers: int = 4, spectral: bool = True) -> nn.Module:
-    if kind == "gaussian":
-        return GaussianPrior(dim)
-    if kind == "ebm":
-        return JointEBMPrior(dim, hidden, layers, spectral)
-    raise ValueError(f"unknown prior {kind!r}; valid priors: ebm, gaussian")
+def build_prior(cfg: EBMPrior | None, dim: int) -> nn.Module:
+    """The joint EBM prior of ``cfg`` over ``dim`` latent coordinates, or N(0, I) when ``cfg`` is None."""
+    return GaussianPrior(dim) if cfg is None else JointEBMPrior(dim, cfg)

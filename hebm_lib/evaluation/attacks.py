@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import torch
 
-
-def diag_gaussian_kl(mu_a, logvar_a, mu_b, logvar_b) -> torch.Tensor:
-    """KL(N(mu_a, e^logvar_a) || N(mu_b, e^logvar_b)) per row, summed over dimensions."""
-    return 0.5 * (logvar_b - logvar_a + (logvar_a.exp() + (mu_a - mu_b) ** 2) / logvar_b.exp() - 1).sum(1)
+from ..distributions import gaussian_kl
 
 
 def _project(d: torch.Tensor, x: torch.Tensor, budget: float) -> torch.Tensor:
@@ -46,14 +43,14 @@ def latent_attack(model, x_orig: torch.Tensor, x_target: torch.Tensor, layer: in
     with torch.no_grad():
         mu_t, lv_t = encode_layer(x_target)
         mu_o, lv_o = encode_layer(x_orig)
-        kl_before = diag_gaussian_kl(mu_o, lv_o, mu_t, lv_t)
+        kl_before = gaussian_kl(mu_o, lv_o, mu_t, lv_t)
     gen = torch.Generator(device=x_orig.device).manual_seed(seed)
     d = (torch.rand(x_orig.shape, generator=gen, device=x_orig.device) - 0.5) * 2e-8  # as GR: U(+-1e-8)
     d.requires_grad_(True)
     opt = torch.optim.Adam([d], lr=lr)
     for _ in range(steps):
         mu, lv = encode_layer(x_orig + d)
-        loss = (diag_gaussian_kl(mu, lv, mu_t, lv_t) + penalty * d.flatten(1).pow(2).sum(1)).sum()
+        loss = (gaussian_kl(mu, lv, mu_t, lv_t) + penalty * d.flatten(1).pow(2).sum(1)).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -63,7 +60,7 @@ def latent_attack(model, x_orig: torch.Tensor, x_target: torch.Tensor, layer: in
     with torch.no_grad():
         x_adv = x_orig + d.detach()
         mu, lv = encode_layer(x_adv)
-        kl_after = diag_gaussian_kl(mu, lv, mu_t, lv_t)
+        kl_after = gaussian_kl(mu, lv, mu_t, lv_t)
     return {"x_adv": x_adv, "distortion": d.detach().flatten(1).norm(dim=1), "kl_before": kl_before,
             "kl_after": kl_after}
 

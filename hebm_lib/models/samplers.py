@@ -12,6 +12,8 @@ from typing import Callable, List, Optional
 
 import torch
 
+from . import langevin_triton
+
 
 def langevin(grad_log_p: Callable[[torch.Tensor], torch.Tensor], z0: torch.Tensor, steps: int,
              step_size: float, generator: torch.Generator | None = None,
@@ -74,11 +76,17 @@ def _scripted_kernel():
 
 def langevin_mlp(weights, z0: torch.Tensor, steps: int, step_size: float, slope: float,
                  generator: torch.Generator | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Same chain as ``langevin`` with grad log p = grad f - z for an MLP f, drawn from the same noise."""
+    """Same chain as ``langevin`` with grad log p = grad f - z for an MLP f, drawn from the same noise.
+
+    On CUDA the whole chain is one fused Triton kernel (hebm_lib.models.langevin_triton); elsewhere a
+    TorchScript loop. Both apply the same update to the same noise.
+    """
     z = z0.detach().clone()
     noise = torch.randn((steps, *z.shape), generator=generator, device=z.device, dtype=z.dtype).mul_(step_size)
     if mask is not None:
         noise = noise * mask
+    if langevin_triton.available(z, weights):
+        return langevin_triton.langevin_mlp_fused(weights, z, noise, 0.5 * step_size * step_size, slope, mask)
     ws = [w for w, _ in weights[:-1]]
     bs = [b for _, b in weights[:-1]]
     args = (z, noise, ws, bs, weights[-1][0], mask, 0.5 * step_size * step_size, slope)
@@ -86,23 +94,26 @@ def langevin_mlp(weights, z0: torch.Tensor, steps: int, step_size: float, slope:
 
 
 @torch.no_grad()
-def resample_layer(prior, base: torch.Tensor, mask: torch.Tensor, n: int, steps: int, step_size: float,
-                   generator: torch.Generator | None = None, protocol: str = "conditional") -> torch.Tensor:
+def resample_layer(prior, base: torch.Tensor, mask: torch.Tensor, n: int, generator: torch.Generator | None = None,
+                   protocol: str = "conditional", steps: int | None = None,
+                   step_size: float | None = None) -> torch.Tensor:
     """``n`` copies of the latent ``base`` (1 x d) whose masked coordinates (one layer) are redrawn.
 
     * ``conditional`` (the paper's text, Sec. 5.1): Langevin on p(z_i | z_{-i}) from N(0, I) for the
       masked layer, the other layers held at ``base``.
     * ``joint-mix`` (the authors' sampling script): draw n joint prior samples and copy their layer-i
       values into ``base``.
-    For the Gaussian prior both are exact draws of z_i ~ N(0, I).
+    For the Gaussian prior both are exact draws of z_i ~ N(0, I). Langevin uses the prior's K and s
+    unless ``steps`` / ``step_size`` are given.
     """
     if protocol not in ("conditional", "joint-mix"):
         raise ValueError(f"unknown protocol {protocol!r}; valid: conditional, joint-mix")
     device = base.device
     start = base.expand(n, -1)
+    langevin_settings = {"steps": steps, "step_size": step_size}
     if protocol == "joint-mix" or not getattr(prior, "is_ebm", False):
-        fresh = prior.sample(n, steps, step_size, generator=generator, device=device)
+        fresh = prior.sample(n, generator=generator, device=device, **langevin_settings)
     else:
         init = torch.where(mask.bool(), torch.randn(start.shape, generator=generator, device=device), start)
-        fresh = prior.sample(n, steps, step_size, generator=generator, device=device, init=init, mask=mask)
+        fresh = prior.sample(n, generator=generator, device=device, init=init, mask=mask, **langevin_settings)
     return torch.where(mask.bool(), fresh, start)

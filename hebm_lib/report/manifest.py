@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import paths
+from .. import paths
 
 
 @dataclass(frozen=True)

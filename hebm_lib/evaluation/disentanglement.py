@@ -19,6 +19,9 @@ import math
 import numpy as np
 import torch
 
+from ..distributions import gaussian_log_prob_per_dim
+from .encoding import posterior
+
 PROTOCOLS = ("dlib", "pv")
 ACTIVE_VARIANCE = 0.01
 
@@ -75,10 +78,6 @@ def mig_dlib(mean_codes: torch.Tensor, factors: torch.Tensor, bins: int = 20) ->
 # ---------------------------------------------------------------------------------------------
 # pro-VLAE: Monte Carlo entropies of the mixture of posteriors
 
-def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu) ** 2 / logvar.exp())
-
-
 def mixture_entropy(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, joint: bool = False,
                     chunk: int = 256) -> torch.Tensor:
     """-mean_s log q(z_s), q = 1/N sum_n N(mu_n, diag exp(logvar_n)).
@@ -88,7 +87,7 @@ def mixture_entropy(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, joi
     n = mu.shape[0]
     out = []
     for i in range(0, len(z), chunk):
-        lp = _log_normal(z[i:i + chunk, None, :], mu[None], logvar[None])  # s x N x K
+        lp = gaussian_log_prob_per_dim(z[i:i + chunk, None, :], mu[None], logvar[None])  # s x N x K
         if joint:
             lp = lp.sum(2, keepdim=True)
         out.append(torch.logsumexp(lp, 1) - math.log(n))
@@ -134,19 +133,6 @@ def layer_information(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int = 1
 
 # ---------------------------------------------------------------------------------------------
 # from a model and a factor dataset
-
-@torch.no_grad()
-def posterior(model, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mu, logvar) of q(z | x), all layers concatenated, for uint8 images."""
-    device = next(model.parameters()).device
-    mus, lvs = [], []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device).float().div_(127.5).sub_(1.0)
-        mu, lv = model.encode(x)
-        mus.append(mu.float().cpu())
-        lvs.append(lv.float().cpu())
-    return torch.cat(mus), torch.cat(lvs)
-
 
 def evaluate(model, factor_data, n_points: int, seed: int = 0, n_samples: int = 10_000) -> dict:
     """MIG and MIG-sup under both protocols, and I(x; z_l) per layer, on ``n_points`` i.i.d. factor draws

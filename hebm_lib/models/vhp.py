@@ -20,29 +20,23 @@ import math
 import torch
 from torch import nn
 
-from .configs import ModelConfig
-from .hvae import _soft_clamp, gaussian_log_prob
-from .models import LatentModelBase, reparameterised_sample
+from ..configs import VHPNets
+from ..distributions import gaussian_log_prob, reparameterised_sample, soft_clamp, standard_normal_log_prob
+from .base import ElboTerms, LatentModelBase
+from .blocks import mlp
 from .priors import GaussianPrior
 
 
 def _mlp(din: int, width: int, layers: int, dout: int) -> nn.Sequential:
-    mods, d = [], din
-    for _ in range(layers):
-        mods += [nn.Linear(d, width), nn.ReLU()]
-        d = width
-    return nn.Sequential(*mods, nn.Linear(d, dout))
+    return mlp(din, width, dout, hidden_layers=layers, activation=nn.ReLU)
 
 
 class HierarchicalPriorVAE(LatentModelBase):
-    def __init__(self, cfg: ModelConfig):
-        super().__init__(cfg)
-        if len(cfg.latent_dims) != 1 or cfg.zeta_dim < 1 or cfg.prior != "gaussian":
-            raise ValueError("VHP has one representation layer z (latent_dims = (z_dim,)), zeta_dim >= 1 and "
-                             "model.prior='gaussian' (its hierarchical prior is built in)")
-        C, S, _ = cfg.image_shape
-        D, z, zeta, W, n = C * S * S, cfg.latent_dims[0], cfg.zeta_dim, cfg.top_hidden, cfg.mlp_layers
-        self.image_shape, self.iw_samples = (C, S, S), cfg.iw_samples
+    def __init__(self, nets: VHPNets):
+        super().__init__(nets)
+        C, S, _ = nets.image_shape
+        D, z, zeta, W, n = C * S * S, nets.latent_dims[0], nets.zeta_dim, nets.width, nets.mlp_layers
+        self.image_shape, self.iw_samples = (C, S, S), nets.iw_samples
         # the trainer optimises generator + encoder; the prior's two nets (Theta, Phi) sit in them
         self.encoder = nn.ModuleDict({"q_z": _mlp(D, W, n, 2 * z), "q_zeta": _mlp(z, W, n, 2 * zeta)})
         self.generator = nn.ModuleDict({"dec": _mlp(z, W, n, D), "p_z": _mlp(zeta, W, n, 2 * z)})
@@ -55,7 +49,7 @@ class HierarchicalPriorVAE(LatentModelBase):
 
     def encode(self, x: torch.Tensor):
         mu, logvar = self.encoder["q_z"](x.flatten(1)).chunk(2, 1)
-        return mu, _soft_clamp(logvar)
+        return mu, soft_clamp(logvar)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.generator["dec"](z)).view(z.shape[0], *self.image_shape)
@@ -64,12 +58,12 @@ class HierarchicalPriorVAE(LatentModelBase):
         """The importance-weighted bound on log p(z), one value per row of z (reparameterised)."""
         k = k or self.iw_samples
         mu_q, logvar_q = self.encoder["q_zeta"](z).chunk(2, 1)
-        logvar_q = _soft_clamp(logvar_q)
+        logvar_q = soft_clamp(logvar_q)
         zeta = reparameterised_sample(mu_q, logvar_q, rng, k)             # k x n x zeta_dim
         mu_p, logvar_p = self.generator["p_z"](zeta).chunk(2, -1)          # k x n x z_dim
-        logvar_p = _soft_clamp(logvar_p)
-        log_w = (gaussian_log_prob(z, mu_p, logvar_p) + gaussian_log_prob(zeta, torch.zeros_like(zeta),
-                 torch.zeros_like(zeta)) - gaussian_log_prob(zeta, mu_q, logvar_q))
+        logvar_p = soft_clamp(logvar_p)
+        log_w = (gaussian_log_prob(z, mu_p, logvar_p) + standard_normal_log_prob(zeta)
+                 - gaussian_log_prob(zeta, mu_q, logvar_q))
         return torch.logsumexp(log_w, 0) - math.log(k)
 
     def neg_elbo_terms(self, x, rng, kl: str = "mc", autocast=None, kl_weights=None):
@@ -84,16 +78,15 @@ class HierarchicalPriorVAE(LatentModelBase):
             rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
             mu, logvar, z = mu.float(), logvar.float(), z.float()
             f = gaussian_log_prob(z, mu, logvar) - self.log_prior_iw(z, rng=rng)
-        return rec, f.mean(), z
+        return ElboTerms(rec, f.mean(), z, f.detach().mean().view(1))
 
     def log_joint(self, x, z, rng=None):
         """log p(x | z) + (IW bound on) log p(z), constants of p(x | z) dropped."""
         return -self.reconstruction_nll(x, self.decode(z)) + self.log_prior_iw(z, rng=rng)
 
     @torch.no_grad()
-    def sample(self, n: int, steps: int = 0, step_size: float = 0.0, generator=None) -> torch.Tensor:
+    def sample(self, n: int, generator=None) -> torch.Tensor:
         """z ~ p(z) by ancestral sampling: zeta ~ N(0, I), z ~ p_Theta(z | zeta)."""
-        device = next(self.parameters()).device
-        zeta = torch.randn(n, self.cfg.zeta_dim, generator=generator, device=device)
+        zeta = torch.randn(n, self.nets.zeta_dim, generator=generator, device=self.device)
         mu, logvar = self.generator["p_z"](zeta).chunk(2, 1)
-        return mu + (0.5 * _soft_clamp(logvar)).exp() * torch.randn(mu.shape, generator=generator, device=device)
+        return reparameterised_sample(mu, soft_clamp(logvar), generator)

@@ -1,0 +1,66 @@
+"""Gaussian building blocks shared by every model, and the pixel scaling of images.
+
+All densities are summed over the last dimension (one value per row); ``logvar`` is a log-variance.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def to_unit_range(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels 0..255 -> float in [-1, 1] (the generators end in tanh)."""
+    return images_uint8.float().div(127.5).sub(1.0)
+
+
+def reparameterised_sample(mu: torch.Tensor, logvar: torch.Tensor, rng=None, n: int | None = None) -> torch.Tensor:
+    """mu + sigma * eps with eps ~ N(0, I) from ``rng``; with ``n``, n draws stacked in a leading dim."""
+    shape = mu.shape if n is None else (n,) + mu.shape
+    eps = torch.randn(shape, generator=rng, device=mu.device, dtype=mu.dtype)
+    return mu + (0.5 * logvar).exp() * eps
+
+
+def soft_clamp(logvar: torch.Tensor, bound: float = 6.0) -> torch.Tensor:
+    """Keep learned log-variances in (-bound, bound) smoothly (an unbounded ratio of two learned
+    variances overflows early in training)."""
+    return bound * torch.tanh(logvar / bound)
+
+
+def gaussian_log_prob_per_dim(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z_k; mu_k, e^logvar_k) of every coordinate (not summed)."""
+    return -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar + LOG_2PI)
+
+
+def gaussian_log_prob(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, diag e^logvar)."""
+    return gaussian_log_prob_per_dim(z, mu, logvar).sum(-1)
+
+
+def standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I)."""
+    return -0.5 * (z.pow(2) + LOG_2PI).sum(-1)
+
+
+def gaussian_kl(mu_q, logvar_q, mu_p, logvar_p) -> torch.Tensor:
+    """KL(N(mu_q, e^logvar_q) || N(mu_p, e^logvar_p))."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1).sum(-1)
+
+
+def kl_to_standard_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, e^logvar) || N(0, 1)) of every coordinate (not summed)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def kl_to_standard(mu: torch.Tensor, logvar: torch.Tensor, weights=None) -> torch.Tensor:
+    """KL(N(mu, diag e^logvar) || N(0, I)), optionally with a weight per coordinate."""
+    per_dim = kl_to_standard_per_dim(mu, logvar)
+    return (per_dim if weights is None else per_dim * weights).sum(-1)
+
+
+def kl_to_standard_mc(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, weights=None) -> torch.Tensor:
+    """Single-sample estimate log q(z|x) - log N(z; 0, I) at z ~ q (the authors' estimator)."""
+    per_dim = -0.5 * (((z - mu) ** 2) / logvar.exp() + logvar) + 0.5 * z.pow(2)
+    return (per_dim if weights is None else per_dim * weights).sum(-1)

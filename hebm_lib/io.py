@@ -1,0 +1,85 @@
+"""The bottom of the library: atomic file writes, device resolution, the code hash, git state.
+
+Nothing here imports the rest of hebm_lib, so every layer may use it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from pathlib import Path
+
+import torch
+
+from . import paths
+
+# the library folders whose code changes what a trained model is (part of the model-cache key)
+TRAINING_CODE = ("models", "training", "distributions.py")
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through ``write(file)`` to a temporary file in the same folder, fsync, rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_save(obj, path: Path) -> None:
+    """torch.save that never leaves a half-written file behind."""
+    _atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    _atomic_write(path, lambda f: f.write(text.encode()))
+
+
+def code_hash() -> str:
+    """Hash of the library code that changes what training produces."""
+    h = hashlib.sha256()
+    root = Path(__file__).parent
+    for entry in TRAINING_CODE:
+        p = root / entry
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """'auto' -> cuda when present, else cpu; an unavailable device is an error, never a fallback."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r}; valid: auto, cpu, cuda, cuda:N") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available on this machine; use --device cpu")
+    if dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"unsupported device {device!r}; valid: auto, cpu, cuda, cuda:N")
+    return dev
+
+
+def device_name(device: torch.device) -> str:
+    """What the device is, in words (the GPU's name, or the CPU's architecture)."""
+    import platform
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"CPU ({platform.machine()}, {os.cpu_count()} cores)"
+
+
+def git_state() -> dict:
+    """The commit the code was run from, and whether tracked files had uncommitted changes."""
+    def run(*args):
+        try:
+            return subprocess.run(["git", *args], cwd=paths.REPO_ROOT, capture_output=True, text=True,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    return {"commit": run("rev-parse", "HEAD") or "unknown",
+            "dirty": bool(run("status", "--porcelain", "--untracked-files=no"))}

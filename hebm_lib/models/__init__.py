@@ -1,0 +1,39 @@
+"""Models: every system behind one protocol (:class:`LatentModel`), built from its config by
+:func:`build_model`.
+
+    blocks    layers the nets are made of
+    base      the LatentModel protocol and what all models share
+    priors    N(0, I) and the joint latent EBM prior (Eq. 3)
+    samplers  short-run Langevin (Eqs. 13-14), layer resampling
+    ladder    the paper's generator (Eq. 5) and ladder inference net (Eq. 8): Ours, VLAE, VAE, LEBM, pro-VLAE
+    hvae      the conditional hierarchical VAE (HVAE) with L^{>k} and LLR^{>k}
+    vhp       VHP: a VAE with a variational hierarchical prior
+"""
+from __future__ import annotations
+
+from ..configs import ConditionalNets, EBMPrior, ExperimentConfig, LadderNets, VHPNets
+from .base import LatentModel, LatentModelBase
+from .hvae import ConditionalHierarchicalVAE
+from .ladder import HierarchicalLatentModel
+from .vhp import HierarchicalPriorVAE
+
+
+def build_model(nets: LadderNets | ConditionalNets | VHPNets | ExperimentConfig,
+                prior: EBMPrior | None = None) -> LatentModel:
+    """The model of ``nets`` (its class picks the system family) with ``prior`` (ladder models only);
+    given a whole ExperimentConfig, its nets and prior."""
+    if isinstance(nets, ExperimentConfig):
+        nets, prior = nets.nets, nets.prior
+    if isinstance(nets, VHPNets):
+        return HierarchicalPriorVAE(nets)
+    if isinstance(nets, ConditionalNets):
+        return ConditionalHierarchicalVAE(nets)
+    return HierarchicalLatentModel(nets, prior)
+
+
+def count_parameters(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+__all__ = ["LatentModel", "LatentModelBase", "HierarchicalLatentModel", "ConditionalHierarchicalVAE",
+           "HierarchicalPriorVAE", "build_model", "count_parameters"]

@@ -1,0 +1,77 @@
+"""What every latent-variable model of the library is, as one protocol, and the pieces they share.
+
+Every system (Ours, VLAE, VAE, LEBM, beta-VAE, pro-VLAE, the HVAE, VHP) is a :class:`LatentModel`:
+the trainer, the metrics and the notebooks use nothing else of a model.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+
+class ElboTerms(NamedTuple):
+    """What one pass of a model's -ELBO gives the trainer (batch means; z per image)."""
+    rec: torch.Tensor        # -log p(x | z), up to its constant
+    kl: torch.Tensor         # the (weighted) KL term against the model's base prior
+    z: torch.Tensor          # z ~ q(z | x), reparameterised, all layers concatenated
+    kl_layers: torch.Tensor  # unweighted KL of each layer, bottom first (nats; the diagnostic of unused layers)
+
+
+@runtime_checkable
+class LatentModel(Protocol):
+    latent_dims: tuple[int, ...]   # bottom (z_1) -> top (z_L)
+    sigma: float                   # observation noise std on [-1, 1] pixels
+    generator: nn.Module           # trained with the encoder by one optimiser
+    encoder: nn.Module
+    prior: nn.Module               # tilt(z) (f_alpha; 0 without an EBM), log_density(z), sample(n, ...)
+
+    def split(self, z: torch.Tensor) -> list[torch.Tensor]:
+        """The concatenated z as its layers, bottom first."""
+
+    def layer_mask(self, layer: int, device=None) -> torch.Tensor:
+        """1 on the coordinates of layer ``layer`` (0 = bottom), 0 elsewhere."""
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Concatenated posterior mean and log-variance of q(z | x), pixels x in [-1, 1]."""
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The generator's mean image of z."""
+
+    def neg_elbo_terms(self, x: torch.Tensor, rng: torch.Generator, kl: str = "analytic", autocast=None,
+                       kl_weights: torch.Tensor | None = None) -> ElboTerms:
+        """-log p(x | z), the KL term against the model's base prior, z ~ q, and the KL per layer."""
+
+    def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Unnormalised log p(x, z) per image."""
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n draws of z from the prior (the model's default sampler settings)."""
+
+
+class LatentModelBase(nn.Module):
+    """The latent layout and the Gaussian observation model every system shares."""
+
+    def __init__(self, nets):
+        super().__init__()
+        self.nets = nets
+        self.latent_dims = tuple(nets.latent_dims)
+        self.sigma = nets.sigma
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def split(self, z: torch.Tensor) -> list[torch.Tensor]:
+        return list(z.split(self.latent_dims, dim=1))
+
+    def layer_mask(self, layer: int, device=None) -> torch.Tensor:
+        mask = torch.zeros(sum(self.latent_dims), device=device)
+        start = sum(self.latent_dims[:layer])
+        mask[start: start + self.latent_dims[layer]] = 1
+        return mask
+
+    def reconstruction_nll(self, x: torch.Tensor, x_mean: torch.Tensor) -> torch.Tensor:
+        """-log p(x | z) up to its constant: SSE / (2 sigma^2), per image."""
+        return (x - x_mean).pow(2).flatten(1).sum(1) / (2 * self.sigma ** 2)

@@ -1,0 +1,120 @@
+"""What every artefact notebook shares, so that a notebook holds only what is particular to it.
+
+    run = notebook.setup("tab1", profile, device, seeds, overrides)   # banner, seeds, settings
+    cfg = run.config("fmnist_ours")          # resolved config, recorded in the result
+    tm = run.model(cfg, seed, train_set)     # from the model cache, or trained
+    run.settings["classifier_epochs"]        # the profile's evaluation settings (hebm_lib.configs.EVALUATION)
+    run.claim("...", holds, "evidence")      # the paper's claim, tested
+    run.show_claims(); run.finish()          # the verdicts, then results file + provenance
+
+Where things are read and written comes from the environment (hebm_lib.paths: HEBM_DATA_DIR,
+HEBM_CACHE_DIR, HEBM_RESULTS_DIR), not from notebook parameters.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import data as data_lib
+from .. import paths
+from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_config
+from ..io import resolve_device
+from ..training import TrainedModel, train_or_load
+from .manifest import get as get_artefact
+from .results import Claim, Result, profile_banner, write
+
+
+@dataclass
+class NotebookRun:
+    artefact: str
+    profile: str
+    device: str
+    seeds: list[int]
+    overrides: dict
+    settings: dict
+    result: Result = None
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def data_dir(self) -> Path:
+        return paths.data_dir()
+
+    def config(self, name: str, extra: dict | None = None) -> ExperimentConfig:
+        """Config ``name`` at this profile with the user's overrides, then ``extra`` (ablations)."""
+        cfg = get_config(name, self.profile,
+                         self.overrides.get("*", {}) | self.overrides.get(name, {}) | (extra or {}))
+        self.result.add_config(cfg)
+        return cfg
+
+    def model(self, cfg: ExperimentConfig, seed: int, train_set=None) -> TrainedModel:
+        # no progress bar: papermill would keep every refresh of it in the page
+        tm = train_or_load(cfg, seed, self.device, progress=False, train_set=train_set)
+        how = "loaded from cache" if tm.info["cached"] else f"trained in {tm.info['train_wall_time_s']:.0f} s"
+        print(f"{cfg.name} seed {seed}: {how} ({tm.info['iterations']} iterations on {tm.info['dataset']}, "
+              f"run {tm.run_dir.name})")
+        self.result.add_model(cfg, seed, tm.info)
+        return tm
+
+    def load(self, name: str, split: str) -> data_lib.ImageSet:
+        """A dataset split, recorded (with what it substitutes for) among the result's datasets."""
+        ds = data_lib.load(name, split)
+        self.note_dataset(ds.spec.label)
+        return ds
+
+    def training_set(self, cfg: ExperimentConfig) -> data_lib.ImageSet:
+        """The images ``cfg`` trains on, recorded among the result's datasets."""
+        ds = data_lib.training_set(cfg.data)
+        self.note_dataset(ds.spec.label)
+        return ds
+
+    def note_dataset(self, label: str) -> None:
+        if label not in self.result.datasets:
+            self.result.datasets.append(label)
+
+    def watermark(self, fig) -> None:
+        """Stamp the profile on a figure; smoke figures get a large diagonal warning."""
+        if self.profile == "smoke":
+            fig.text(0.5, 0.5, "SMOKE TEST\nnot a paper result", ha="center", va="center", fontsize=28,
+                     color="red", alpha=0.35, rotation=20, transform=fig.transFigure)
+        fig.text(0.995, 0.005, f"profile: {self.profile}", ha="right", va="bottom", fontsize=8, color="gray")
+
+    def claim(self, claim: str, holds: bool | None, evidence: str) -> Claim:
+        """Record one of the paper's claims as tested here (holds None: not tested at this profile)."""
+        c = Claim(claim, None if holds is None else bool(holds), evidence)
+        self.result.claims.append(c)
+        return c
+
+    def show_claims(self) -> None:
+        """The verdict on every claim recorded so far, as a list on the page."""
+        from IPython.display import Markdown, display
+        verdict = {True: "**holds**", False: "**does not hold**", None: "**not tested**"}
+        display(Markdown("\n".join(f"- {c.claim}: {verdict[c.holds]} at the `{self.profile}` profile ({c.evidence})."
+                                   for c in self.result.claims)))
+
+    def finish(self) -> Path:
+        """Write the results file and show the provenance of this page."""
+        from IPython.display import Markdown, display
+        self.result.wall_time_s = round(time.perf_counter() - self.started, 1)
+        path = write(self.result)
+        configs = ", ".join(f"`{h}` ({c['name']})" for h, c in self.result.configs.items())
+        display(Markdown(f"Datasets used: {', '.join(self.result.datasets)}. Seeds: {self.seeds}. Device: "
+                         f"`{self.device}`. Results file: `{path.name}` (profile `{self.profile}`); resolved "
+                         f"configs by hash: {configs}."))
+        return path
+
+
+def setup(artefact: str, profile: str, device: str = "auto", seeds=None, overrides: dict | None = None) -> NotebookRun:
+    """The run of one artefact's notebook: resolved seeds and settings, the profile's banner printed."""
+    settings = evaluation_settings(artefact, profile)   # also rejects an unknown profile
+    art = get_artefact(artefact)
+    seeds = default_seeds(artefact, profile) if seeds is None else list(seeds)
+    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
+        raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    dev = str(resolve_device(device))
+    run = NotebookRun(artefact, profile, dev, seeds, dict(overrides or {}), settings)
+    run.result = Result(artefact=artefact, title=f"{art.label}: {art.title}", profile=profile, datasets=[],
+                        seeds=seeds, device=dev)
+    print(profile_banner(profile))
+    print(f"artefact {artefact} ({art.label}) | profile {profile} | device {dev} | seeds {seeds}")
+    return run

@@ -1,0 +1,12 @@
+"""Training: Algorithm 1 (trainer), the KL schedules, data parallelism, and the model cache.
+
+    trainer      one iteration of Algorithm 1, capture-safe; eager / compiled / CUDA-graph modes; train()
+    schedules    KL weight over training: constant, warm-up, pro-VLAE's progressive steps, REWO / GECO
+    distributed  torchrun data parallelism
+    cache        train_or_load: the trained model of (config, seed, data, code), trained once
+"""
+from .cache import TrainedModel, run_key, train_or_load
+from .trainer import MODES, Trainer, TrainingDiverged, epoch_permutation, train
+
+__all__ = ["MODES", "Trainer", "TrainingDiverged", "TrainedModel", "epoch_permutation", "run_key", "train",
+           "train_or_load"]

@@ -1,0 +1,103 @@
+"""The trained-model cache: one folder per (config, seed, data, code), shared by every notebook.
+
+Two notebooks asking for the same model get the same files; only the first one trains. The key is
+the config hash, the seed, the training data's fingerprint and the hash of the training code, so a
+change to any of them trains anew (and an old folder is never reused for it).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .. import data as data_lib
+from .. import paths
+from ..configs import ExperimentConfig
+from ..io import atomic_save, atomic_write_text, code_hash, device_name, resolve_device
+from ..models import LatentModel, build_model
+from .trainer import train
+
+
+@dataclass
+class TrainedModel:
+    model: LatentModel
+    cfg: ExperimentConfig
+    seed: int
+    run_dir: Path
+    info: dict
+
+    def _load(self, path: Path) -> tuple[dict, LatentModel]:
+        device = next(self.model.parameters()).device
+        saved = torch.load(path, map_location=device, weights_only=False)
+        m = build_model(self.cfg.nets, self.cfg.prior).to(device)
+        m.load_state_dict(saved["model"])
+        return saved, m.eval()
+
+    def stages(self):
+        """(step s, model as it was at the end of pro-VLAE step s, gates included), s = 1..L."""
+        for p in sorted(self.run_dir.glob("stage-*.pt")):
+            saved, m = self._load(p)
+            m.set_layer_gates(*saved["gates"])
+            yield saved["stage"], m
+
+    def snapshots(self):
+        """(iteration, model) at the end of each of the last ``train.snapshot_epochs`` epochs, oldest first;
+        just the final model when none were kept."""
+        paths_ = sorted(self.run_dir.glob("snapshot-*.pt"))
+        if not paths_:
+            yield self.info["iterations"], self.model
+        for p in paths_:
+            saved, m = self._load(p)
+            yield saved["iteration"], m
+
+
+def run_key(cfg: ExperimentConfig, seed: int, data_fingerprint: str) -> str:
+    """The cache key of a model: config hash, seed, training data and training code."""
+    blob = json.dumps([cfg.hash, seed, data_fingerprint, code_hash()])
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def train_or_load(cfg: ExperimentConfig, seed: int, device=None, data_dir=None, cache_dir=None,
+                  progress: bool = True, train_set: data_lib.ImageSet | None = None,
+                  mode: str = "eager") -> TrainedModel:
+    """The trained model for (config, seed, data): from the cache, or trained (resuming) and cached.
+
+    Two notebooks asking for the same model get the same files; only the first one trains.
+    """
+    device = resolve_device(device)
+    if train_set is None:
+        train_set = data_lib.training_set(cfg.data, data_dir)
+    key = run_key(cfg, seed, train_set.fingerprint)
+    run_dir = paths.cache_dir(cache_dir) / "models" / f"{cfg.name}-{cfg.profile}-seed{seed}-{key}"
+    final = run_dir / "model.pt"
+    cached = final.exists()
+    if not cached:
+        atomic_write_text(run_dir / "config.json", json.dumps(
+            {"config": cfg.to_dict(), "config_hash": cfg.hash, "seed": seed, "key": key,
+             "dataset": train_set.spec.display_name, "data_fingerprint": train_set.fingerprint,
+             "code_hash": code_hash()}, indent=2))
+        resumed_from = _checkpoint_iteration(run_dir / "checkpoint.pt")
+        trainer = train(cfg, seed, run_dir, train_set.images, device, progress, mode=mode)
+        info = {"iterations": trainer.iteration, "train_wall_time_s": round(trainer.wall_time_s, 2),
+                "resumed_from_iteration": resumed_from, "device": str(device),
+                "device_name": device_name(device), "mode": mode, "torch": torch.__version__,
+                "final": trainer.history[-1] if trainer.history else None, "history": trainer.history,
+                "dataset": train_set.spec.display_name, "n_train": len(train_set), "key": key}
+        if trainer.rank == 0:
+            atomic_save({"model": trainer.model.state_dict(), "info": info}, final)
+        if trainer.world > 1:
+            torch.distributed.barrier()  # the other ranks read what rank 0 wrote
+    saved = torch.load(final, map_location=device, weights_only=False)
+    model = build_model(cfg.nets, cfg.prior).to(device)
+    model.load_state_dict(saved["model"])
+    model.eval()
+    return TrainedModel(model, cfg, seed, run_dir, dict(saved["info"], cached=cached))
+
+
+def _checkpoint_iteration(path: Path) -> int | None:
+    if not path.exists():
+        return None
+    return int(torch.load(path, map_location="cpu", weights_only=False)["iteration"])

@@ -1,0 +1,356 @@
+"""Algorithm 1 of the paper, device-agnostic, checkpointed and resumable.
+
+One iteration on a batch x:
+  1. prior sampling: z- by K Langevin steps on p_alpha from N(0, I)        (EBM prior only)
+  2. inference sampling: z+ = mu(x) + sigma(x) * eps                        (Eq. 8)
+  3. generator + inference update on  -log p(x|z+) + w_t [KL(q || N(0,I)) - f(z+)]   (Eqs. 11, 12)
+     (= -ELBO up to log Z(alpha), which has no gradient in beta or phi; w_t and per-dim KL weights
+     come from the KL schedule: 1 for the paper, a warm-up, pro-VLAE's steps, or REWO / GECO)
+  4. EBM update on  mean f(z-) - mean f(z+)                                (Eq. 10)
+
+The step is capture-safe: it never reads a value back to the host (statistics stay on the device
+and are read every ``check_every`` iterations, where the divergence check runs, and before every
+checkpoint), its shapes are static, and every per-iteration number (KL weight, learning rate) is a
+device tensor. Three execution modes run the same step:
+
+* ``eager``: plain PyTorch (the default, and the only mode on CPU besides ``compiled``);
+* ``compiled``: the loss of step 3 through ``torch.compile`` (fused elementwise work);
+* ``graph`` (CUDA): the whole iteration captured once in a CUDA graph and replayed, Langevin by the
+  fused Triton kernel of :mod:`hebm_lib.models.samplers`.
+
+Everything a resumed run needs (weights, optimisers, RNG states, schedule state, iteration) is in one
+checkpoint written atomically; an interrupted run continues from it and ends bit-identical to an
+uninterrupted one in the same mode. A NaN or an exploding energy stops training with
+:class:`TrainingDiverged` and leaves the last good checkpoint untouched.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from ..configs import ExperimentConfig
+from ..io import atomic_save, resolve_device
+from ..models import build_model
+from .distributed import average_grads, rank_and_world
+from .schedules import build_schedule
+
+MODES = ("eager", "compiled", "graph")
+STAT_NAMES = ("loss", "rec", "kl0", "tilt", "energy_gap")
+WARMUP_ITERATIONS = 3   # eager iterations (real ones) before a CUDA graph is captured
+
+
+class TrainingDiverged(RuntimeError):
+    """Loss or energy went non-finite or exploded; the last good checkpoint is kept."""
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """Data order of one epoch: a function of (seed, epoch) only, so resuming replays it exactly."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+@dataclass
+class Trainer:
+    cfg: ExperimentConfig
+    model: torch.nn.Module
+    images: torch.Tensor            # uint8 N x C x H x W, on CPU
+    seed: int
+    device: torch.device
+    mode: str = "eager"
+    iteration: int = 0
+    wall_time_s: float = 0.0
+    history: list = field(default_factory=list)
+
+    def __post_init__(self):
+        t = self.cfg.train
+        if self.mode not in MODES:
+            raise ValueError(f"unknown training mode {self.mode!r}; valid modes: {', '.join(MODES)}")
+        if self.mode == "graph" and self.device.type != "cuda":
+            raise ValueError("training mode 'graph' (CUDA graphs) needs a CUDA device; use 'eager' or 'compiled'")
+        self.schedule = build_schedule(self.cfg.schedule, self.model.latent_dims, t.iterations)
+        if self.mode == "graph" and self.schedule.needs_reconstruction_error:
+            raise ValueError(f"{self.cfg.name}: its KL schedule ({self.cfg.schedule.kind}) reads the reconstruction "
+                             f"error on the host every iteration; train it in mode 'eager'")
+        # NHWC activations: oneDNN (CPU) and cuDNN run these small convs faster
+        self.model.to(self.device, memory_format=torch.channels_last)
+        graph = self.mode == "graph"
+        self.gi_params = list(self.model.generator.parameters()) + list(self.model.encoder.parameters())
+        lr = torch.tensor(t.lr, device=self.device) if graph else t.lr  # a tensor lr can change under replay
+        self.opt_gi = torch.optim.Adam(self.gi_params, lr=lr, betas=t.betas, weight_decay=t.weight_decay,
+                                       fused=True, capturable=graph)
+        ebm = list(self.model.prior.parameters())
+        self.opt_ebm = None
+        if ebm:
+            lr_e = torch.tensor(self.cfg.prior.lr, device=self.device) if graph else self.cfg.prior.lr
+            self.opt_ebm = torch.optim.Adam(ebm, lr=lr_e, betas=t.betas, fused=True, capturable=graph)
+        self.rank, self.world = rank_and_world()
+        if t.batch_size % self.world:
+            raise ValueError(f"batch_size {t.batch_size} is not divisible by the {self.world} processes")
+        if len(self.images) < t.batch_size:
+            raise ValueError(f"{self.cfg.name}: {len(self.images)} training images < batch size {t.batch_size}")
+        self.rng = torch.Generator(device=self.device).manual_seed(self.seed * 7919 + self.rank)
+        self.iters_per_epoch = max(1, len(self.images) // t.batch_size)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.amp == "fp16")
+        # the data: on a GPU the whole set lives there and batches are gathered on the device
+        self._images_dev = self.images.to(self.device) if self.device.type == "cuda" else None
+        self._perm = (None, None)  # (epoch, permutation on the device)
+        # per-iteration inputs of the step, as device tensors (the values a captured graph reads)
+        self._kl_weight = torch.ones((), device=self.device)
+        self._dim_weights = None
+        first = self.schedule.dim_weights(0, self.model, self.device)
+        if first is not None:
+            self._dim_weights = first.clone()
+        # statistics and the divergence monitor, on the device
+        self._stats = torch.zeros(len(STAT_NAMES), device=self.device)
+        self._kl_layers = torch.zeros(len(self.model.latent_dims), device=self.device)
+        self._it_tensor = torch.zeros((), device=self.device)
+        self._first_bad = torch.full((), -1.0, device=self.device)
+        self._bad_stats = torch.zeros(len(STAT_NAMES), device=self.device)
+        self._graph = None
+        self._x_static = None
+        self._loss_fn = torch.compile(self._loss_terms, dynamic=False) if self.mode == "compiled" else self._loss_terms
+
+    # -- state ----------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"iteration": self.iteration, "wall_time_s": self.wall_time_s, "history": self.history,
+                "model": self.model.state_dict(), "opt_gi": self.opt_gi.state_dict(),
+                "opt_ebm": self.opt_ebm.state_dict() if self.opt_ebm else None,
+                "scaler": self.scaler.state_dict(), "rng": self.rng.get_state(),
+                "schedule": self.schedule.state_dict(), "config_hash": self.cfg.hash, "seed": self.seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state["config_hash"] != self.cfg.hash or state["seed"] != self.seed:
+            raise ValueError("checkpoint was written for another config or seed; refusing to resume from it")
+        self.model.load_state_dict(state["model"])
+        self.opt_gi.load_state_dict(state["opt_gi"])
+        if self.opt_ebm:
+            self.opt_ebm.load_state_dict(state["opt_ebm"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.rng.set_state(state["rng"])
+        self.iteration, self.wall_time_s = state["iteration"], state["wall_time_s"]
+        self.history = list(state["history"])
+        self.schedule.load_state_dict(state["schedule"])
+        self._it_tensor.fill_(self.iteration)
+
+    # -- the per-iteration inputs (host side) ---------------------------------------------
+    def _batch(self, it: int) -> torch.Tensor:
+        bs = self.cfg.train.batch_size
+        epoch, k = divmod(it, self.iters_per_epoch)
+        local = bs // self.world
+        lo = k * bs + self.rank * local
+        if self._images_dev is None:
+            idx = epoch_permutation(len(self.images), self.seed, epoch)[lo:lo + local]
+            x = self.images[idx].to(self.device, non_blocking=True)
+        else:
+            if self._perm[0] != epoch:
+                self._perm = (epoch, epoch_permutation(len(self.images), self.seed, epoch).to(self.device))
+            x = self._images_dev[self._perm[1][lo:lo + local]]
+        x = x.float().div_(127.5).sub_(1.0)
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def _set_lr(self, it: int) -> None:
+        t = self.cfg.train
+        decay = t.lr_decay_per_epoch ** (it // self.iters_per_epoch)
+        for opt, base in ((self.opt_gi, t.lr), (self.opt_ebm, self.cfg.prior.lr if self.cfg.prior else None)):
+            if opt is None:
+                continue
+            for g in opt.param_groups:
+                if isinstance(g["lr"], torch.Tensor):
+                    g["lr"].fill_(base * decay)
+                else:
+                    g["lr"] = base * decay
+
+    def stage(self, it: int) -> int:
+        """pro-VLAE step (1..L) that iteration ``it`` belongs to; 0 when training is not progressive."""
+        return self.schedule.stage(it)
+
+    # -- one iteration (device side, no host reads) ----------------------------------------
+    def _loss_terms(self, x, dim_weights):
+        """-ELBO terms of batch x and the tilt f(z+): what ``torch.compile`` fuses in mode 'compiled'."""
+        t, m = self.cfg.train, self.model
+        amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(t.amp)
+        autocast = torch.autocast(self.device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
+        terms = m.neg_elbo_terms(x, self.rng, t.kl, autocast, dim_weights)
+        return terms, m.prior.tilt(terms.z).mean()
+
+    def _compute(self, x: torch.Tensor) -> None:
+        """Steps 1-4 of Algorithm 1 on batch ``x``; results land in the trainer's device tensors."""
+        m = self.model
+        n = x.shape[0]
+        # 1. prior sampling (no graph; fp32)
+        z_neg = m.prior.sample(n, generator=self.rng, device=self.device) if m.prior.is_ebm else None
+        # 2-3. inference sampling, generator + inference update
+        m.prior.requires_grad_(False)  # f's own gradient comes from step 4 only
+        terms, tilt_pos = self._loss_fn(x, self._dim_weights)
+        if self.schedule.needs_reconstruction_error:  # REWO / GECO: beta from this batch's error (host read)
+            self._kl_weight.fill_(self._constraint_weight(terms.rec, x))
+        loss = terms.rec + self._kl_weight * (terms.kl - tilt_pos)
+        m.prior.requires_grad_(True)
+        self.opt_gi.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.schedule.filter_gradients(m)
+        self.scaler.unscale_(self.opt_gi)
+        average_grads(self.gi_params)
+        self.scaler.step(self.opt_gi)
+        self.scaler.update()
+        # 4. EBM update (Eq. 10)
+        e_gap = torch.zeros((), device=self.device)
+        if self.opt_ebm:
+            f_pos = m.prior.tilt(terms.z.detach()).mean()
+            f_neg = m.prior.tilt(z_neg).mean()
+            e_loss = f_neg - f_pos
+            self.opt_ebm.zero_grad(set_to_none=True)
+            e_loss.backward()
+            average_grads(m.prior.parameters())
+            self.opt_ebm.step()
+            e_gap = -e_loss.detach()
+        # statistics and the divergence monitor
+        stats = torch.stack([loss.detach(), terms.rec.detach(), terms.kl.detach(), tilt_pos.detach(), e_gap])
+        self._stats.copy_(stats)
+        self._kl_layers.copy_(terms.kl_layers.detach())
+        self._it_tensor.add_(1)
+        bad = ~torch.isfinite(stats).all() | (stats[-1].abs() > self.cfg.train.max_energy_gap)
+        first = bad & (self._first_bad < 0)
+        self._first_bad.copy_(torch.where(first, self._it_tensor, self._first_bad))
+        self._bad_stats.copy_(torch.where(first, stats, self._bad_stats))
+
+    def step(self) -> dict:
+        """One iteration. Returns the device tensors of its statistics (read them only when needed)."""
+        it = self.iteration
+        self._set_lr(it)
+        if not self.schedule.needs_reconstruction_error:
+            self._kl_weight.fill_(self.schedule.kl_weight(it))
+        w = self.schedule.dim_weights(it, self.model, self.device)
+        if w is not None:
+            self._dim_weights.copy_(w)
+            if self.mode == "graph":  # the captured forward must always apply the (in-place updated) gates
+                self.model.generator.progressive = self.model.encoder.progressive = True
+        x = self._batch(it)
+        if self.mode == "graph":
+            self._graph_step(x, it)
+        else:
+            self._compute(x)
+        self.iteration = it + 1
+        return {"stats": self._stats, "kl_layers": self._kl_layers}
+
+    def _constraint_weight(self, rec: torch.Tensor, x: torch.Tensor) -> float:
+        """REWO / GECO: the constraint C = per-pixel squared error on [0, 1] pixels of this batch, averaged
+        over ranks, moves beta (a host read: these schedules run in eager mode only)."""
+        c_batch = rec.detach().float() * 2 * self.model.sigma ** 2 / x[0].numel() / 4
+        if self.world > 1:
+            torch.distributed.all_reduce(c_batch)
+            c_batch /= self.world
+        return self.schedule.kl_weight(self.iteration, c_batch.item())
+
+    def _graph_step(self, x: torch.Tensor, it: int) -> None:
+        if self._graph is not None:
+            self._x_static.copy_(x)
+            self._graph.replay()
+            return
+        if self._x_static is None:
+            self._x_static = x.clone()
+            self._side = torch.cuda.Stream(self.device)
+            self._warm = 0
+        self._x_static.copy_(x)
+        if self._warm < WARMUP_ITERATIONS:  # real iterations, on a side stream (the capture recipe)
+            self._side.wait_stream(torch.cuda.current_stream(self.device))
+            with torch.cuda.stream(self._side):
+                self._compute(self._x_static)
+            torch.cuda.current_stream(self.device).wait_stream(self._side)
+            self._warm += 1
+            return
+        self._graph = torch.cuda.CUDAGraph()
+        self._graph.register_generator_state(self.rng)
+        self.opt_gi.zero_grad(set_to_none=True)
+        if self.opt_ebm:
+            self.opt_ebm.zero_grad(set_to_none=True)
+        with torch.cuda.graph(self._graph):
+            self._compute(self._x_static)
+        self._graph.replay()  # capture records; this runs iteration ``it``
+
+    # -- reading the statistics --------------------------------------------------------------
+    def read_stats(self) -> dict:
+        """The last iteration's statistics as numbers (a host read)."""
+        values = self._stats.tolist()
+        out = {"iteration": self.iteration, **dict(zip(STAT_NAMES, values)),
+               "kl_layers": [round(v, 4) for v in self._kl_layers.tolist()]}
+        if self.schedule.needs_reconstruction_error:
+            out |= {"beta": self.schedule.state["beta"], "c_hat": self.schedule.state["c_hat"]}
+        return out
+
+    def check(self) -> None:
+        """Raise :class:`TrainingDiverged` if any iteration since the start went non-finite or exploded."""
+        first = int(self._first_bad.item())
+        if first < 0:
+            return
+        stats = dict(zip(STAT_NAMES, self._bad_stats.tolist()))
+        where = f"{self.cfg.name} (seed {self.seed}) diverged at iteration {first}"
+        nonfinite = [k for k, v in stats.items() if v != v or abs(v) == float("inf")]
+        if nonfinite:
+            raise TrainingDiverged(f"{where}: non-finite {', '.join(nonfinite)} ({stats}). "
+                                   f"Lower train.lr / prior.lr.")
+        raise TrainingDiverged(f"{where}: EBM energy gap {stats['energy_gap']:.3g} exceeds "
+                               f"train.max_energy_gap={self.cfg.train.max_energy_gap:g}. "
+                               f"Lower prior.lr or keep spectral norm on.")
+
+
+def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor, device=None,
+          progress: bool = True, callback: Callable[[Trainer, dict], None] | None = None,
+          mode: str = "eager", check_every: int = 100) -> Trainer:
+    """Train (or resume) in ``run_dir`` until cfg.train.iterations; returns the finished trainer.
+
+    ``callback(trainer, stats)`` runs after every iteration (the tests use it to interrupt). The
+    divergence check runs every ``check_every`` iterations, before every checkpoint and at the end.
+    """
+    device = resolve_device(device)
+    run_dir = Path(run_dir)
+    ckpt = run_dir / "checkpoint.pt"
+    torch.manual_seed(seed)  # initial weights
+    trainer = Trainer(cfg, build_model(cfg.nets, cfg.prior), images, seed, device, mode)
+    if ckpt.exists():
+        trainer.load_state_dict(torch.load(ckpt, map_location=device, weights_only=False))
+    total = cfg.train.iterations
+    bar = tqdm(total=total, initial=trainer.iteration, desc=f"{cfg.name}/{cfg.profile}/seed{seed}",
+               disable=not progress or trainer.rank != 0, mininterval=10, leave=False)
+    log_every = max(1, total // 50)
+    trainer.model.train()
+    every = cfg.train.checkpoint_every
+    with bar:
+        while trainer.iteration < total:
+            t0 = time.perf_counter()
+            stats = trainer.step()
+            it = trainer.iteration
+            logged = it % log_every == 0 or it == total
+            if logged or it % every == 0 or it % check_every == 0:
+                trainer.check()  # a host read: before any checkpoint, and every check_every iterations
+            trainer.wall_time_s += time.perf_counter() - t0
+            if logged:
+                trainer.history.append(trainer.read_stats())
+                bar.set_postfix(loss=f"{trainer.history[-1]['loss']:.1f}", refresh=False)
+            bar.update(1)
+            if trainer.rank == 0:
+                _save_files(trainer, run_dir, ckpt)
+            if callback:
+                callback(trainer, stats)
+    return trainer
+
+
+def _save_files(trainer: Trainer, run_dir: Path, ckpt: Path) -> None:
+    """The checkpoint, pro-VLAE's per-step models and the last epochs' snapshots that are due now."""
+    cfg, it = trainer.cfg, trainer.iteration
+    total = cfg.train.iterations
+    if it % cfg.train.checkpoint_every == 0 or it == total:
+        atomic_save(trainer.state_dict(), ckpt)
+    if cfg.schedule.kind == "progressive" and (it % (total // cfg.schedule.steps) == 0 or it == total):
+        s = trainer.stage(it - 1)
+        atomic_save({"model": trainer.model.state_dict(), "iteration": it, "stage": s,
+                     "gates": (trainer.model.generator.gates.tolist(), trainer.model.encoder.gates.tolist())},
+                    run_dir / f"stage-{s}.pt")
+    ipe, keep = trainer.iters_per_epoch, cfg.train.snapshot_epochs
+    if keep and it % ipe == 0 and it > total - keep * ipe:
+        atomic_save({"model": trainer.model.state_dict(), "iteration": it}, run_dir / f"snapshot-{it:08d}.pt")
