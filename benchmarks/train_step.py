@@ -65,12 +65,14 @@ class ReferenceStep:
         t = cfg.train
         gi = list(self.model.generator.parameters()) + list(self.model.encoder.parameters())
         self.opt = torch.optim.Adam(gi, lr=t.lr, betas=t.betas, weight_decay=t.weight_decay, foreach=False)
-        self.opt_e = torch.optim.Adam(self.model.prior.parameters(), lr=cfg.prior.lr, betas=t.betas, foreach=False)
+        ebm = list(self.model.prior.parameters())
+        self.opt_e = torch.optim.Adam(ebm, lr=cfg.prior.lr, betas=t.betas, foreach=False) if ebm else None
         self.x = torch.rand(t.batch_size, *cfg.nets.image_shape, device=device) * 2 - 1
 
     def __call__(self):
         m, p = self.model, self.cfg.prior
-        z_neg = reference_langevin(m.prior, self.x.shape[0], p.langevin_steps, p.langevin_step_size, self.device)
+        z_neg = (reference_langevin(m.prior, self.x.shape[0], p.langevin_steps, p.langevin_step_size, self.device)
+                 if p else None)
         mu, logvar = m.encode(self.x)
         z = reparameterised_sample(mu, logvar)
         loss = (m.reconstruction_nll(self.x, m.decode(z)).mean() + kl_to_standard_mc(z, mu, logvar).mean()
@@ -78,6 +80,8 @@ class ReferenceStep:
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
+        if self.opt_e is None:
+            return
         e_loss = m.prior.tilt(z_neg).mean() - m.prior.tilt(z.detach()).mean()
         self.opt_e.zero_grad()
         e_loss.backward()

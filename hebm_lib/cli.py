@@ -40,8 +40,12 @@ def _notebook_to_ipynb(artefact: manifest.Artefact, dest: Path) -> Path:
 
 
 def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: Path | None = None,
-                 parameters: dict | None = None, prepare_only: bool = False) -> Path:
-    """jupytext (text source -> .ipynb) then papermill with validated parameters."""
+                 parameters: dict | None = None, prepare_only: bool = False, store: bool = False) -> Path:
+    """jupytext (text source -> .ipynb) then papermill with validated parameters.
+
+    ``store``: a run made once to be rendered by every later build: the executed notebook and its
+    results JSON go to results/<profile>/ (never checkpoints), and its provenance is checked.
+    """
     import papermill
     art = _artefact(artefact_id)
     if not art.notebook:
@@ -54,11 +58,20 @@ def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: P
     if unknown:
         raise UsageError(f"unknown parameter(s) {', '.join(unknown)} for {art.notebook}; "
                          f"valid parameters: {', '.join(known)}")
+    if store:
+        if profile != "paper" or prepare_only:
+            raise UsageError("--store keeps paper-profile runs (the cpu profile is what every build runs)")
+        from .report.results import stored_dir
+        output = stored_dir(profile) / f"{art.notebook}.ipynb"
+        os.environ["HEBM_RESULTS_DIR"] = str(stored_dir(profile))  # the kernel inherits it
     output = Path(output or paths.build_dir() / "executed" / profile / f"{art.notebook}.ipynb")
     output.parent.mkdir(parents=True, exist_ok=True)
     papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
                                language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
                                progress_bar=False, log_output=False)
+    if store:
+        from .report.results import read_stored
+        read_stored(artefact_id, profile)   # refuses a result without its provenance
     return output
 
 
@@ -105,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--output", type=Path)
     p.add_argument("--prepare-only", action="store_true", help="inject parameters, do not execute")
+    p.add_argument("--store", action="store_true", help="keep the run under results/paper/ for every build to render")
     p.add_argument("-p", "--param", action="append", default=[], help="NAME=VALUE (YAML value), repeatable")
     p = sub.add_parser("run-all", help="execute every artefact's notebook (the manifest's order)")
     p.add_argument("--profile", default="cpu", choices=PROFILES)
@@ -148,7 +162,7 @@ def _dispatch(args) -> int:
             print(f"{a.id:10s} {a.label:15s} {a.status:17s} {a.notebook or '-':40s} {a.title}")
     elif args.command == "run":
         out = run_notebook(args.artefact, args.profile, args.device, args.output, _parse_params(args.param),
-                           args.prepare_only)
+                           args.prepare_only, args.store)
         print(f"wrote {out}")
     elif args.command == "run-all":
         import time

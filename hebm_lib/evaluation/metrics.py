@@ -24,10 +24,11 @@ def fit_classifier(net: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor,
                    seed: int, batch_size: int = 256) -> nn.Module:
     """Adam on cross-entropy with a seeded data order."""
     gen = torch.Generator().manual_seed(seed)
+    net.to(x_train.device)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     net.train()
     for _ in range(epochs):
-        order = torch.randperm(len(x_train), generator=gen)
+        order = torch.randperm(len(x_train), generator=gen).to(x_train.device)
         for i in range(0, len(order), batch_size):
             idx = order[i:i + batch_size]
             loss = nn.functional.cross_entropy(net(x_train[idx]), y_train[idx])
@@ -82,10 +83,13 @@ def identity_change_rate(judge: nn.Module, base_image: torch.Tensor, varied_imag
 
 
 def per_layer_accuracy(model: LatentModel, train_set, test_set, epochs: int, seed: int) -> list[float]:
-    """Table 1's measurement: test accuracy (0-1) of a latent classifier per layer, bottom first."""
+    """Table 1's measurement: test accuracy (0-1) of a latent classifier per layer, bottom first
+    (the classifiers train on the model's device)."""
+    dev = model.device
     codes_train = infer_codes(model, train_set.images)
     codes_test = infer_codes(model, test_set.images)
-    return [latent_classifier_accuracy(tr, train_set.labels, te, test_set.labels, epochs=epochs, seed=seed)
+    return [latent_classifier_accuracy(tr.to(dev), train_set.labels.to(dev), te.to(dev), test_set.labels.to(dev),
+                                       epochs=epochs, seed=seed)
             for tr, te in zip(codes_train, codes_test)]
 
 

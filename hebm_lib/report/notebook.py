@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import data as data_lib
 from .. import paths
 from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_config
-from ..io import resolve_device
+from ..io import device_name, resolve_device
 from ..training import TrainedModel, train_or_load
 from .manifest import get as get_artefact
 from .results import Claim, Result, profile_banner, write
@@ -111,10 +111,11 @@ def setup(artefact: str, profile: str, device: str = "auto", seeds=None, overrid
     seeds = default_seeds(artefact, profile) if seeds is None else list(seeds)
     if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
-    dev = str(resolve_device(device))
+    torch_device = resolve_device(device)
+    dev = str(torch_device)
     run = NotebookRun(artefact, profile, dev, seeds, dict(overrides or {}), settings)
     run.result = Result(artefact=artefact, title=f"{art.label}: {art.title}", profile=profile, datasets=[],
-                        seeds=seeds, device=dev)
+                        seeds=seeds, device=f"{dev} ({device_name(torch_device)})", overrides=dict(overrides or {}))
     print(profile_banner(profile))
     print(f"artefact {artefact} ({art.label}) | profile {profile} | device {dev} | seeds {seeds}")
     return run

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
+import os
 import platform
 import statistics
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,7 @@ class Result:
     claims: list[Claim] = field(default_factory=list)
     configs: dict[str, dict] = field(default_factory=dict)  # config hash -> resolved config
     models: list[dict] = field(default_factory=list)        # every trained model used: how it was trained
+    overrides: dict = field(default_factory=dict)           # the user's config overrides ({} = the profile as written)
     wall_time_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -80,7 +82,10 @@ def mean_spread(values: list[float]) -> tuple[float, float | None]:
 
 
 def provenance() -> dict:
-    return {"git": git_state(), "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    git = git_state()
+    if os.environ.get("HEBM_GIT_COMMIT"):  # a copy of the tree without its .git (a remote GPU machine)
+        git = {"commit": os.environ["HEBM_GIT_COMMIT"], "dirty": os.environ.get("HEBM_GIT_DIRTY", "1") == "1"}
+    return {"git": git, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "torch": torch.__version__, "python": platform.python_version(), "host": platform.machine(),
             "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
@@ -91,6 +96,37 @@ def write(result: Result, out_dir=None) -> Path:
     path = paths.results_dir(result.profile, out_dir) / f"{result.artefact}.json"
     atomic_write_text(path, json.dumps(result.to_dict(), indent=2, default=str))
     return path
+
+
+# what a stored run (results/<profile>/, made once and rendered by every build) must carry
+STORED_FIELDS = {"provenance.git.commit", "provenance.git.dirty", "provenance.created", "provenance.torch",
+                 "device", "seeds", "configs", "models", "overrides", "wall_time_s"}
+MODEL_FIELDS = {"config", "config_hash", "seed", "iterations", "train_wall_time_s", "device_name", "torch"}
+
+
+def stored_dir(profile: str):
+    return paths.REPO_ROOT / "results" / profile
+
+
+def read_stored(artefact: str, profile: str = "paper") -> dict | None:
+    """A stored run's result, checked for every provenance field; None when there is none."""
+    data = read(artefact, profile, stored_dir(profile))
+    if data is None:
+        return None
+    where = f"results/{profile}/{artefact}.json"
+    for key in sorted(STORED_FIELDS):
+        node = data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise ValueError(f"{where}: stored run lacks provenance field {key!r}; re-run it with "
+                                 f"`hebm run {artefact} --profile {profile} --store`")
+            node = node[part]
+    for m in data["models"]:
+        missing = sorted(MODEL_FIELDS - set(m))
+        if missing:
+            raise ValueError(f"{where}: model {m.get('config')} seed {m.get('seed')} lacks {', '.join(missing)}; "
+                             f"re-run it with `hebm run {artefact} --profile {profile} --store`")
+    return data
 
 
 def read(artefact: str, profile: str, out_dir=None) -> dict | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,14 +61,24 @@ def run_key(cfg: ExperimentConfig, seed: int, data_fingerprint: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def training_mode(cfg: ExperimentConfig, device: torch.device, mode: str = "auto") -> str:
+    """``auto``: $HEBM_TRAIN_MODE if set, else a CUDA graph on a GPU where the KL schedule allows it, else eager."""
+    if mode != "auto":
+        return mode
+    if os.environ.get("HEBM_TRAIN_MODE"):
+        return os.environ["HEBM_TRAIN_MODE"]
+    return "graph" if device.type == "cuda" and cfg.schedule.kind != "constrained" else "eager"
+
+
 def train_or_load(cfg: ExperimentConfig, seed: int, device=None, data_dir=None, cache_dir=None,
                   progress: bool = True, train_set: data_lib.ImageSet | None = None,
-                  mode: str = "eager") -> TrainedModel:
+                  mode: str = "auto") -> TrainedModel:
     """The trained model for (config, seed, data): from the cache, or trained (resuming) and cached.
 
     Two notebooks asking for the same model get the same files; only the first one trains.
     """
     device = resolve_device(device)
+    mode = training_mode(cfg, device, mode)
     if train_set is None:
         train_set = data_lib.training_set(cfg.data, data_dir)
     key = run_key(cfg, seed, train_set.fingerprint)

@@ -131,7 +131,7 @@ class Trainer:
         if self.opt_ebm:
             self.opt_ebm.load_state_dict(state["opt_ebm"])
         self.scaler.load_state_dict(state["scaler"])
-        self.rng.set_state(state["rng"])
+        self.rng.set_state(state["rng"].cpu())
         self.iteration, self.wall_time_s = state["iteration"], state["wall_time_s"]
         self.history = list(state["history"])
         self.schedule.load_state_dict(state["schedule"])
