@@ -32,6 +32,26 @@ def langevin_agreement(prior, n=100, steps=60, step_size=0.4) -> float:
     return (fused - ref).abs().max().item()
 
 
+def langevin_kernel_ms(prior, n=100, steps=60, step_size=0.4) -> dict:
+    """The fused chain alone (CUDA events), per block size and warp count."""
+    w = prior.frozen_weights()
+    z0 = torch.randn(n, prior.dim, device="cuda")
+    noise = torch.randn(steps, n, prior.dim, device="cuda") * step_size
+    out = {}
+    for block_b, warps in ((16, 1), (16, 2), (16, 4), (32, 4), (64, 4)):
+        run = lambda: langevin_triton.langevin_mlp_fused(w, z0, noise, 0.08, 0.2, block_b=block_b, num_warps=warps)
+        for _ in range(3):
+            run()
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(20):
+            run()
+        end.record()
+        torch.cuda.synchronize()
+        out[f"block{block_b}_warps{warps}"] = round(start.elapsed_time(end) / 20, 3)
+    return out
+
+
 def losses(cfg, images, mode, run_dir, stop_at=None):
     seen = []
 
@@ -57,7 +77,9 @@ def main() -> None:
     out = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__}
     cfg = get_config(args.config, "paper", {"train.iterations": 20, "train.checkpoint_every": 10})
     from hebm_lib.models import build_model
-    out["langevin_fused_vs_loop_max_abs"] = langevin_agreement(build_model(cfg).prior.cuda())
+    prior = build_model(cfg).prior.cuda()
+    out["langevin_fused_vs_loop_max_abs"] = langevin_agreement(prior)
+    out["langevin_kernel_ms"] = langevin_kernel_ms(prior)
     images = torch.randint(0, 256, (2000, *cfg.nets.image_shape), dtype=torch.uint8,
                            generator=torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory() as tmp:

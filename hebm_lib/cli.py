@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="cpu", choices=PROFILES)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto")
-    p.add_argument("--mode", default="eager", choices=("eager", "compiled", "graph"))
+    p.add_argument("--mode", default="auto", choices=("auto", "eager", "compiled", "graph"),
+                   help="auto: a CUDA graph on a GPU, eager on a CPU")
     p.add_argument("-o", "--override", action="append", default=[], help="dotted.key=VALUE, repeatable")
     p = sub.add_parser("configs", help="config names, or one config resolved")
     p.add_argument("name", nargs="?")

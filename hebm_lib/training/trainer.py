@@ -73,9 +73,10 @@ class Trainer:
         if self.mode == "graph" and self.device.type != "cuda":
             raise ValueError("training mode 'graph' (CUDA graphs) needs a CUDA device; use 'eager' or 'compiled'")
         self.schedule = build_schedule(self.cfg.schedule, self.model.latent_dims, t.iterations)
-        if self.mode == "graph" and self.schedule.needs_reconstruction_error:
+        if self.mode == "graph" and (self.schedule.needs_reconstruction_error or t.amp == "fp16"):
             raise ValueError(f"{self.cfg.name}: its KL schedule ({self.cfg.schedule.kind}) reads the reconstruction "
-                             f"error on the host every iteration; train it in mode 'eager'")
+                             f"error on the host every iteration (or amp is fp16, whose scaler is not capture-safe); "
+                             f"train it in mode 'eager'")
         # NHWC activations: oneDNN (CPU) and cuDNN run these small convs faster
         self.model.to(self.device, memory_format=torch.channels_last)
         graph = self.mode == "graph"
@@ -248,22 +249,23 @@ class Trainer:
         return self.schedule.kl_weight(self.iteration, c_batch.item())
 
     def _graph_step(self, x: torch.Tensor, it: int) -> None:
-        if self._graph is not None:
-            self._x_static.copy_(x)
-            self._graph.replay()
-            return
-        if self._x_static is None:
+        if self._graph is None:
             self._x_static = x.clone()
-            self._side = torch.cuda.Stream(self.device)
-            self._warm = 0
+            self._capture()
         self._x_static.copy_(x)
-        if self._warm < WARMUP_ITERATIONS:  # real iterations, on a side stream (the capture recipe)
-            self._side.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(self._side):
+        self._graph.replay()
+
+    def _capture(self) -> None:
+        """Record one iteration in a CUDA graph. The warm-up the recipe needs runs on a copy of the state
+        that is then put back in place (same tensors, so the graph's addresses hold): every iteration of
+        a graph-mode run, fresh or resumed, is a replay, and a resumed run equals an uninterrupted one."""
+        saved = self._device_state()
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):
+            for _ in range(WARMUP_ITERATIONS):
                 self._compute(self._x_static)
-            torch.cuda.current_stream(self.device).wait_stream(self._side)
-            self._warm += 1
-            return
+        torch.cuda.current_stream(self.device).wait_stream(side)
         self._graph = torch.cuda.CUDAGraph()
         self._graph.register_generator_state(self.rng)
         self.opt_gi.zero_grad(set_to_none=True)
@@ -271,7 +273,28 @@ class Trainer:
             self.opt_ebm.zero_grad(set_to_none=True)
         with torch.cuda.graph(self._graph):
             self._compute(self._x_static)
-        self._graph.replay()  # capture records; this runs iteration ``it``
+        self._restore_device_state(saved)
+
+    def _device_state(self) -> dict:
+        opts = [o for o in (self.opt_gi, self.opt_ebm) if o]
+        return {"model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+                "opt": [{p: {k: v.clone() for k, v in o.state[p].items()} for p in o.state} for o in opts],
+                "rng": self.rng.get_state(),
+                "tensors": [t.clone() for t in self._monitor_tensors()]}
+
+    def _restore_device_state(self, saved: dict) -> None:
+        with torch.no_grad():
+            self.model.load_state_dict(saved["model"])   # copies into the same tensors
+            for o, state in zip([o for o in (self.opt_gi, self.opt_ebm) if o], saved["opt"]):
+                for p, st in o.state.items():             # a state born in the warm-up goes back to zero
+                    for k, v in st.items():
+                        v.copy_(state[p][k]) if p in state else v.zero_()
+            for t, v in zip(self._monitor_tensors(), saved["tensors"]):
+                t.copy_(v)
+        self.rng.set_state(saved["rng"])
+
+    def _monitor_tensors(self) -> list[torch.Tensor]:
+        return [self._stats, self._kl_layers, self._it_tensor, self._first_bad, self._bad_stats]
 
     # -- reading the statistics --------------------------------------------------------------
     def read_stats(self) -> dict:
