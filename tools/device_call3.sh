@@ -6,13 +6,16 @@ N=${N:-10000}
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl > /tmp/pip.log 2>&1 || { tail -5 /tmp/pip.log; exit 1; }
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 HEBM_GIT_COMMIT=${COMMIT} HEBM_GIT_DIRTY=0 OMP_NUM_THREADS=2
 python3 -m hebm_lib data fetch fmnist mnist5k > /dev/null
-timeout 150 python3 benchmarks/gpu_check.py > $OUT/check.json 2> /tmp/check.err; echo "check rc=$?"; cat $OUT/check.json; tail -3 /tmp/check.err
+MODE=eager
+timeout 150 python3 benchmarks/gpu_check.py > $OUT/check.json 2> /tmp/check.err && MODE=graph
+echo "mode $MODE"; cat $OUT/check.json; tail -3 /tmp/check.err
+export HEBM_TRAIN_MODE=$MODE
 T0=$(date +%s)
 for s in 0 1 2; do for m in ours vlae; do
-  python3 -m hebm_lib train fmnist_$m --profile paper --device cuda --mode graph --seed $s -o train.iterations=$N > /tmp/train_fmnist_${m}_$s.log 2>&1 &
+  python3 -m hebm_lib train fmnist_$m --profile paper --device cuda --mode $MODE --seed $s -o train.iterations=$N > /tmp/train_fmnist_${m}_$s.log 2>&1 &
 done; done
 for m in ours vlae; do
-  python3 -m hebm_lib train mnist_$m --profile paper --device cuda --mode graph --seed 0 -o train.iterations=$N -o data.name=mnist5k > /tmp/train_mnist_${m}_0.log 2>&1 &
+  python3 -m hebm_lib train mnist_$m --profile paper --device cuda --mode $MODE --seed 0 -o train.iterations=$N -o data.name=mnist5k > /tmp/train_mnist_${m}_0.log 2>&1 &
 done
 wait
 echo "training took $(( $(date +%s) - T0 )) s"
