@@ -8,6 +8,7 @@
     train CONFIG --profile P --seed S     train (or resume) one model into the cache; torchrun-able
     configs [NAME]                        the config names, or one config resolved at a profile
     toc [--out FILE]                      the book's _toc.yml, generated from the manifest
+    campaign --plan | --budget 90m        paper-profile models in order of value, resumable; stores finished artefacts
 
 A wrong name, parameter or device is one line on stderr (``hebm: error: ...``, with the valid values)
 and exit status 2, as argparse does for its own options.
@@ -25,69 +26,7 @@ import yaml
 from . import configs, data, paths
 from .configs import PROFILES
 from .report import manifest
-
-
-class UsageError(Exception):
-    """A bad name or value from the user: reported in one line, exit status 2."""
-
-
-def _notebook_to_ipynb(artefact: manifest.Artefact, dest: Path) -> Path:
-    import jupytext
-    nb = jupytext.read(artefact.notebook_path, fmt="md:myst")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    jupytext.write(nb, dest, fmt="ipynb")
-    return dest
-
-
-def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: Path | None = None,
-                 parameters: dict | None = None, prepare_only: bool = False, store: bool = False) -> Path:
-    """jupytext (text source -> .ipynb) then papermill with validated parameters.
-
-    ``store``: a run made once to be rendered by every later build: the executed notebook and its
-    results JSON go to results/<profile>/ (never checkpoints), and its provenance is checked.
-    """
-    import papermill
-    art = _artefact(artefact_id)
-    if not art.notebook:
-        raise UsageError(f"{artefact_id} ({art.label}) has no notebook yet: {art.status}. {art.note}")
-    _device(device)
-    source = _notebook_to_ipynb(art, paths.build_dir() / "notebooks" / f"{art.notebook}.ipynb")
-    params = {"profile": profile, "device": device, **(parameters or {})}
-    known = papermill.inspect_notebook(str(source))
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        raise UsageError(f"unknown parameter(s) {', '.join(unknown)} for {art.notebook}; "
-                         f"valid parameters: {', '.join(known)}")
-    if store:
-        if profile != "paper" or prepare_only:
-            raise UsageError("--store keeps paper-profile runs (the cpu profile is what every build runs)")
-        from .report.results import stored_dir
-        output = stored_dir(profile) / f"{art.notebook}.ipynb"
-        os.environ["HEBM_RESULTS_DIR"] = str(stored_dir(profile))  # the kernel inherits it
-    output = Path(output or paths.build_dir() / "executed" / profile / f"{art.notebook}.ipynb")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
-                               language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
-                               progress_bar=False, log_output=False)
-    if store:
-        from .report.results import read_stored
-        read_stored(artefact_id, profile)   # refuses a result without its provenance
-    return output
-
-
-def _artefact(artefact_id: str) -> manifest.Artefact:
-    try:
-        return manifest.get(artefact_id)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _device(device: str) -> None:
-    from .io import resolve_device
-    try:
-        resolve_device(device)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+from .report.execute import UsageError, check_device, run_notebook
 
 
 def _parse_params(items: list[str]) -> dict:
@@ -98,6 +37,15 @@ def _parse_params(items: list[str]) -> dict:
             raise UsageError(f"parameter {item!r} is not NAME=VALUE")
         out[key] = yaml.safe_load(value)
     return out
+
+
+def _seconds(text: str) -> float:
+    """'90m', '2h', '600s' or a number of minutes -> seconds."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text) * 60
+    except (ValueError, IndexError):
+        raise UsageError(f"budget {text!r} is not a duration like 90m, 2h or 600s") from None
 
 
 def _config(name: str, profile: str, overrides: dict) -> configs.ExperimentConfig:
@@ -127,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prepare-only", action="store_true", help="inject parameters, do not execute")
     p = sub.add_parser("toc", help="write the book's table of contents from the manifest")
     p.add_argument("--out", type=Path, default=paths.REPO_ROOT / "_toc.yml")
+    p = sub.add_parser("campaign", help="train the paper-profile models in order of value, within a budget")
+    p.add_argument("--plan", action="store_true", help="print what is done and left, with time estimates")
+    p.add_argument("--budget", default="90m", help="wall time: 90m, 2h, 600s")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--profile", default="paper", choices=PROFILES)
+    p.add_argument("--overrides", default="{}", help='JSON, as the notebooks take: {"mnist_ours": {"data.name": "mnist5k"}}')
+    p.add_argument("--no-store", action="store_true", help="train only; do not run and store finished artefacts")
     p = sub.add_parser("data", help="fetch datasets")
     p.add_argument("action", choices=["fetch"])
     p.add_argument("names", nargs="*", default=["fmnist", "mnist5k"])
@@ -173,6 +128,18 @@ def _dispatch(args) -> int:
             run_notebook(art.id, args.profile, args.device, args.out_dir / f"{art.notebook}.ipynb",
                          prepare_only=args.prepare_only)
             print(f"   {art.id} took {time.perf_counter() - start:.0f} s", flush=True)
+    elif args.command == "campaign":
+        from .report import campaign
+        try:
+            overrides = json.loads(args.overrides)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"--overrides is not JSON ({exc})") from None
+        if args.plan:
+            print(campaign.format_plan(campaign.plan(args.profile, overrides)))
+        else:
+            check_device(args.device)
+            jobs = campaign.run(_seconds(args.budget), args.device, args.profile, overrides, not args.no_store)
+            print(campaign.format_plan(jobs))
     elif args.command == "toc":
         from .io import atomic_write_text
         from .report.book import toc_yaml
@@ -206,7 +173,7 @@ def _train(args) -> None:
     import torch
     from .training import train_or_load
     cfg = _config(args.config, args.profile, _parse_params(args.override))
-    _device(args.device)
+    check_device(args.device)
     if "LOCAL_RANK" in os.environ and not torch.distributed.is_initialized():  # under torchrun
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         torch.distributed.init_process_group(backend)

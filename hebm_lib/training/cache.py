@@ -72,7 +72,7 @@ def training_mode(cfg: ExperimentConfig, device: torch.device, mode: str = "auto
 
 def train_or_load(cfg: ExperimentConfig, seed: int, device=None, data_dir=None, cache_dir=None,
                   progress: bool = True, train_set: data_lib.ImageSet | None = None,
-                  mode: str = "auto") -> TrainedModel:
+                  mode: str = "auto", callback=None) -> TrainedModel:
     """The trained model for (config, seed, data): from the cache, or trained (resuming) and cached.
 
     Two notebooks asking for the same model get the same files; only the first one trains.
@@ -91,7 +91,7 @@ def train_or_load(cfg: ExperimentConfig, seed: int, device=None, data_dir=None, 
              "dataset": train_set.spec.display_name, "data_fingerprint": train_set.fingerprint,
              "code_hash": code_hash()}, indent=2))
         resumed_from = _checkpoint_iteration(run_dir / "checkpoint.pt")
-        trainer = train(cfg, seed, run_dir, train_set.images, device, progress, mode=mode)
+        trainer = train(cfg, seed, run_dir, train_set.images, device, progress, callback=callback, mode=mode)
         info = {"iterations": trainer.iteration, "train_wall_time_s": round(trainer.wall_time_s, 2),
                 "resumed_from_iteration": resumed_from, "device": str(device),
                 "device_name": device_name(device), "mode": mode, "torch": torch.__version__,

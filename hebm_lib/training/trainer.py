@@ -335,6 +335,7 @@ def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor,
     ckpt = run_dir / "checkpoint.pt"
     torch.manual_seed(seed)  # initial weights
     trainer = Trainer(cfg, build_model(cfg.nets, cfg.prior), images, seed, device, mode)
+    trainer.run_dir = run_dir
     if ckpt.exists():
         trainer.load_state_dict(torch.load(ckpt, map_location=device, weights_only=False))
     total = cfg.train.iterations

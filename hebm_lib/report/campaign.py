@@ -1,0 +1,194 @@
+"""The campaign: the `paper`-profile models of every artefact, trained into the model cache in a fixed
+order of value within a time budget, resumed by the next invocation; and the artefacts whose models are
+all trained, run and stored (results/paper/).
+
+    hebm campaign --plan                         what is done, what is left, estimated time per job
+    hebm campaign --budget 90m [--device cuda]   run the next jobs; stop cleanly before the budget ends
+
+A job is one (config, seed) a notebook trains; a job interrupted by the budget keeps a checkpoint and
+continues where it stopped. The notebooks remain the truth about which models an artefact needs: the
+campaign trains the same configs with the same overrides, so the notebook then loads them from the cache.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .. import data as data_lib
+from .. import paths
+from ..configs import ExperimentConfig, default_seeds, get_config
+from ..io import atomic_save, resolve_device
+from ..training import run_key, train_or_load
+from . import manifest
+from .results import read_stored
+
+# most valuable first: the paper's main claims (Table 1, Figure 5), then the rest
+ORDER = ("tab1", "fig5", "supp_tab1", "tab3", "fig9", "vhp_tab1", "supp_tab2", "supp_fig1", "provlae_info",
+         "provlae_fig2")
+STEP_TIMES = paths.REPO_ROOT / "benchmarks" / "step_times.json"
+
+
+class BudgetSpent(Exception):
+    """The campaign's time is up; the running job wrote a checkpoint first."""
+
+
+@dataclass
+class Job:
+    artefact: str
+    cfg: ExperimentConfig
+    seed: int
+    done_iterations: int = 0
+    blocked: str = ""                                 # why it cannot run here (missing data)
+    estimate_s: dict = field(default_factory=dict)    # device type -> seconds left
+    label: str = ""                                   # config name and the artefact's own overrides
+    shared_with: str = ""                             # an earlier artefact trains the same model
+
+    @property
+    def state(self) -> str:
+        if self.shared_with:
+            return f"same model as {self.shared_with}"
+        if self.blocked:
+            return f"blocked: {self.blocked}"
+        total = self.cfg.train.iterations
+        if self.done_iterations >= total:
+            return "done"
+        return f"partial {self.done_iterations}/{total}" if self.done_iterations else "to do"
+
+
+def artefact_configs(artefact: str, profile: str, overrides: dict) -> list[tuple[str, dict]]:
+    """(config name, extra overrides) of the models the artefact's notebook trains at ``profile``."""
+    art = manifest.get(artefact)
+    if artefact == "tab3":   # one model per held-out digit
+        return [(c, {"data.held_out": d}) for d in (1, 4, 5, 7, 9) for c in art.configs]
+    if artefact == "provlae_fig2":   # a beta sweep for the baselines, Ours once
+        from ..configs import evaluation_settings
+        betas = evaluation_settings(artefact, profile)["betas"]
+        return [(c, {} if c.endswith("_ours") else {"schedule.beta": b}) for c in art.configs
+                for b in ([1.0] if c.endswith("_ours") else betas)]
+    return [(c, {}) for c in art.configs]
+
+
+def _resolve(name: str, profile: str, overrides: dict, extra: dict) -> ExperimentConfig:
+    return get_config(name, profile, overrides.get("*", {}) | overrides.get(name, {}) | extra)
+
+
+def _run_dir(cfg: ExperimentConfig, seed: int, fingerprint: str) -> Path:
+    return paths.cache_dir() / "models" / f"{cfg.name}-{cfg.profile}-seed{seed}-{run_key(cfg, seed, fingerprint)}"
+
+
+def _progress(cfg: ExperimentConfig, seed: int) -> tuple[int, str]:
+    """(iterations already trained, why blocked) of one model."""
+    try:
+        train_set = data_lib.training_set(cfg.data)
+    except data_lib.DataError as exc:
+        return 0, f"{cfg.data.name} not available ({str(exc).split('. To get it')[0][:120]}); " \
+                  f"pass an override to use a substitute"
+    run_dir = _run_dir(cfg, seed, train_set.fingerprint)
+    if (run_dir / "model.pt").exists():
+        return cfg.train.iterations, ""
+    ckpt = run_dir / "checkpoint.pt"
+    if ckpt.exists():
+        return int(torch.load(ckpt, map_location="cpu", weights_only=False)["iteration"]), ""
+    return 0, ""
+
+
+def _ms_per_iteration(cfg: ExperimentConfig, device_type: str) -> tuple[float, str]:
+    """Measured ms per iteration for this config on that device, else the nearest measured one."""
+    table = json.loads(STEP_TIMES.read_text()).get(device_type, {})
+    if cfg.name in table:
+        return table[cfg.name], "measured"
+    proxy = "fmnist_ours" if cfg.prior is not None else "fmnist_vlae"
+    return table.get(proxy, float("nan")), f"as {proxy}"
+
+
+def plan(profile: str = "paper", overrides: dict | None = None, artefacts=ORDER) -> list[Job]:
+    overrides = overrides or {}
+    jobs, first = [], {}
+    for artefact in artefacts:
+        for name, extra in artefact_configs(artefact, profile, overrides):
+            cfg = _resolve(name, profile, overrides, extra)
+            label = name + "".join(f" {k.split('.')[-1]}={v}" for k, v in extra.items())
+            for seed in default_seeds(artefact, profile):
+                if (cfg.hash, seed) in first:
+                    jobs.append(Job(artefact, cfg, seed, label=label, shared_with=first[cfg.hash, seed],
+                                    estimate_s={"cuda": 0.0, "cpu": 0.0}))
+                    continue
+                first[cfg.hash, seed] = artefact
+                done, blocked = _progress(cfg, seed)
+                job = Job(artefact, cfg, seed, done, blocked, label=label)
+                left = max(0, cfg.train.iterations - done)
+                for dev in ("cuda", "cpu"):
+                    ms, _ = _ms_per_iteration(cfg, dev)
+                    job.estimate_s[dev] = left * ms / 1000
+                jobs.append(job)
+    return jobs
+
+
+def format_plan(jobs: list[Job]) -> str:
+    """The plan as a table: one row per job, with the time left on a GPU and on this CPU."""
+    lines = [f"{'artefact':12s} {'config':30s} {'seed':>4s}  {'state':30s} {'GPU (H100)':>11s} {'CPU (2 cores)':>14s}"]
+    totals = {"cuda": 0.0, "cpu": 0.0}
+    for j in jobs:
+        counted = not (j.blocked or j.shared_with or j.state == "done")
+        est = {d: (_human(j.estimate_s[d]) if counted else "-") for d in totals}
+        if counted:
+            for d in totals:
+                totals[d] += j.estimate_s[d]
+        how = _ms_per_iteration(j.cfg, "cuda")[1]
+        note = f" (time est. {how})" if counted and how != "measured" else ""
+        lines.append(f"{j.artefact:12s} {j.label[:30]:30s} {j.seed:4d}  {j.state[:30]:30s} {est['cuda']:>11s} "
+                     f"{est['cpu']:>14s}{note}")
+    stored = [a for a in dict.fromkeys(j.artefact for j in jobs) if _stored(a)]
+    lines.append(f"left (unblocked jobs): {_human(totals['cuda'])} on a GPU, {_human(totals['cpu'])} on this CPU; "
+                 f"stored runs: {', '.join(stored) or 'none'}")
+    return "\n".join(lines)
+
+
+def _stored(artefact: str) -> bool:
+    try:
+        return read_stored(artefact) is not None
+    except ValueError:
+        return False
+
+
+def _human(seconds: float) -> str:
+    if seconds != seconds:
+        return "?"
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+
+
+def run(budget_s: float, device: str = "auto", profile: str = "paper", overrides: dict | None = None,
+        store: bool = True, log=print) -> list[Job]:
+    """Train the next jobs until ``budget_s`` is spent (a job cut short keeps a checkpoint); run and store
+    each artefact whose models are all trained. Returns the plan as it stands at the end."""
+    overrides = overrides or {}
+    deadline = time.monotonic() + budget_s
+    dev = resolve_device(device)
+
+    def stop_at_deadline(trainer, stats):
+        if time.monotonic() > deadline:
+            trainer.check()   # never checkpoint a diverged state
+            atomic_save(trainer.state_dict(), Path(trainer.run_dir) / "checkpoint.pt")
+            raise BudgetSpent
+
+    try:
+        for artefact in ORDER:
+            jobs = [j for j in plan(profile, overrides, [artefact])]
+            for job in jobs:
+                if job.blocked or job.shared_with or job.state == "done":
+                    continue
+                log(f"{artefact}: training {job.cfg.name} seed {job.seed} ({job.state})")
+                train_or_load(job.cfg, job.seed, dev, progress=False, callback=stop_at_deadline)
+            ready = all(_progress(j.cfg, j.seed) == (j.cfg.train.iterations, "") for j in jobs)
+            if store and profile == "paper" and ready and not _stored(artefact):
+                from .execute import run_notebook
+                log(f"{artefact}: every model trained; running and storing its notebook")
+                run_notebook(artefact, profile, str(dev), parameters={"overrides": overrides} if overrides else None,
+                             store=True)
+    except BudgetSpent:
+        log("budget spent: the running job kept a checkpoint; the next `hebm campaign` continues from it")
+    return plan(profile, overrides)

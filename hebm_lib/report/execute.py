@@ -1,0 +1,74 @@
+"""Executing an artefact's notebook: jupytext (MyST text -> .ipynb), then papermill with validated
+parameters; a stored run keeps the executed notebook and its result under results/<profile>/."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import paths
+from ..io import resolve_device
+from . import manifest
+
+
+class UsageError(Exception):
+    """A bad name or value from the user: reported in one line, exit status 2."""
+
+
+def _notebook_to_ipynb(artefact: manifest.Artefact, dest: Path) -> Path:
+    import jupytext
+    nb = jupytext.read(artefact.notebook_path, fmt="md:myst")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    jupytext.write(nb, dest, fmt="ipynb")
+    return dest
+
+
+def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: Path | None = None,
+                 parameters: dict | None = None, prepare_only: bool = False, store: bool = False) -> Path:
+    """jupytext (text source -> .ipynb) then papermill with validated parameters.
+
+    ``store``: a run made once to be rendered by every later build: the executed notebook and its
+    results JSON go to results/<profile>/ (never checkpoints), and its provenance is checked.
+    """
+    import papermill
+    art = _artefact(artefact_id)
+    if not art.notebook:
+        raise UsageError(f"{artefact_id} ({art.label}) has no notebook yet: {art.status}. {art.note}")
+    check_device(device)
+    source = _notebook_to_ipynb(art, paths.build_dir() / "notebooks" / f"{art.notebook}.ipynb")
+    params = {"profile": profile, "device": device, **(parameters or {})}
+    known = papermill.inspect_notebook(str(source))
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise UsageError(f"unknown parameter(s) {', '.join(unknown)} for {art.notebook}; "
+                         f"valid parameters: {', '.join(known)}")
+    if store:
+        if profile != "paper" or prepare_only:
+            raise UsageError("--store keeps paper-profile runs (the cpu profile is what every build runs)")
+        from .results import stored_dir
+        output = stored_dir(profile) / f"{art.notebook}.ipynb"
+        os.environ["HEBM_RESULTS_DIR"] = str(stored_dir(profile))  # the kernel inherits it
+    output = Path(output or paths.build_dir() / "executed" / profile / f"{art.notebook}.ipynb")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
+                               language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
+                               progress_bar=False, log_output=False)
+    if store:
+        from .results import read_stored
+        read_stored(artefact_id, profile)   # refuses a result without its provenance
+    return output
+
+
+def _artefact(artefact_id: str) -> manifest.Artefact:
+    try:
+        return manifest.get(artefact_id)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def check_device(device: str) -> None:
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
