@@ -39,7 +39,8 @@ def test_status_page_names_every_artefact(tmp_path):
     page = status.render("smoke", tmp_path)
     for a in manifest.ARTEFACTS:
         assert a.label in page
-    assert "1 of 1" in page and "SMOKE" in page
+    assert "| Table 1 | Latent classifier accuracy per layer | – | **reproduced** |" in page and "SMOKE" in page
+    assert "| Table 2 | Reconstruction MSE and FID" in page and "| planned |" in page
 
 
 @pytest.mark.parametrize("argv, message", [

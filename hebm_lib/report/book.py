@@ -1,6 +1,7 @@
 """The book's table of contents, generated from the manifest (the one list of artefacts)."""
 from __future__ import annotations
 
+from .. import paths
 from .manifest import ARTEFACTS, runnable
 
 # parts of the book, by the source of the artefact (the manifest's order within a part)
@@ -10,6 +11,7 @@ PARTS = (
     ("The VHP + REWO baseline's comparison (NeurIPS 2019)", ("VHP",)),
 )
 GENERATED = "book/generated"
+STORED = "results/paper"
 
 
 def toc_yaml() -> str:
@@ -26,4 +28,8 @@ def toc_yaml() -> str:
         if arts:
             lines += [f"  - caption: {caption}", "    chapters:"]
             lines += [f"      - file: {GENERATED}/{a.notebook}" for a in arts]
+    stored = [a for a in runnable() if (paths.REPO_ROOT / STORED / f"{a.notebook}.ipynb").exists()]
+    if stored:
+        lines += ["  - caption: Stored paper-profile runs (made once on a GPU, rendered by every build)", "    chapters:"]
+        lines += [f"      - file: {STORED}/{a.notebook}" for a in stored]
     return "\n".join(lines) + "\n"

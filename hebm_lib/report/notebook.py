@@ -22,7 +22,7 @@ from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_
 from ..io import device_name, resolve_device
 from ..training import TrainedModel, train_or_load
 from .manifest import get as get_artefact
-from .results import Claim, Result, profile_banner, write
+from .results import Claim, Result, profile_banner, read_stored, write
 
 
 @dataclass
@@ -93,15 +93,68 @@ class NotebookRun:
                                    for c in self.result.claims)))
 
     def finish(self) -> Path:
-        """Write the results file and show the provenance of this page."""
+        """Write the results file, show the stored paper-profile run beside this one, and the provenance."""
         from IPython.display import Markdown, display
         self.result.wall_time_s = round(time.perf_counter() - self.started, 1)
         path = write(self.result)
+        if self.profile != "paper":
+            display(Markdown(self.stored_comparison()))
         configs = ", ".join(f"`{h}` ({c['name']})" for h, c in self.result.configs.items())
         display(Markdown(f"Datasets used: {', '.join(self.result.datasets)}. Seeds: {self.seeds}. Device: "
                          f"`{self.device}`. Results file: `{path.name}` (profile `{self.profile}`); resolved "
                          f"configs by hash: {configs}."))
         return path
+
+
+    def stored_comparison(self) -> str:
+        """Markdown: the paper, the stored `paper`-profile run (if any) and this run, row by row and claim by claim."""
+        try:
+            stored = read_stored(self.artefact)
+        except ValueError as exc:
+            return f"**The stored `paper`-profile run was refused:** {exc}"
+        if stored is None:
+            return ("**No stored `paper`-profile run of this artefact yet**: only the paper and this "
+                    f"`{self.profile}` run are shown above (`hebm campaign --plan` lists what it needs).")
+        return render_comparison(self.result.to_dict(), stored, self.artefact)
+
+
+def render_comparison(current: dict, stored: dict, artefact: str) -> str:
+    """Three columns where they exist: paper, `paper` profile (stored run), and the current profile."""
+    prov, models = stored["provenance"], stored["models"]
+    its = sorted({m["iterations"] for m in models})
+    written = sorted({c["train"]["iterations"] for c in stored["configs"].values()})
+    nb = get_artefact(artefact).notebook
+    git = prov["git"]
+    lines = [f"### Paper, `paper` profile (stored run) and `{current['profile']}` side by side", "",
+             f"The stored run: {stored['device']}, commit `{git['commit'][:10]}`"
+             f"{' (uncommitted changes)' if git['dirty'] else ''}, {prov['created']}, seeds {stored['seeds']}, "
+             f"{' / '.join(f'{i:,}' for i in its)} iterations per model"
+             + (f" (the profile as written: {' / '.join(f'{i:,}' for i in written)})" if its != written else "")
+             + (f"; overridden settings: `{stored['overrides']}`" if stored["overrides"] else "; no overridden settings")
+             + f"; [its executed notebook](../../results/paper/{nb}.html).", ""]
+    rows = {(r["metric"], r["setting"]): r for r in stored["rows"]}
+    fmt = lambda r: "–" if r is None or r["reproduced"] is None else (
+        f"{r['reproduced']:g}{r['unit']}" + (f" ± {r['spread']:g}" if r.get("spread") is not None else ""))
+    lines += ["| metric | setting | paper | `paper` profile (stored) | " + f"`{current['profile']}` (this build) |",
+              "|---|---|---|---|---|"]
+    seen = set()
+    for r in current["rows"] + stored["rows"]:
+        key = (r["metric"], r["setting"])
+        if key in seen:
+            continue
+        seen.add(key)
+        cur = next((c for c in current["rows"] if (c["metric"], c["setting"]) == key), None)
+        paper = r["paper"] if r["paper"] is not None else (cur or {}).get("paper")
+        paper_cell = "–" if paper is None else f"{paper:g}{r['unit']}"
+        lines.append(f"| {r['metric']} | {r['setting']} | {paper_cell} | {fmt(rows.get(key))} | {fmt(cur)} |")
+    verdict = {True: "holds", False: "does not hold", None: "not tested"}
+    lines += ["", "| claim | `paper` profile (stored) | " + f"`{current['profile']}` (this build) |", "|---|---|---|"]
+    stored_claims = {c["claim"]: c for c in stored["claims"]}
+    for c in current["claims"] + [c for c in stored["claims"] if c["claim"] not in {x["claim"] for x in current["claims"]}]:
+        sc = stored_claims.get(c["claim"])
+        cc = next((x for x in current["claims"] if x["claim"] == c["claim"]), None)
+        lines.append(f"| {c['claim']} | {verdict[sc['holds']] if sc else '–'} | {verdict[cc['holds']] if cc else '–'} |")
+    return "\n".join(lines)
 
 
 def setup(artefact: str, profile: str, device: str = "auto", seeds=None, overrides: dict | None = None) -> NotebookRun:

