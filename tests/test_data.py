@@ -104,3 +104,22 @@ def test_subset_is_fixed():
     ds = data.load("mnist5k", "test")
     a, b = ds.subset(100), ds.subset(100)
     assert torch.equal(a.images, b.images) and a.fingerprint == b.fingerprint != ds.fingerprint
+
+
+def test_a_corrupt_compressed_file_names_the_file_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "DEBIAN_FMNIST_DIR", tmp_path / "nowhere")
+    target = tmp_path / "fashion-mnist"
+    target.mkdir()
+    for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        good = gzip.compress(b"\x00\x00\x08\x01" + b"\x00" * 64)
+        (target / name).write_bytes(good[:12] + b"\xff" * 40 + good[12:])   # a damaged deflate stream
+    with pytest.raises(data.DataError) as err:
+        data.load("fmnist", "train", tmp_path)
+    msg = str(err.value)
+    assert "corrupt data file" in msg and "train-images-idx3-ubyte.gz" in msg and "hebm data fetch fmnist" in msg
+    assert "\n" not in msg
+
+
+def test_the_known_debian_packing_is_accepted_without_decompressing():
+    ds = data.load("fmnist", "test")
+    assert ds.fingerprint == data.load("fmnist", "test").fingerprint and len(ds) == 10_000

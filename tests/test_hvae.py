@@ -33,4 +33,8 @@ def test_bound_with_every_layer_from_the_prior_is_deterministic_and_llr_has_shap
     a = model.likelihood_bound(x, L, torch.Generator().manual_seed(0))
     b = model.likelihood_bound(x, L, torch.Generator().manual_seed(1))
     assert torch.equal(a, b)
-    assert model.llr(x, 1, torch.Generator().manual_seed(0)).shape == (5,)
+    # LLR^{>k} = L^{>0} - L^{>k}, both drawn in turn from the same generator
+    g = torch.Generator().manual_seed(0)
+    expected = model.likelihood_bound(x, 0, g) - model.likelihood_bound(x, 1, g)
+    assert torch.equal(model.llr(x, 1, torch.Generator().manual_seed(0)), expected)
+    assert not torch.equal(expected, torch.zeros(5))

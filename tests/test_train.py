@@ -176,3 +176,43 @@ def test_graph_mode_needs_cuda_and_a_capture_safe_schedule(tiny_cfg, tiny_images
         Trainer(tiny_cfg, build_model(tiny_cfg), tiny_images, 0, torch.device("cpu"), mode="graph")
     with pytest.raises(ValueError, match="unknown training mode 'fast'"):
         Trainer(tiny_cfg, build_model(tiny_cfg), tiny_images, 0, torch.device("cpu"), mode="fast")
+
+
+def test_one_step_is_algorithm_1(tiny_images):
+    """One Trainer.step: the generator + inference loss is rec + KL - f(z+) at z+ ~ q (Eqs. 11-12), and the
+    EBM update (Eq. 10) raises f on z+ relative to f on the Langevin samples z-."""
+    import copy
+    cfg = get_config("mnist_ours", "smoke", {"data.n_train": 64, "train.batch_size": 16, "prior.lr": 1e-2})
+    torch.manual_seed(0)
+    tr = Trainer(cfg, build_model(cfg), tiny_images, 0, torch.device("cpu"))
+    # the same iteration by hand, on a copy of the model and of the generator state
+    ref, g = copy.deepcopy(tr.model), torch.Generator().manual_seed(0)
+    g.set_state(tr.rng.get_state())
+    x = tr._batch(0)
+    z_neg = ref.prior.sample(16, generator=g)
+    mu, logvar = ref.encode(x)
+    z_pos = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=g)
+    rec = ((x - ref.decode(z_pos)) ** 2).flatten(1).sum(1).mean() / (2 * cfg.nets.sigma ** 2)
+    kl = (0.5 * (mu ** 2 + logvar.exp() - 1 - logvar)).sum(1).mean()
+    expected = (rec + kl - ref.prior.tilt(z_pos).mean()).item()
+    ref.prior.eval()
+    gap = lambda prior: (prior.tilt(z_pos.detach()).mean() - prior.tilt(z_neg).mean()).item()
+    before = gap(ref.prior)
+    tr.step()
+    assert tr.read_stats()["loss"] == pytest.approx(expected, rel=1e-5)
+    tr.model.prior.eval()
+    assert gap(tr.model.prior) > before   # Eq. 10 moved f the right way
+    assert gap(tr.model.prior) != pytest.approx(before, abs=1e-4)
+
+
+def test_training_numerics_are_pinned(tiny_cfg, tiny_images, tmp_path):
+    """A short run's numbers, pinned: a change that moves them changes what every cached model is, so it
+    must come with a new hebm_lib.training.cache.TRAINING_VERSION (and new numbers here)."""
+    from hebm_lib.training.cache import TRAINING_VERSION
+    last = train(tiny_cfg, 0, tmp_path, tiny_images, progress=False).history[-1]
+    pinned = {"loss": 925.08777, "kl0": 0.1050494, "tilt": 0.1643729}
+    got = {k: last[k] for k in pinned}
+    assert all(abs(got[k] - v) <= 1e-4 * abs(v) for k, v in pinned.items()), (
+        f"training numerics changed ({got} vs {pinned}): bump TRAINING_VERSION ({TRAINING_VERSION}) "
+        f"and update the pinned numbers")
+    assert last["energy_gap"] == pytest.approx(-0.0184219, abs=1e-5)

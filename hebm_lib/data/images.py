@@ -13,6 +13,7 @@ import hashlib
 import shutil
 import subprocess
 import tempfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -28,24 +29,31 @@ DEBIAN_FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 # ---------------------------------------------------------------------------------------------
 # verification and readers
 
-def _file_digest(path: Path, algo: str, decompress: bool) -> str:
+def _file_digest(path: Path, algo: str, decompress: bool, dataset: str) -> str:
     h = hashlib.new(algo)
     opener = gzip.open if decompress and path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    try:
+        with opener(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"corrupt data file {path} (it cannot be decompressed: {exc}); delete it and run "
+                        f"`hebm data fetch {dataset}` ({DATASETS[dataset].how_to_get})") from None
     return h.hexdigest()
 
 
 def verify_file(path: Path, entry: dict, dataset: str) -> str:
     """Check ``path`` against its checksum entry; return the digest that matched."""
+    if path.suffix == ".gz" and entry.get("sha256_gz") and "sha256_raw" in entry:
+        if _file_digest(path, "sha256", False, dataset) in entry["sha256_gz"]:
+            return entry["sha256_raw"]   # a known packing of exactly those bytes
     if "sha256_raw" in entry:
         algo, expected, raw = "sha256", entry["sha256_raw"], True
     elif "md5" in entry:
         algo, expected, raw = "md5", entry["md5"], False
     else:
         raise DataError(f"no checksum recorded for {path.name} ({dataset}) in {CHECKSUMS_FILE}")
-    got = _file_digest(path, algo, raw)
+    got = _file_digest(path, algo, raw, dataset)
     if got != expected:
         raise DataError(
             f"corrupt or unexpected data file {path}: {algo}{' of decompressed bytes' if raw else ''} is "

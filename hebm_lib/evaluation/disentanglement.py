@@ -19,7 +19,7 @@ import math
 import numpy as np
 import torch
 
-from ..distributions import gaussian_log_prob_per_dim
+from ..distributions import gaussian_log_prob_per_dim, reparameterised_sample
 from .encoding import posterior
 
 PROTOCOLS = ("dlib", "pv")
@@ -99,7 +99,7 @@ def mig_pv(mu: torch.Tensor, logvar: torch.Tensor, factors: torch.Tensor, sizes:
     """MIG / MIG-sup by pro-VLAE's estimator on (mu, logvar) of N images with factor classes ``factors``."""
     g = torch.Generator().manual_seed(seed)
     mu, logvar = mu.double(), logvar.double()
-    z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=g, dtype=mu.dtype)
+    z = reparameterised_sample(mu, logvar, g)
     n, k_dims = mu.shape
 
     def subsample(idx: torch.Tensor) -> torch.Tensor:
@@ -125,7 +125,7 @@ def layer_information(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int = 1
     g = torch.Generator().manual_seed(seed)
     mu, logvar = mu.double(), logvar.double()
     idx = torch.randperm(len(mu), generator=g)[:n_samples]
-    z = mu[idx] + (0.5 * logvar[idx]).exp() * torch.randn(mu[idx].shape, generator=g, dtype=mu.dtype)
+    z = reparameterised_sample(mu[idx], logvar[idx], g)
     h_z = mixture_entropy(z, mu, logvar, joint=True).item()
     h_cond = (0.5 * (math.log(2 * math.pi * math.e) + logvar)).sum(1).mean().item()
     return h_z - h_cond

@@ -35,6 +35,7 @@ import torch
 from tqdm import tqdm
 
 from ..configs import ExperimentConfig
+from ..distributions import to_unit_range
 from ..io import atomic_save, resolve_device
 from ..models import build_model
 from .distributed import average_grads, rank_and_world
@@ -151,8 +152,7 @@ class Trainer:
             if self._perm[0] != epoch:
                 self._perm = (epoch, epoch_permutation(len(self.images), self.seed, epoch).to(self.device))
             x = self._images_dev[self._perm[1][lo:lo + local]]
-        x = x.float().div_(127.5).sub_(1.0)
-        return x.contiguous(memory_format=torch.channels_last)
+        return to_unit_range(x).contiguous(memory_format=torch.channels_last)
 
     def _set_lr(self, it: int) -> None:
         t = self.cfg.train
