@@ -52,10 +52,23 @@ def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: P
     papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
                                language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
                                progress_bar=False, log_output=False)
+    if not prepare_only:
+        _fold_injected_parameters(output)
     if store:
         from .results import read_stored
         read_stored(artefact_id, profile)   # refuses a result without its provenance
     return output
+
+
+def _fold_injected_parameters(path: Path) -> None:
+    """papermill's injected-parameters cell is folded like the other code cells of a page."""
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-input" not in tags:
+            tags.append("hide-input")
+    nbformat.write(nb, path)
 
 
 def _artefact(artefact_id: str) -> manifest.Artefact:

@@ -12,6 +12,7 @@ HEBM_CACHE_DIR, HEBM_RESULTS_DIR), not from notebook parameters.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,9 +51,8 @@ class NotebookRun:
     def model(self, cfg: ExperimentConfig, seed: int, train_set=None) -> TrainedModel:
         # no progress bar: papermill would keep every refresh of it in the page
         tm = train_or_load(cfg, seed, self.device, progress=False, train_set=train_set)
-        how = "loaded from cache" if tm.info["cached"] else f"trained in {tm.info['train_wall_time_s']:.0f} s"
-        print(f"{cfg.name} seed {seed}: {how} ({tm.info['iterations']} iterations on {tm.info['dataset']}, "
-              f"run {tm.run_dir.name})")
+        how = "from the cache" if tm.info["cached"] else f"trained in {tm.info['train_wall_time_s']:.0f} s"
+        print(f"{cfg.name} seed {seed}: {how}, {tm.info['iterations']:,} iterations")
         self.result.add_model(cfg, seed, tm.info)
         return tm
 
@@ -73,11 +73,13 @@ class NotebookRun:
             self.result.datasets.append(label)
 
     def watermark(self, fig) -> None:
-        """Stamp the profile on a figure; smoke figures get a large diagonal warning."""
+        """Caption a figure with its profile, data and seeds; smoke figures get a large diagonal warning."""
         if self.profile == "smoke":
             fig.text(0.5, 0.5, "SMOKE TEST\nnot a paper result", ha="center", va="center", fontsize=28,
                      color="red", alpha=0.35, rotation=20, transform=fig.transFigure)
-        fig.text(0.995, 0.005, f"profile: {self.profile}", ha="right", va="bottom", fontsize=8, color="gray")
+        data = "; ".join(self.result.datasets) or "-"
+        fig.text(0.995, 0.005, f"profile: {self.profile} | data: {data} | seeds: {self.seeds}", ha="right",
+                 va="bottom", fontsize=7, color="gray")
 
     def claim(self, claim: str, holds: bool | None, evidence: str) -> Claim:
         """Record one of the paper's claims as tested here (holds None: not tested at this profile)."""
@@ -92,7 +94,7 @@ class NotebookRun:
         display(Markdown("\n".join(f"- {c.claim}: {verdict[c.holds]} at the `{self.profile}` profile ({c.evidence})."
                                    for c in self.result.claims)))
 
-    def finish(self) -> Path:
+    def finish(self) -> None:
         """Write the results file, show the stored paper-profile run beside this one, and the provenance."""
         from IPython.display import Markdown, display
         self.result.wall_time_s = round(time.perf_counter() - self.started, 1)
@@ -103,7 +105,7 @@ class NotebookRun:
         display(Markdown(f"Datasets used: {', '.join(self.result.datasets)}. Seeds: {self.seeds}. Device: "
                          f"`{self.device}`. Results file: `{path.name}` (profile `{self.profile}`); resolved "
                          f"configs by hash: {configs}."))
-        return path
+        self.result_path = path
 
 
     def stored_comparison(self) -> str:
@@ -130,7 +132,8 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
              f"{' (uncommitted changes)' if git['dirty'] else ''}, {prov['created']}, seeds {stored['seeds']}, "
              f"{' / '.join(f'{i:,}' for i in its)} iterations per model"
              + (f" (the profile as written: {' / '.join(f'{i:,}' for i in written)})" if its != written else "")
-             + (f"; overridden settings: `{stored['overrides']}`" if stored["overrides"] else "; no overridden settings")
+             + (f"; overridden settings: `{json.dumps(stored['overrides'])}`" if stored["overrides"]
+                else "; no overridden settings")
              + f"; [its executed notebook](../../results/paper/{nb}.html).", ""]
     rows = {(r["metric"], r["setting"]): r for r in stored["rows"]}
     fmt = lambda r: "–" if r is None or r["reproduced"] is None else (

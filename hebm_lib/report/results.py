@@ -149,10 +149,9 @@ def paper_values(artefact: str) -> list[dict]:
 def profile_banner(profile: str) -> str:
     """The label every table and figure carries."""
     if profile == "smoke":
-        return "SMOKE PROFILE: a seconds-long plumbing check. These numbers mean nothing and are not paper numbers."
+        return "SMOKE PROFILE: a plumbing check; these numbers mean nothing."
     if profile == "cpu":
-        return ("CPU PROFILE: small nets and short training on a 2-core CPU (see the config on this page). "
-                "Compare trends with the paper, not values.")
+        return "CPU PROFILE: small nets, short training, 2 cores. Compare trends, not values."
     return "PAPER PROFILE: the paper's settings (the authors' code where the paper is silent)."
 
 

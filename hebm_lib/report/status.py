@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from .manifest import ARTEFACTS
-from .results import profile_banner, read, read_stored
+from .results import profile_banner, read, read_stored, stored_dir
 
 
 def verdict(res: dict) -> str:
@@ -56,8 +56,12 @@ def render(profile: str, out_dir=None) -> str:
         else:
             build = {"implemented": "not run in this build", "planned": "planned",
                      "not-reproducible": "nothing to reproduce"}[a.status]
-        paper_cell = verdict(stored) + " (" + _iterations(stored) + ")" if stored else ("refused: " + refused if refused
-                                                                                        else "–")
+        if stored:
+            paper_cell = f"{verdict(stored)}; {_iterations(stored)}"
+            if (stored_dir("paper") / f"{a.notebook}.ipynb").exists():
+                paper_cell += f"; {{doc}}`page </results/paper/{a.notebook}>`"
+        else:
+            paper_cell = f"refused: {refused}" if refused else "–"
         note = f" ({a.note})" if a.note and not res else ""
         lines.append(f"| {a.label} | {a.title}{note} | {paper_cell} | {build} | {nb} |")
         if stored:
@@ -70,8 +74,9 @@ def render(profile: str, out_dir=None) -> str:
 def _iterations(res: dict) -> str:
     its = sorted({m["iterations"] for m in res["models"]})
     written = sorted({c["train"]["iterations"] for c in res["configs"].values()})
-    return "/".join(f"{i:,}" for i in its) + " iterations" + (" (overridden)" if res["overrides"] else "") \
-        if its else "no model"
+    if not its:
+        return "no model"
+    return "/".join(f"{i:,}" for i in its) + " iterations" + (", settings overridden" if res["overrides"] else "")
 
 
 def _detail(a, res, which: str) -> str:
