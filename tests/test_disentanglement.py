@@ -81,3 +81,20 @@ def test_mixture_entropy_of_one_gaussian_is_closed_form():
     z = torch.randn(20000, 3, generator=torch.Generator().manual_seed(0)) * 2
     h = dis.mixture_entropy(z, mu, logvar)
     assert torch.allclose(h, torch.full((3,), 0.5 * math.log(2 * math.pi * math.e * 4.0)), atol=0.03)
+
+
+def test_pv_protocol_scores_dsprites_without_shape():
+    """pro-VLAE's metric code leaves dSprites' shape out: a code that carries only shape scores 0 under
+    that protocol's factor set, while all of 3DShapes' six factors are kept."""
+    from hebm_lib import data
+    sprites, shapes = data.spec("dsprites_proc32"), data.spec("shapes3d_proc32")
+    assert [sprites.factor_names[c] for c in dis.pv_columns(sprites)] == ["scale", "orientation", "pos_x", "pos_y"]
+    assert dis.pv_columns(shapes) == list(range(6))
+    g = torch.Generator().manual_seed(0)
+    classes = torch.stack([torch.randint(s, (2000,), generator=g) for s in sprites.factor_sizes], 1)
+    mu = torch.stack([classes[:, 0].float() * 3, torch.randn(2000, generator=g) * 0.01], 1)  # dim 0 = shape
+    logvar = torch.full_like(mu, -6.0)
+    cols = dis.pv_columns(sprites)
+    sizes = tuple(sprites.factor_sizes[c] for c in cols)
+    assert dis.mig_pv(mu, logvar, classes[:, cols], sizes, 1000)["MIG"] < 0.02
+    assert dis.mig_pv(mu, logvar, classes, sprites.factor_sizes, 1000)["MIG"] > 0.1

@@ -34,6 +34,7 @@ class DatasetSpec:
     factor_names: tuple[str, ...] = ()   # ground-truth factors (3DShapes, dSprites), C-order of the grid
     factor_sizes: tuple[int, ...] = ()
     n_train_default: int = 20_000        # factor data: i.i.d. training draws when n_train is not given
+    pv_factors: tuple[str, ...] = ()     # the factors pro-VLAE's metric code scores (its MIG protocol)
 
     @property
     def is_factor_data(self) -> bool:
@@ -70,8 +71,11 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 _SHAPES3D = dict(factor_names=("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation"),
-                 factor_sizes=(10, 10, 10, 8, 4, 15))
-_DSPRITES = dict(factor_names=("shape", "scale", "orientation", "pos_x", "pos_y"), factor_sizes=(3, 6, 40, 32, 32))
+                 factor_sizes=(10, 10, 10, 8, 4, 15),
+                 pv_factors=("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation"))
+# pro-VLAE's metric code scores dSprites on four factors: shape is left out
+_DSPRITES = dict(factor_names=("shape", "scale", "orientation", "pos_x", "pos_y"), factor_sizes=(3, 6, 40, 32, 32),
+                 pv_factors=("scale", "orientation", "pos_x", "pos_y"))
 _RENDERED = "nothing to get: rendered by hebm_lib.data.factors"
 for _spec in (
     DatasetSpec("shapes3d", "3DShapes", (3, 64, 64), 480_000, None,

@@ -7,7 +7,8 @@ The two protocols give numbers that are not comparable, so every result names it
     empirical entropy.
 ``"pv"`` (pro-VLAE's ``metric_MIG.py``): one sample z ~ q(z|x) per image; H(z_j) and H(z_j | v_k)
     by Monte Carlo over the mixture of all posteriors, q(z_j) = 1/N sum_n N(z_j; mu_nj, sigma_nj^2);
-    normalised by log |v_k|; MIG-sup only over active dims (Var_x mu_j > 0.01).
+    normalised by log |v_k|; MIG-sup only over active dims (Var_x mu_j > 0.01); on the factors its code
+    scores (``DatasetSpec.pv_factors``: dSprites without shape, 3DShapes all six).
 
 MIG = mean over factors of the gap between the two dims most informative about the factor;
 MIG-sup = mean over (active) dims of the gap between the two factors it is most informative about.
@@ -134,14 +135,22 @@ def layer_information(mu: torch.Tensor, logvar: torch.Tensor, n_samples: int = 1
 # ---------------------------------------------------------------------------------------------
 # from a model and a factor dataset
 
+def pv_columns(spec) -> list[int]:
+    """The factor columns pro-VLAE's protocol scores (all of them when the dataset does not say)."""
+    names = spec.pv_factors or spec.factor_names
+    return [spec.factor_names.index(n) for n in names]
+
+
 def evaluate(model, factor_data, n_points: int, seed: int = 0, n_samples: int = 10_000) -> dict:
     """MIG and MIG-sup under both protocols, and I(x; z_l) per layer, on ``n_points`` i.i.d. factor draws
     (disentanglement_lib's protocol uses the first 10,000 of them, as its gin configs do)."""
     classes = factor_data.sample_factors(n_points, seed=10_000 + seed)
     mu, logvar = posterior(model, factor_data.images(classes))
-    out = {}
+    cols = pv_columns(factor_data.spec)
+    pv_sizes = tuple(factor_data.spec.factor_sizes[c] for c in cols)
+    out = {"pv factors": [factor_data.spec.factor_names[c] for c in cols]}
     for name, res in (("dlib", mig_dlib(mu[:10_000], classes[:10_000])),
-                      ("pv", mig_pv(mu, logvar, classes, factor_data.spec.factor_sizes, n_samples, seed))):
+                      ("pv", mig_pv(mu, logvar, classes[:, cols], pv_sizes, n_samples, seed))):
         out[f"MIG ({name})"], out[f"MIG-sup ({name})"] = res["MIG"], res["MIG-sup"]
         out[f"mi ({name})"] = res["mi"]
     sizes = model.latent_dims
