@@ -23,7 +23,7 @@ from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_
 from ..io import device_name, resolve_device
 from ..training import TrainedModel, train_or_load
 from .manifest import get as get_artefact
-from .results import Claim, Result, profile_banner, read_stored, write
+from .results import Claim, Result, profile_banner, read_stored, stored_dir, write
 
 
 @dataclass
@@ -134,7 +134,8 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
              + (f" (the profile as written: {' / '.join(f'{i:,}' for i in written)})" if its != written else "")
              + (f"; overridden settings: `{json.dumps(stored['overrides'])}`" if stored["overrides"]
                 else "; no overridden settings")
-             + f"; [its executed notebook](../../results/paper/{nb}.html).", ""]
+             + (f"; {{doc}}`its executed notebook </results/paper/{nb}>`."
+                if (stored_dir("paper") / f"{nb}.ipynb").exists() else "."), ""]
     rows = {(r["metric"], r["setting"]): r for r in stored["rows"]}
     fmt = lambda r: "–" if r is None or r["reproduced"] is None else (
         f"{r['reproduced']:g}{r['unit']}" + (f" ± {r['spread']:g}" if r.get("spread") is not None else ""))
