@@ -65,10 +65,12 @@ class LadderNets:
                                    # "dense": VLAE's MNIST ladder (convs, then a dense path)
     injection: str = "concat"      # how z_i enters the generator: "concat" (Eq. 5) or "add" (authors' SVHN HS code)
     sigma: float = 0.408           # observation noise std on [-1, 1] pixels; the authors' Gfactor g: sigma^2 = 1/(2g)
+    likelihood: str = "gaussian"   # p(x | z): "gaussian" (sigma above) or "bernoulli" on [0, 1] pixels (pro-VLAE's)
 
     def __post_init__(self):
         _choice("nets", "layout", self.layout, ("conv", "dense"))
         _choice("nets", "injection", self.injection, ("concat", "add"))
+        _choice("nets", "likelihood", self.likelihood, ("gaussian", "bernoulli"))
         _common_nets_checks(self)
         L = len(self.latent_dims)
         if self.layout == "conv":
@@ -293,13 +295,14 @@ DATA = {
 # 2-d codes: VLAE's convs (64, 128) and its dense path narrowed from 1024 to the width that gives the
 # paper's printed sizes (Supp. Table 1: 3.2M parameters for Ours and VLAE, 3.4M for the HVAE):
 # width 136 for the ladder (3.24M), 200 for the HVAE (3.35M). svhn-hs: the authors' SVHN HS code.
-# Factor data: our conv ladder at pro-VLAE's sizes.
+# Factor data (the pro-VLAE comparisons): our conv ladder at pro-VLAE's sizes with pro-VLAE's Bernoulli
+# likelihood (its beta weights the KL against that likelihood), the same for every model.
 _G28 = dict(image_shape=(1, 28, 28), channels=(64, 128), width=136, layout="dense")
 _G28_CPU, _G28_SMOKE = {"channels": (16, 32), "width": 128}, {"channels": (4, 8), "width": 16}
-_SHAPES = dict(image_shape=(3, 64, 64), channels=(32, 32, 32), width=256)
+_SHAPES = dict(image_shape=(3, 64, 64), channels=(32, 32, 32), width=256, likelihood="bernoulli")
 _SHAPES_CPU = {"image_shape": (3, 32, 32), "channels": (8, 16, 16), "width": 64}
 _SHAPES_SMOKE = {"image_shape": (3, 32, 32), "channels": (4, 8, 8), "width": 16}
-_SPRITES = dict(image_shape=(1, 64, 64), channels=(32, 32, 32), width=256)
+_SPRITES = dict(image_shape=(1, 64, 64), channels=(32, 32, 32), width=256, likelihood="bernoulli")
 _SPRITES_CPU = {"image_shape": (1, 32, 32), "channels": (8, 16, 16), "width": 64}
 _SPRITES_SMOKE = {"image_shape": (1, 32, 32), "channels": (4, 8, 8), "width": 16}
 NETS = {
@@ -314,7 +317,7 @@ NETS = {
     "shapes3d-1layer": P(LadderNets(latent_dims=(9,), **_SHAPES),                        _SHAPES_CPU,                               _SHAPES_SMOKE),
     "dsprites":       P(LadderNets(latent_dims=(2, 2, 2), **_SPRITES),                   _SPRITES_CPU,                              _SPRITES_SMOKE),
     "dsprites-1layer": P(LadderNets(latent_dims=(6,), **_SPRITES),                       _SPRITES_CPU,                              _SPRITES_SMOKE),
-    "mnist-z3":       P(LadderNets((1, 28, 28), (3, 3, 3), (32, 32), 256),               {"channels": (8, 16), "width": 64},        {"channels": (4, 8), "width": 16}),
+    "mnist-z3":       P(LadderNets((1, 28, 28), (3, 3, 3), (32, 32), 256, likelihood="bernoulli"),               {"channels": (8, 16), "width": 64},        {"channels": (4, 8), "width": 16}),
     "pendulum":       P(VHPNets((1, 16, 16), (2,), zeta_dim=2, width=256),               {"width": 64, "iw_samples": 8},            {"width": 16, "mlp_layers": 2, "iw_samples": 4}),
 }
 

@@ -50,3 +50,17 @@ def test_layer_mask_selects_one_layer():
     model = build_model(get_config("svhn_ours", "smoke").nets)
     assert model.layer_mask(3).tolist() == [0] * 6 + [1] * 10
     assert model.layer_mask(1).tolist() == [0, 0, 1, 1] + [0] * 12
+
+
+def test_bernoulli_likelihood_known_answers():
+    """pro-VLAE's likelihood: cross-entropy of [0, 1] pixels; at mean 0.5 every pixel costs log 2."""
+    import math
+    cfg = get_config("shapes3d_provlae", "smoke")
+    assert cfg.nets.likelihood == "bernoulli" and get_config("fmnist_ours", "smoke").nets.likelihood == "gaussian"
+    model = build_model(cfg)
+    x = (torch.rand(2, 3, 32, 32) > 0.5).float() * 2 - 1          # binary images on [-1, 1]
+    half = torch.zeros_like(x)                                      # mean 0 on [-1, 1] = p 0.5
+    assert torch.allclose(model.reconstruction_nll(x, half), torch.full((2,), 3 * 32 * 32 * math.log(2)))
+    assert torch.allclose(model.reconstruction_nll(x, x), torch.zeros(2), atol=1e-2)   # up to the clamp
+    grey = torch.zeros_like(x)                                      # a grey target: minimised at its own value
+    assert (model.reconstruction_nll(grey, grey) < model.reconstruction_nll(grey, torch.full_like(x, 0.5))).all()

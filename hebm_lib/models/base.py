@@ -50,6 +50,9 @@ class LatentModel(Protocol):
         """n draws of z from the prior (the model's default sampler settings)."""
 
 
+BERNOULLI_EPS = 1e-6   # the mean is a tanh output: kept off 0 and 1 so the cross-entropy stays finite
+
+
 class LatentModelBase(nn.Module):
     """The latent layout and the Gaussian observation model every system shares."""
 
@@ -58,6 +61,7 @@ class LatentModelBase(nn.Module):
         self.nets = nets
         self.latent_dims = tuple(nets.latent_dims)
         self.sigma = nets.sigma
+        self.likelihood = getattr(nets, "likelihood", "gaussian")
 
     @property
     def device(self) -> torch.device:
@@ -73,5 +77,10 @@ class LatentModelBase(nn.Module):
         return mask
 
     def reconstruction_nll(self, x: torch.Tensor, x_mean: torch.Tensor) -> torch.Tensor:
-        """-log p(x | z) up to its constant: SSE / (2 sigma^2), per image."""
+        """-log p(x | z) per image, x and the generator's mean in [-1, 1]. Gaussian: SSE / (2 sigma^2), up
+        to its constant. Bernoulli (pro-VLAE's): cross-entropy of the pixels on [0, 1] against the mean."""
+        if self.likelihood == "bernoulli":
+            p = ((x_mean + 1) / 2).clamp(BERNOULLI_EPS, 1 - BERNOULLI_EPS)
+            t = (x + 1) / 2
+            return -(t * p.log() + (1 - t) * (1 - p).log()).flatten(1).sum(1)
         return (x - x_mean).pow(2).flatten(1).sum(1) / (2 * self.sigma ** 2)
