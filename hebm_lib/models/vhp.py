@@ -7,7 +7,7 @@ log p(z) is replaced by the importance-weighted bound with K = ``model.iw_sample
     log p(z) >= E log (1/K) sum_k p_Theta(z | zeta_k) N(zeta_k) / q_Phi(zeta_k | z),   zeta_k ~ q_Phi(zeta | z),
 
 so the KL term of the ELBO becomes F = log q_phi(z | x) - [that bound] (the paper's Eq. 8, one z per x).
-Its weight beta follows REWO or GECO in :class:`hebm_lib.train.Trainer` (``train.constraint``).
+Its weight beta follows REWO or GECO (``schedule``: :class:`hebm_lib.training.schedules.ConstrainedSchedule`).
 All four nets are MLPs of ``model.mlp_layers`` x ``model.top_hidden`` ReLU units (the paper's pendulum
 nets: 4 x 256). Every log-variance is soft-clamped to (-6, 6) (as in the HVAE): with beta = 1 from
 the start the unbounded ones overflowed within 30 iterations. The representation is z (``latent_dims = (z_dim,)``); zeta belongs to the prior.
