@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="paper", choices=PROFILES)
     p.add_argument("--overrides", default="{}", help='JSON, as the notebooks take: {"mnist_ours": {"data.name": "mnist5k"}}')
     p.add_argument("--no-store", action="store_true", help="train only; do not run and store finished artefacts")
+    p.add_argument("--workers", type=int, default=1, help="train this many models side by side (processes)")
     p = sub.add_parser("data", help="fetch datasets")
     p.add_argument("action", choices=["fetch"])
     p.add_argument("names", nargs="*", default=["fmnist", "mnist5k"])
@@ -97,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mode", default="auto", choices=("auto", "eager", "compiled", "graph"),
                    help="auto: a CUDA graph on a GPU, eager on a CPU")
     p.add_argument("-o", "--override", action="append", default=[], help="dotted.key=VALUE, repeatable")
+    p.add_argument("--stop-after", type=float, default=None,
+                   help="seconds: then write a checkpoint and exit (0), to be resumed by the same command")
     p = sub.add_parser("configs", help="config names, or one config resolved")
     p.add_argument("name", nargs="?")
     p.add_argument("--profile", default="paper", choices=PROFILES)
@@ -138,7 +141,8 @@ def _dispatch(args) -> int:
             print(campaign.format_plan(campaign.plan(args.profile, overrides)))
         else:
             check_device(args.device)
-            jobs = campaign.run(_seconds(args.budget), args.device, args.profile, overrides, not args.no_store)
+            jobs = campaign.run(_seconds(args.budget), args.device, args.profile, overrides, not args.no_store,
+                                workers=args.workers)
             print(campaign.format_plan(jobs))
     elif args.command == "toc":
         from .io import atomic_write_text
@@ -180,7 +184,14 @@ def _train(args) -> None:
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
             args.device = f"cuda:{os.environ['LOCAL_RANK']}"
-    tm = train_or_load(cfg, args.seed, args.device, mode=args.mode)
+    import time
+    from .training import TrainingStopped, stop_at
+    callback = stop_at(time.monotonic() + args.stop_after) if args.stop_after is not None else None
+    try:
+        tm = train_or_load(cfg, args.seed, args.device, mode=args.mode, callback=callback)
+    except TrainingStopped:
+        print(f"{cfg.name}/{cfg.profile} seed {args.seed}: stopped after {args.stop_after:g} s; checkpoint kept")
+        return
     info = {k: v for k, v in tm.info.items() if k != "history"}
     print(f"{cfg.name}/{cfg.profile} seed {args.seed}: {tm.run_dir} ({info})"[:2000])
     if torch.distributed.is_initialized():

@@ -76,3 +76,18 @@ def test_campaign_plan_names_blocked_and_shared_jobs(stored_dir):
     assert "GPU (H100)" in text and "left (unblocked jobs)" in text
     substituted = campaign.plan("paper", {"mnist_ours": {"data.name": "mnist5k"}}, artefacts=("fig5",))
     assert {j.state for j in substituted if j.cfg.name == "mnist_ours"} == {"to do"}
+
+
+def test_campaign_stops_at_its_budget_and_the_next_one_continues(stored_dir):
+    log = []
+    jobs = campaign.run(0.0, "cpu", "smoke", artefacts=("fig5",), log=log.append)   # no time: one iteration each
+    states = {j.cfg.name: j.state for j in jobs}
+    assert states["mnist_ours"].startswith("partial 1/") and states["mnist_vlae"] == "to do"
+    assert any("budget spent" in line for line in log)
+    jobs = campaign.run(600.0, "cpu", "smoke", artefacts=("fig5",), log=log.append)
+    assert {j.state for j in jobs} == {"done"}
+
+
+def test_campaign_workers_train_side_by_side(stored_dir):
+    jobs = campaign.run(600.0, "cpu", "smoke", artefacts=("fig5",), workers=2, log=lambda line: None)
+    assert {j.state for j in jobs} == {"done"}

@@ -21,8 +21,8 @@ import torch
 from .. import data as data_lib
 from .. import paths
 from ..configs import ExperimentConfig, default_seeds, get_config
-from ..io import atomic_save, resolve_device
-from ..training import run_key, train_or_load
+from ..io import resolve_device
+from ..training import TrainingStopped, run_key, stop_at, train_or_load
 from . import manifest
 from .results import read_stored
 
@@ -30,10 +30,6 @@ from .results import read_stored
 ORDER = ("tab1", "fig5", "supp_tab1", "tab3", "fig9", "vhp_tab1", "supp_tab2", "supp_fig1", "provlae_info",
          "provlae_fig2")
 STEP_TIMES = paths.REPO_ROOT / "benchmarks" / "step_times.json"
-
-
-class BudgetSpent(Exception):
-    """The campaign's time is up; the running job wrote a checkpoint first."""
 
 
 @dataclass
@@ -161,34 +157,67 @@ def _human(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
+def run_parallel(jobs: list[Job], workers: int, deadline: float, device: str, overrides: dict, log=print) -> None:
+    """Train ``jobs`` in ``workers`` processes side by side (one model each; on a GPU their small kernels
+    overlap); a process still running at the deadline writes its checkpoint and exits."""
+    import subprocess
+    import sys
+    pending, running = list(jobs), []
+    while pending or running:
+        while pending and len(running) < workers and time.monotonic() < deadline:
+            job = pending.pop(0)
+            cmd = [sys.executable, "-m", "hebm_lib", "train", job.cfg.name, "--profile", job.cfg.profile,
+                   "--seed", str(job.seed), "--device", device,
+                   "--stop-after", str(max(1, int(deadline - time.monotonic())))]
+            for key, value in _flat_overrides(job, overrides).items():
+                cmd += ["-o", f"{key}={json.dumps(value)}"]
+            log(f"{job.artefact}: training {job.label} seed {job.seed} ({job.state}) in a worker")
+            running.append((job, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
+        time.sleep(2)
+        for job, proc in list(running):
+            if proc.poll() is not None:
+                running.remove((job, proc))
+                if proc.returncode != 0:
+                    log(f"{job.artefact}: {job.label} seed {job.seed} failed: {proc.stderr.read()[-500:]}")
+        if not running and time.monotonic() >= deadline:
+            break
+
+
+def _flat_overrides(job: Job, overrides: dict) -> dict:
+    """The job's overrides as dotted keys (what `hebm train -o` takes); sections stay whole."""
+    name = job.cfg.name
+    extra = next((e for n, e in artefact_configs(job.artefact, job.cfg.profile, overrides)
+                  if n == name and _resolve(n, job.cfg.profile, overrides, e).hash == job.cfg.hash), {})
+    return overrides.get("*", {}) | overrides.get(name, {}) | extra
+
+
 def run(budget_s: float, device: str = "auto", profile: str = "paper", overrides: dict | None = None,
-        store: bool = True, log=print) -> list[Job]:
+        store: bool = True, log=print, workers: int = 1, artefacts=ORDER) -> list[Job]:
     """Train the next jobs until ``budget_s`` is spent (a job cut short keeps a checkpoint); run and store
-    each artefact whose models are all trained. Returns the plan as it stands at the end."""
+    each artefact whose models are all trained. With ``workers`` > 1 the jobs train in that many
+    processes side by side first. Returns the plan as it stands at the end."""
     overrides = overrides or {}
     deadline = time.monotonic() + budget_s
     dev = resolve_device(device)
+    if workers > 1:
+        todo = [j for j in plan(profile, overrides, artefacts) if not (j.blocked or j.shared_with or j.state == "done")]
+        run_parallel(todo, workers, deadline, str(dev), overrides, log)
 
-    def stop_at_deadline(trainer, stats):
-        if time.monotonic() > deadline:
-            trainer.check()   # never checkpoint a diverged state
-            atomic_save(trainer.state_dict(), Path(trainer.run_dir) / "checkpoint.pt")
-            raise BudgetSpent
 
     try:
-        for artefact in ORDER:
-            jobs = [j for j in plan(profile, overrides, [artefact])]
+        for artefact in artefacts:
+            jobs = plan(profile, overrides, [artefact])
             for job in jobs:
                 if job.blocked or job.shared_with or job.state == "done":
                     continue
                 log(f"{artefact}: training {job.cfg.name} seed {job.seed} ({job.state})")
-                train_or_load(job.cfg, job.seed, dev, progress=False, callback=stop_at_deadline)
+                train_or_load(job.cfg, job.seed, dev, progress=False, callback=stop_at(deadline))
             ready = all(_progress(j.cfg, j.seed) == (j.cfg.train.iterations, "") for j in jobs)
             if store and profile == "paper" and ready and not _stored(artefact):
                 from .execute import run_notebook
                 log(f"{artefact}: every model trained; running and storing its notebook")
                 run_notebook(artefact, profile, str(dev), parameters={"overrides": overrides} if overrides else None,
                              store=True)
-    except BudgetSpent:
+    except TrainingStopped:
         log("budget spent: the running job kept a checkpoint; the next `hebm campaign` continues from it")
-    return plan(profile, overrides)
+    return plan(profile, overrides, artefacts)

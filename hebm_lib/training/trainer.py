@@ -50,6 +50,21 @@ class TrainingDiverged(RuntimeError):
     """Loss or energy went non-finite or exploded; the last good checkpoint is kept."""
 
 
+class TrainingStopped(Exception):
+    """A deadline passed; a checkpoint of the current state was written, and the same call resumes it."""
+
+
+def stop_at(deadline: float):
+    """A ``train`` callback that, once time.monotonic() passes ``deadline``, checks the state, writes a
+    checkpoint and raises :class:`TrainingStopped`."""
+    def callback(trainer: "Trainer", stats) -> None:
+        if time.monotonic() > deadline:
+            trainer.check()   # never checkpoint a diverged state
+            atomic_save(trainer.state_dict(), Path(trainer.run_dir) / "checkpoint.pt")
+            raise TrainingStopped
+    return callback
+
+
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     """Data order of one epoch: a function of (seed, epoch) only, so resuming replays it exactly."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
