@@ -1,0 +1,35 @@
+"""Put models trained elsewhere (tools/gpu_train_models.sh: <cache folder>.pt files) into the model cache.
+
+    python tools/import_models.py /work/.device/4
+
+A file is accepted only if its name is a cache folder name and its saved info carries the same key, so a
+notebook loads it exactly as if it had been trained here (same config, seed, data, TRAINING_VERSION).
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from hebm_lib import paths
+
+
+def main(src: str) -> int:
+    models = paths.cache_dir() / "models"
+    for f in sorted(Path(src).glob("*-seed*-*.pt")):
+        key = f.stem.rsplit("-", 1)[-1]
+        info = torch.load(f, map_location="cpu", weights_only=False)["info"]
+        if info.get("key") != key:
+            print(f"{f.name}: its saved key {info.get('key')} differs from its name; skipped")
+            continue
+        dest = models / f.stem / "model.pt"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(f, dest)
+        print(f"{f.stem}: {info['iterations']} iterations on {info.get('device_name')} -> {dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
