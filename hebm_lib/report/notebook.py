@@ -102,7 +102,7 @@ class NotebookRun:
         if self.profile != "paper":
             display(Markdown(self.stored_comparison()))
         configs = ", ".join(f"`{h}` ({c['name']})" for h, c in self.result.configs.items())
-        display(Markdown(f"Datasets used: {', '.join(self.result.datasets)}. Seeds: {self.seeds}. Device: "
+        display(Markdown(f"Datasets used: {', '.join(self.result.datasets) or '–'}. Seeds: {self.seeds}. Device: "
                          f"`{self.device}`. Results file: `{path.name}` (profile `{self.profile}`); resolved "
                          f"configs by hash: {configs}."))
         self.result_path = path
