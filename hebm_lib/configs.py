@@ -48,9 +48,16 @@ class DataConfig:
     split: str = "train"           # split the model is trained on
     n_train: int | None = None     # first n of a fixed shuffle of that split (factor data: n draws); None = all
     held_out: int | None = None    # anomaly protocol (Table 3): train on the 80% split without this class
+    classes: tuple[int, ...] | None = None   # keep only these labels (Figures 2, 6, 7: MNIST 0/1/2); None = all
 
     def __post_init__(self):
         _check(self.n_train is None or self.n_train > 0, f"data.n_train must be positive, got {self.n_train}")
+        _check(self.classes is None or (len(self.classes) > 0 and len(set(self.classes)) == len(self.classes)),
+               f"data.classes must be distinct labels, got {self.classes}")
+
+
+# (section, field) pairs added to the config after models were cached under their hashes
+_ADDED_LATER = (("data", "classes"),)
 
 
 @dataclass(frozen=True)
@@ -243,6 +250,10 @@ class ExperimentConfig:
         d = self.to_dict()
         d.pop("description")
         d.pop("name")
+        # fields added after models were cached leave the hash unchanged while at their default
+        for section, key in _ADDED_LATER:
+            if d[section].get(key) is None:
+                d[section].pop(key, None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -285,6 +296,7 @@ DATA = {
     "mnist":          P(DataConfig("mnist"),                         {"name": "mnist5k"},                            {"name": "mnist5k", **_SMOKE_N}),
     "fmnist":         P(DataConfig("fmnist"),                        None,                                           _SMOKE_N),
     "svhn":           P(DataConfig("svhn", split="extra"),           None,                                           _SMOKE_N),
+    "mnist012":       P(DataConfig("mnist", classes=(0, 1, 2)),      {"name": "mnist5k"},                            {"name": "mnist5k", **_SMOKE_N}),
     "mnist-anomaly":  P(DataConfig("mnist", held_out=1),             {"name": "mnist5k"},                            {"name": "mnist5k", **_SMOKE_N}),
     "shapes3d":       P(DataConfig("shapes3d"),                      {"name": "shapes3d_proc32", "n_train": 20_000}, {"name": "shapes3d_proc32", **_SMOKE_N}),
     "dsprites":       P(DataConfig("dsprites"),                      {"name": "dsprites_proc32", "n_train": 20_000}, {"name": "dsprites_proc32", **_SMOKE_N}),
@@ -310,6 +322,8 @@ NETS = {
     "gray28":         P(LadderNets(latent_dims=(2, 2, 2), **_G28),                       _G28_CPU,                                  _G28_SMOKE),
     "gray28-1layer":  P(LadderNets(latent_dims=(6,), **_G28),                            _G28_CPU,                                  _G28_SMOKE),
     "gray28-lebm":    P(LadderNets(latent_dims=(6,), sigma=0.3, **_G28),                 _G28_CPU,                                  _G28_SMOKE),
+    "gray28-2x2d":    P(LadderNets(latent_dims=(2, 2), **_G28),                          _G28_CPU,                                  _G28_SMOKE),
+    "gray28-lebm-2d": P(LadderNets(latent_dims=(2,), sigma=0.3, **_G28),                 _G28_CPU,                                  _G28_SMOKE),
     "gray28-hvae":    P(ConditionalNets((1, 28, 28), (2, 2, 2), (64, 128), 200),         _G28_CPU,                                  _G28_SMOKE),
     "svhn-hs":        P(LadderNets((3, 32, 32), (2, 2, 2, 10), (32, 64, 64), 256, injection="add"),
                                                                                          {"channels": (16, 32, 32), "width": 128},  {"channels": (4, 8, 8), "width": 16}),
@@ -414,6 +428,8 @@ CONFIGS = [
     Row("fmnist_vae",         "vae",     "fmnist",       "gray28-1layer",  None,            "gray28",       "elbo-warmup-at-cpu",  f"{_VAE} on Fashion-MNIST"),
     Row("fmnist_lebm",        "lebm",    "fmnist",       "gray28-lebm",    "lebm",          "gray28-lebm",  "elbo-warmup-at-cpu",  f"{_LEBM} on Fashion-MNIST"),
     Row("fmnist_hvae",        "hvae",    "fmnist",       "gray28-hvae",    None,            "gray28",       "elbo-warmup-at-cpu",  f"{_HVAE} on Fashion-MNIST"),
+    Row("mnist012_lebm",      "lebm",    "mnist012",     "gray28-lebm-2d", "lebm",          "gray28-lebm",  "elbo-warmup-at-cpu",  f"{_LEBM} with a 2-d code on MNIST digits 0, 1, 2 (Sec. 2.2, Figure 2)"),
+    Row("mnist012_ours",      "ours",    "mnist012",     "gray28-2x2d",    "authors",       "gray28",       "elbo-warmup-at-cpu",  f"{_OURS} with 2-d z_1 and 2-d z_2 on MNIST digits 0, 1, 2 (Figures 6, 7)"),
     Row("svhn_ours",          "ours",    "svhn",         "svhn-hs",        "authors-svhn",  "svhn",         "elbo",                f"{_OURS} on SVHN (train on 'extra', as the authors' code)"),
     Row("svhn_vlae",          "vlae",    "svhn",         "svhn-hs",        None,            "svhn",         "elbo",                f"{_VLAE} on SVHN (train on 'extra', as the authors' code)"),
     Row("anomaly_ours",       "ours",    "mnist-anomaly", "gray28",        "authors-short", "anomaly",      "anomaly",             f"{_OURS} on MNIST {_T3}"),
@@ -456,6 +472,12 @@ EVALUATION = {
                       dict(betas=[1.0, 8.0], n_points=500, n_samples=300)),
     "provlae_info": P(dict(n_points=60_000, n_samples=10_000),                           dict(n_points=4_000, n_samples=2_000),           dict(n_points=300, n_samples=200)),
     "vhp_tab1":     P(dict()),
+    # Figures 2, 6, 7: codes varied over a grid of +-GRID_SPAN prior sds; identity judged by a classifier
+    "fig2":         P(dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=10),         dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=8), dict(n_bases=2, grid=5, grid_span=2.5, judge_epochs=1)),
+    "fig6":         P(dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=10, probe_epochs=50),
+                      dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=8, probe_epochs=20),
+                      dict(n_bases=2, grid=5, grid_span=2.5, judge_epochs=1, probe_epochs=1)),
+    "fig7":         P(dict(n_chains=2000, steps=None, snapshots=6),                      dict(n_chains=2000, steps=None, snapshots=6), dict(n_chains=200, steps=None, snapshots=3)),
 }
 
 # Seeds each artefact trains by default, per profile (overridable with the notebook's `seeds`).

@@ -112,6 +112,17 @@ class ImageSet:
         """Pixels mapped to [-1, 1] (the generator ends in tanh)."""
         return to_unit_range(self.images)
 
+    def only_classes(self, classes) -> "ImageSet":
+        """The images whose label is in ``classes`` (None: all), in their original order."""
+        if classes is None:
+            return self
+        keep = torch.isin(self.labels, torch.as_tensor(list(classes), dtype=self.labels.dtype))
+        if not keep.any():
+            raise DataError(f"{self.spec.name} {self.split} has no image of classes {tuple(classes)}; "
+                            f"its labels are {sorted(set(self.labels.tolist()))}")
+        fp = hashlib.sha256(f"{self.fingerprint}|classes={sorted(classes)}".encode()).hexdigest()[:16]
+        return ImageSet(self.images[keep], self.labels[keep], self.spec, self.split, fp)
+
     def subset(self, n: int | None, seed: int = 0) -> "ImageSet":
         """First n of a fixed shuffle (same n, same images on every machine)."""
         if n is None or n >= len(self):

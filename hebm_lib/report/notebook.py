@@ -56,9 +56,10 @@ class NotebookRun:
         self.result.add_model(cfg, seed, tm.info)
         return tm
 
-    def load(self, name: str, split: str) -> data_lib.ImageSet:
-        """A dataset split, recorded (with what it substitutes for) among the result's datasets."""
-        ds = data_lib.load(name, split)
+    def load(self, name: str, split: str, classes=None) -> data_lib.ImageSet:
+        """A dataset split (only the labels ``classes`` when given), recorded (with what it substitutes
+        for) among the result's datasets."""
+        ds = data_lib.load(name, split).only_classes(classes)
         self.note_dataset(ds.spec.label)
         return ds
 
