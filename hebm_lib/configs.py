@@ -322,6 +322,7 @@ NETS = {
     "gray28":         P(LadderNets(latent_dims=(2, 2, 2), **_G28),                       _G28_CPU,                                  _G28_SMOKE),
     "gray28-1layer":  P(LadderNets(latent_dims=(6,), **_G28),                            _G28_CPU,                                  _G28_SMOKE),
     "gray28-lebm":    P(LadderNets(latent_dims=(6,), sigma=0.3, **_G28),                 _G28_CPU,                                  _G28_SMOKE),
+    "gray28-hvae6":   P(ConditionalNets((1, 28, 28), (2,) * 6, (64, 128), 200),         _G28_CPU,                                  _G28_SMOKE),
     "gray28-2x2d":    P(LadderNets(latent_dims=(2, 2), **_G28),                          _G28_CPU,                                  _G28_SMOKE),
     "gray28-lebm-2d": P(LadderNets(latent_dims=(2,), sigma=0.3, **_G28),                 _G28_CPU,                                  _G28_SMOKE),
     "gray28-hvae":    P(ConditionalNets((1, 28, 28), (2, 2, 2), (64, 128), 200),         _G28_CPU,                                  _G28_SMOKE),
@@ -365,7 +366,8 @@ TRAINING = {
     #  entry             paper                                                            cpu                                                              smoke
     "gray28":         P(TrainConfig(60_000, **_NO_WD),                                   {"iterations": 1500, "lr": 1e-3, "checkpoint_every": 250},       _SMOKE_TRAIN),
     "gray28-lebm":    P(TrainConfig(60_000, lr=1e-4, betas=(0.5, 0.999), **_NO_WD),      {"iterations": 1500, "lr": 1e-3, "checkpoint_every": 250},       _SMOKE_TRAIN),
-    # Figures 2, 6, 7 (1.2k images of MNIST-5k's 0/1/2 at `cpu`): 600 iterations = 50 epochs, the book's budget
+    # Figures 1, 2, 6, 7 at `cpu`: 600 iterations (50 epochs of the 1.2k images of MNIST-5k's 0/1/2; 12 of
+    # MNIST-5k for Figure 1's 6-layer HVAE), for the book's time budget
     "toy":            P(TrainConfig(60_000, **_NO_WD),                                   {"iterations": 600, "lr": 1e-3, "checkpoint_every": 300},        _SMOKE_TRAIN),
     "toy-lebm":       P(TrainConfig(60_000, lr=1e-4, betas=(0.5, 0.999), **_NO_WD),      {"iterations": 600, "lr": 1e-3, "checkpoint_every": 300},        _SMOKE_TRAIN),
     "svhn":           P(TrainConfig(531_100),                                            {"iterations": 1500, "lr": 1e-3},                                _SMOKE_TRAIN),
@@ -432,6 +434,7 @@ CONFIGS = [
     Row("fmnist_vae",         "vae",     "fmnist",       "gray28-1layer",  None,            "gray28",       "elbo-warmup-at-cpu",  f"{_VAE} on Fashion-MNIST"),
     Row("fmnist_lebm",        "lebm",    "fmnist",       "gray28-lebm",    "lebm",          "gray28-lebm",  "elbo-warmup-at-cpu",  f"{_LEBM} on Fashion-MNIST"),
     Row("fmnist_hvae",        "hvae",    "fmnist",       "gray28-hvae",    None,            "gray28",       "elbo-warmup-at-cpu",  f"{_HVAE} on Fashion-MNIST"),
+    Row("mnist_hvae6",        "hvae",    "mnist",        "gray28-hvae6",   None,            "toy",          "toy",                 f"{_HVAE} with 6 layers of 2-d codes on MNIST (BIVA-like, Figure 1)"),
     Row("mnist012_lebm",      "lebm",    "mnist012",     "gray28-lebm-2d", "lebm",          "toy-lebm",     "toy",                 f"{_LEBM} with a 2-d code on MNIST digits 0, 1, 2 (Sec. 2.2, Figure 2)"),
     Row("mnist012_ours",      "ours",    "mnist012",     "gray28-2x2d",    "authors",       "toy",          "toy",                 f"{_OURS} with 2-d z_1 and 2-d z_2 on MNIST digits 0, 1, 2 (Figures 6, 7)"),
     Row("svhn_ours",          "ours",    "svhn",         "svhn-hs",        "authors-svhn",  "svhn",         "elbo",                f"{_OURS} on SVHN (train on 'extra', as the authors' code)"),
@@ -476,6 +479,7 @@ EVALUATION = {
                       dict(betas=[1.0, 8.0], n_points=500, n_samples=300)),
     "provlae_info": P(dict(n_points=60_000, n_samples=10_000),                           dict(n_points=4_000, n_samples=2_000),           dict(n_points=300, n_samples=200)),
     "vhp_tab1":     P(dict()),
+    "fig1":         P(dict(n_bases=20, n_varied=64, judge_epochs=10),                    dict(n_bases=20, n_varied=64, judge_epochs=8),   dict(n_bases=2, n_varied=16, judge_epochs=1)),
     # Figures 2, 6, 7: codes varied over a grid of +-GRID_SPAN prior sds; identity judged by a classifier
     "fig2":         P(dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=10),         dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=8), dict(n_bases=2, grid=5, grid_span=2.5, judge_epochs=1)),
     "fig6":         P(dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=10, probe_epochs=50),

@@ -74,7 +74,8 @@ def device_name(device: torch.device) -> str:
 
 
 def git_state() -> dict:
-    """The commit the code was run from, and whether tracked files had uncommitted changes."""
+    """The commit the code was run from, and whether tracked files had uncommitted changes. The stored
+    results under results/ are left out: re-storing a run rewrites its own tracked outputs as it goes."""
     def run(*args):
         try:
             return subprocess.run(["git", *args], cwd=paths.REPO_ROOT, capture_output=True, text=True,
@@ -82,4 +83,4 @@ def git_state() -> dict:
         except (OSError, subprocess.SubprocessError):
             return ""
     return {"commit": run("rev-parse", "HEAD") or "unknown",
-            "dirty": bool(run("status", "--porcelain", "--untracked-files=no"))}
+            "dirty": bool(run("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results"))}

@@ -38,3 +38,23 @@ def test_bound_with_every_layer_from_the_prior_is_deterministic_and_llr_has_shap
     expected = model.likelihood_bound(x, 0, g) - model.likelihood_bound(x, 1, g)
     assert torch.equal(model.llr(x, 1, torch.Generator().manual_seed(0)), expected)
     assert not torch.equal(expected, torch.zeros(5))
+
+
+def test_ancestral_sampling_from_given_noise_follows_the_hierarchy():
+    """Figure 1's protocol: z_L = eps_L; redrawing a layer's noise moves that layer and those below it only,
+    and with eps_i = 0 below the top each z_i is its conditional prior's mean."""
+    torch.manual_seed(0)
+    model = build_model(get_config("mnist_hvae6", "smoke")).eval()
+    eps = torch.randn(5, sum(model.latent_dims))
+    z = model.split(model.z_from_noise(eps))
+    assert torch.equal(z[-1], model.split(eps)[-1])
+    moved = eps.clone()
+    moved[:, model.layer_mask(3).bool()] += 1.0   # the noise of z_4
+    z2 = model.split(model.z_from_noise(moved))
+    assert all(torch.equal(a, b) for a, b in zip(z[4:], z2[4:]))
+    assert all(not torch.allclose(a, b) for a, b in zip(z[:4], z2[:4]))
+    zero_below = eps * model.layer_mask(5)
+    zs = model.split(model.z_from_noise(zero_below))
+    with torch.no_grad():
+        mu_4, _ = model.generator["p"][4](model.generator["td"][4](zs[5])).chunk(2, 1)
+    assert torch.allclose(zs[4], mu_4)

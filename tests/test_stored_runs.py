@@ -91,3 +91,25 @@ def test_campaign_stops_at_its_budget_and_the_next_one_continues(stored_dir):
 def test_campaign_workers_train_side_by_side(stored_dir):
     jobs = campaign.run(600.0, "cpu", "smoke", artefacts=("fig5",), workers=2, log=lambda line: None)
     assert {j.state for j in jobs} == {"done"}
+
+
+def test_a_tree_is_dirty_for_code_changes_but_not_for_stored_results(tmp_path, monkeypatch):
+    import subprocess
+
+    from hebm_lib import io, paths
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       check=True, capture_output=True)
+    (tmp_path / "results" / "paper").mkdir(parents=True)
+    (tmp_path / "results" / "paper" / "tab1.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "init")
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
+    assert io.git_state()["dirty"] is False
+    (tmp_path / "results" / "paper" / "tab1.json").write_text('{"rewritten": true}')
+    assert io.git_state()["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert io.git_state()["dirty"] is True

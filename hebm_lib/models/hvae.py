@@ -61,6 +61,19 @@ class ConditionalHierarchicalVAE(LatentModelBase):
         h = self.generator["dec"](z1).view(z.shape[0], -1, self.side, self.side)
         return self.generator["up"](h)
 
+    @torch.no_grad()
+    def z_from_noise(self, eps: torch.Tensor) -> torch.Tensor:
+        """Ancestral sampling with given noise (Figure 1's protocol): z_L = eps_L and
+        z_i = mu_i(z_{i+1}) + sigma_i(z_{i+1}) * eps_i, bottom first in ``eps`` (N x d) and in the result."""
+        eps_layers = self.split(eps)
+        L = len(eps_layers)
+        zs = [None] * L
+        zs[-1] = eps_layers[-1]
+        for i in reversed(range(L - 1)):
+            mu_p, logvar_p = self.generator["p"][i](self.generator["td"][i](zs[i + 1])).chunk(2, 1)
+            zs[i] = mu_p + torch.exp(0.5 * soft_clamp(logvar_p)) * eps_layers[i]
+        return torch.cat(zs, 1)
+
     # the hierarchy ---------------------------------------------------------------------------
     def _bottom_up(self, x):
         d = [self.encoder["d1"](x)]
