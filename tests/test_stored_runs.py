@@ -113,3 +113,9 @@ def test_a_tree_is_dirty_for_code_changes_but_not_for_stored_results(tmp_path, m
     assert io.git_state()["dirty"] is False
     (tmp_path / "code.py").write_text("x = 2\n")
     assert io.git_state()["dirty"] is True
+
+
+def test_the_campaign_covers_every_artefact_that_trains_models():
+    from hebm_lib.report import campaign, manifest
+    trains = {a.id for a in manifest.ARTEFACTS if a.notebook and a.configs and a.id != "fig3"}
+    assert trains <= set(campaign.ORDER), f"not in campaign.ORDER: {sorted(trains - set(campaign.ORDER))}"
