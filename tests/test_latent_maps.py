@@ -103,3 +103,12 @@ def test_prior_chains_start_at_the_init_and_end_where_the_sampler_ends():
     assert chain.shape == (6, 7, 2) and torch.equal(chain[0], init)
     direct = prior.sample(7, generator=torch.Generator().manual_seed(2), init=init)
     assert torch.allclose(chain[-1], direct, atol=1e-5)
+
+
+def test_image_sheet_tiles_row_major_and_maps_pixels_to_unit_range():
+    from hebm_lib.report.notebook import image_sheet
+    imgs = torch.arange(6, dtype=torch.float).view(6, 1, 1, 1).expand(6, 1, 2, 2) / 5 * 2 - 1   # -1 .. 1
+    sheet = image_sheet(imgs, 2, 3)
+    assert sheet.shape == (4, 6)
+    assert sheet[0, ::2].tolist() == pytest.approx([0.0, 0.2, 0.4]) and sheet[2, ::2].tolist() == pytest.approx([0.6, 0.8, 1.0])
+    assert image_sheet(torch.zeros(4, 3, 2, 2), 2, 2).shape == (4, 4, 3)

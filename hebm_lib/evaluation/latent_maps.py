@@ -41,9 +41,9 @@ def log_density_grid(prior, values: torch.Tensor, base: torch.Tensor | None = No
                      dims: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """Unnormalised log p(z) on the G x G grid over the coordinates ``dims`` (others at ``base``, default
     0); rows index dims[1] (the y axis), columns dims[0]."""
-    base = torch.zeros(1, prior.dim) if base is None else base.reshape(1, -1)
-    base = base.to(next(iter(prior.parameters()), torch.zeros(())).device)
-    varied = vary_units(base, [dims[1], dims[0]], values.to(base.device))[0]
+    device = next(prior.parameters()).device
+    base = (torch.zeros(1, prior.dim) if base is None else base.reshape(1, -1)).to(device)
+    varied = vary_units(base, [dims[1], dims[0]], values.to(device))[0]
     return prior.log_density(varied).view(len(values), len(values))
 
 

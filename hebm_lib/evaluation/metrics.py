@@ -75,8 +75,8 @@ def train_judge(train_set, test_set, epochs: int, device=None, seed: int = 0) ->
     images (batch 64, Adam 1e-3); returns it (in eval mode, on ``device``) and its test accuracy (0-1)."""
     torch.manual_seed(seed)
     judge = data_classifier(train_set.spec.image_shape)
-    fit_classifier(judge, to_unit(train_set.images), train_set.labels, epochs, 1e-3, seed=seed, batch_size=64)
-    acc = accuracy(judge, to_unit(test_set.images), test_set.labels)
+    fit_classifier(judge, to_unit_range(train_set.images), train_set.labels, epochs, 1e-3, seed=seed, batch_size=64)
+    acc = accuracy(judge, to_unit_range(test_set.images), test_set.labels)
     return judge.to(device or "cpu"), acc
 
 

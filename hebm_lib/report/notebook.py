@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from .. import data as data_lib
 from .. import paths
 from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_config
@@ -119,6 +121,14 @@ class NotebookRun:
             return ("**No stored `paper`-profile run of this artefact yet**: only the paper and this "
                     f"`{self.profile}` run are shown above (`hebm campaign --plan` lists what it needs).")
         return render_comparison(self.result.to_dict(), stored, self.artefact)
+
+
+def image_sheet(images: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """The first rows x cols generator images (N x C x H x W in [-1, 1], row-major) tiled into one picture
+    for imshow: (rows H) x (cols W) in [0, 1], with a trailing channel axis only for colour images."""
+    images = images[: rows * cols].detach().cpu().clamp(-1, 1).add(1).div(2)
+    _, c, h, w = images.shape
+    return images.view(rows, cols, c, h, w).permute(0, 3, 1, 4, 2).reshape(rows * h, cols * w, c).squeeze(-1)
 
 
 def render_comparison(current: dict, stored: dict, artefact: str) -> str:
