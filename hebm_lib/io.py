@@ -34,6 +34,12 @@ def atomic_save(obj, path: Path) -> None:
     _atomic_write(path, lambda f: torch.save(obj, f))
 
 
+def atomic_save_numpy(array, path: Path) -> None:
+    """np.save that never leaves a half-written file behind."""
+    import numpy as np
+    _atomic_write(path, lambda f: np.save(f, array))
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     _atomic_write(path, lambda f: f.write(text.encode()))
 

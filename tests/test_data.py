@@ -123,3 +123,50 @@ def test_a_corrupt_compressed_file_names_the_file_and_the_fix(tmp_path, monkeypa
 def test_the_known_debian_packing_is_accepted_without_decompressing():
     ds = data.load("fmnist", "test")
     assert ds.fingerprint == data.load("fmnist", "test").fingerprint and len(ds) == 10_000
+
+
+def test_cifar10_loader_reads_the_official_python_pickles(tmp_path):
+    import pickle
+    folder = tmp_path / "cifar10" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    rng = np.random.RandomState(0)
+    rows = rng.randint(0, 256, (5, 3072)).astype(np.uint8)
+    with open(folder / "test_batch", "wb") as f:      # the official layout: bytes keys, RGB planes a row
+        pickle.dump({b"batch_label": b"testing batch 1 of 1", b"labels": [3, 8, 8, 0, 6], b"data": rows,
+                     b"filenames": [b"x.png"] * 5}, f)
+    sums = {"cifar10": {"test_batch": {"md5": hashlib.md5((folder / "test_batch").read_bytes()).hexdigest()}}}
+    ds = data.load("cifar10", "test", tmp_path, checksums=sums)
+    assert ds.images.shape == (5, 3, 32, 32) and ds.labels.tolist() == [3, 8, 8, 0, 6]
+    assert ds.images[1, 0, 0, :3].tolist() == rows[1, :3].tolist()          # red plane first
+    assert ds.images[1, 2, 31, 31].item() == rows[1, 3071]
+    sums["cifar10"]["test_batch"]["md5"] = "0" * 32
+    with pytest.raises(data.DataError, match="corrupt"):
+        data.load("cifar10", "test", tmp_path, checksums=sums)
+    with pytest.raises(data.DataError, match="data_batch_1 not found.*fetch cifar10"):
+        data.load("cifar10", "train", tmp_path, checksums=sums)
+
+
+def test_celeba_loader_crops_the_face_box_and_resizes_per_split(tmp_path):
+    from PIL import Image
+    root = tmp_path / "celeba"
+    (root / "img_align_celeba").mkdir(parents=True)
+    # 178 x 218 aligned images (the official size): white inside the face box, black outside
+    for i in range(1, 5):
+        img = np.zeros((218, 178, 3), dtype=np.uint8)
+        img[40:188, 15:163] = 255 if i != 3 else 100
+        Image.fromarray(img).save(root / "img_align_celeba" / f"{i:06d}.jpg", quality=100)
+    (root / "list_eval_partition.txt").write_text("000001.jpg 0\n000002.jpg 0\n000003.jpg 2\n000004.jpg 1\n")
+    sums = {"celeba": {"list_eval_partition.txt": {"md5": hashlib.md5((root / "list_eval_partition.txt")
+                                                                      .read_bytes()).hexdigest()}}}
+    train = data.load("celeba64", "train", tmp_path, checksums=sums)
+    test = data.load("celeba128", "test", tmp_path, checksums=sums)
+    assert train.images.shape == (2, 3, 64, 64) and test.images.shape == (1, 3, 128, 128)
+    assert train.images.float().mean() > 250          # the crop is the face box: no black border left
+    assert abs(test.images.float().mean().item() - 100) < 3
+    again = data.load("celeba64", "train", tmp_path, checksums=sums)   # from the decoded cache
+    assert torch.equal(again.images, train.images) and again.fingerprint == train.fingerprint
+    (root / "img_align_celeba" / "000004.jpg").unlink()
+    with pytest.raises(data.DataError, match="000004.jpg is listed"):
+        data.load("celeba64", "valid", tmp_path, checksums=sums)
+    with pytest.raises(data.DataError, match="valid splits: train, valid, test"):
+        data.load("celeba64", "extra", tmp_path, checksums=sums)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from .. import paths
+from ..io import atomic_save_numpy
 from . import pendulum
 from .registry import CHECKSUMS_FILE, DATASETS, DataError, ImageSet, fingerprint, load_checksums, spec
 
@@ -151,6 +152,72 @@ def _load_svhn(split: str, dirs: list[Path], checksums: dict) -> ImageSet:
     return ImageSet(images, labels, DATASETS["svhn"], split, fingerprint("svhn", split, digest))
 
 
+def _load_cifar10(split: str, dirs: list[Path], checksums: dict) -> ImageSet:
+    """The official python pickles: data_batch_1..5 (train), test_batch (test); 3072 bytes a row, RGB planes."""
+    import pickle
+    names = {"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]}.get(split)
+    if names is None:
+        raise DataError(f"cifar10: unknown split {split!r}; valid splits: train, test")
+    folder = next((d / "cifar-10-batches-py" for d in dirs if (d / "cifar-10-batches-py" / names[0]).is_file()), None)
+    if folder is None:
+        raise DataError(f"CIFAR-10 file cifar-10-batches-py/{names[0]} not found in {', '.join(map(str, dirs))}. "
+                        f"To get it: {DATASETS['cifar10'].how_to_get}")
+    images, labels, digests = [], [], []
+    for name in names:
+        path = folder / name
+        if not path.is_file():
+            raise DataError(f"CIFAR-10 file {path} is missing. To get it: {DATASETS['cifar10'].how_to_get}")
+        digests.append(verify_file(path, checksums["cifar10"][name], "cifar10"))
+        with open(path, "rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        rows = np.asarray(batch[b"data"], dtype=np.uint8)
+        if rows.ndim != 2 or rows.shape[1] != 3072 or len(batch[b"labels"]) != len(rows):
+            raise DataError(f"{path}: expected an N x 3072 b'data' array and N b'labels' as in the official files")
+        images.append(rows.reshape(-1, 3, 32, 32))
+        labels.append(np.asarray(batch[b"labels"], dtype=np.int64))
+    return ImageSet(torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels)),
+                    DATASETS["cifar10"], split, fingerprint("cifar10", split, *digests))
+
+
+CELEBA_CROP = (15, 40, 163, 188)   # left, upper, right, lower: the 148 x 148 face box of the authors' loader
+CELEBA_SPLITS = {"train": 0, "valid": 1, "test": 2}
+
+
+def _load_celeba(name: str, split: str, dirs: list[Path], checksums: dict) -> ImageSet:
+    """Aligned CelebA JPEGs of one split of list_eval_partition.txt, cropped to the face box and resized
+    (bilinear, PIL) to the spec's side; decoded once into <folder>/<name>-<split>.npy (the JPEGs stay the
+    checked source: the partition file's md5, the image count and names)."""
+    from PIL import Image
+    if split not in CELEBA_SPLITS:
+        raise DataError(f"{name}: unknown split {split!r}; valid splits: {', '.join(CELEBA_SPLITS)}")
+    folder = next((d for d in dirs if (d / "list_eval_partition.txt").is_file()), None)
+    if folder is None or not (folder / "img_align_celeba").is_dir():
+        raise DataError(f"CelebA files (list_eval_partition.txt, img_align_celeba/) not found in "
+                        f"{', '.join(map(str, dirs))}. To get them: {DATASETS[name].how_to_get}")
+    part = folder / "list_eval_partition.txt"
+    digest = verify_file(part, checksums["celeba"]["list_eval_partition.txt"], name)
+    files = [line.split()[0] for line in part.read_text().splitlines()
+             if line.strip() and int(line.split()[1]) == CELEBA_SPLITS[split]]
+    side = DATASETS[name].image_shape[1]
+    cache = folder / f"{name}-{split}-{digest[:12]}.npy"
+    if cache.is_file():
+        images = np.load(cache)
+    else:
+        images = np.empty((len(files), 3, side, side), dtype=np.uint8)
+        for i, f in enumerate(files):
+            path = folder / "img_align_celeba" / f
+            if not path.is_file():
+                raise DataError(f"{path} is listed in {part.name} but missing. {DATASETS[name].how_to_get}")
+            with Image.open(path) as im:
+                im = im.convert("RGB").crop(CELEBA_CROP).resize((side, side), Image.BILINEAR)
+                images[i] = np.asarray(im).transpose(2, 0, 1)
+        atomic_save_numpy(images, cache)
+    if len(images) != len(files):
+        raise DataError(f"{cache}: {len(images)} images, the partition lists {len(files)}; delete it to decode again")
+    return ImageSet(torch.from_numpy(images), torch.zeros(len(images), dtype=torch.int64), DATASETS[name], split,
+                    fingerprint(name, split, digest, str(len(files))))
+
+
 def _load_pendulum(split: str, checksums: dict) -> ImageSet:
     """Rendered on the fly; the per-split pixel sum is pinned so a renderer change cannot pass unnoticed."""
     images, angles = pendulum.load(split)
@@ -177,6 +244,10 @@ def load(name: str, split: str, data_dir=None, checksums: dict | None = None) ->
         return _load_mnist5k(split, sums)
     if name == "pendulum":
         return _load_pendulum(split, sums)
+    if name == "cifar10":
+        return _load_cifar10(split, [root / "cifar10", root], sums)
+    if name in ("celeba64", "celeba128"):
+        return _load_celeba(name, split, [root / "celeba", root / "celeba" / "celeba"], sums)
     return _load_svhn(split, [root / "svhn"], sums)
 
 
@@ -221,6 +292,10 @@ def fetch(name: str, data_dir=None) -> str:
         import torchvision
         if name == "mnist":
             torchvision.datasets.MNIST(root / "mnist", download=True)
+        elif name == "cifar10":
+            torchvision.datasets.CIFAR10(root / "cifar10", download=True)
+        elif name in ("celeba64", "celeba128"):
+            torchvision.datasets.CelebA(root, split="all", download=True)   # writes <data_dir>/celeba/
         else:
             for split in ("train", "test", "extra"):
                 torchvision.datasets.SVHN(root / "svhn", split=split, download=True)

@@ -50,6 +50,9 @@ class DatasetSpec:
         return self.display_name + (f" (substitute for {self.substitute_for})" if self.substitute_for else "")
 
 
+_CELEBA_FILES = ("put img_align_celeba/ (the 202,599 JPEGs of img_align_celeba.zip) and list_eval_partition.txt "
+                 "from the official CelebA release in <data_dir>/celeba/ (torchvision's CelebA(root, download=True) "
+                 "writes them to celeba/ too)")
 DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec("mnist", "MNIST", (1, 28, 28), 10, None,
                          "put the four MNIST *.gz IDX files in <data_dir>/mnist/ (torchvision's "
@@ -64,6 +67,13 @@ DATASETS: dict[str, DatasetSpec] = {
                         "put train_32x32.mat, test_32x32.mat and extra_32x32.mat from "
                         "http://ufldl.stanford.edu/housenumbers/ in <data_dir>/svhn/, or run "
                         "`python -m hebm_lib data fetch svhn` while online"),
+    "cifar10": DatasetSpec("cifar10", "CIFAR-10", (3, 32, 32), 10, None,
+                           "put the folder cifar-10-batches-py (unpacked from cifar-10-python.tar.gz of "
+                           "https://www.cs.toronto.edu/~kriz/cifar.html) in <data_dir>/cifar10/, or run "
+                           "`python -m hebm_lib data fetch cifar10` while online"),
+    # CelebA: the official aligned-and-cropped release; the authors' crop box (15, 40, 163, 188), then resized
+    "celeba64": DatasetSpec("celeba64", "CelebA-64", (3, 64, 64), 1, None, _CELEBA_FILES),
+    "celeba128": DatasetSpec("celeba128", "CelebA-128", (3, 128, 128), 1, None, _CELEBA_FILES),
     "pendulum": DatasetSpec("pendulum", "Pendulum (rendered here)", (1, 16, 16), 36,
                             "the VHP paper's pendulum images (not published)",
                             "nothing to get: hebm_lib.data.pendulum renders it (labels are 10-degree angle sectors)",
