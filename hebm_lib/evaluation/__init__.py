@@ -5,4 +5,6 @@
     attacks           the per-layer latent attack (Figure 9)
     disentanglement   MIG, MIG-sup (two protocols) and I(x; z_l)
     pendulum          the VHP paper's angle measure
+    fid               FID / KID through torch-fidelity, in a named feature space (Inception or domain features)
+    generation        samples as images, reconstruction MSE, the long-run Langevin chain (Tables 2, 4-6, Figs. 8, 10)
 """

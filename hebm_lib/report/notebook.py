@@ -71,6 +71,34 @@ class NotebookRun:
         self.note_dataset(ds.spec.label)
         return ds
 
+    def test_set(self, cfg: ExperimentConfig, n: int | None = None) -> data_lib.ImageSet:
+        """Held-out images of ``cfg``'s data set (its test split; factor data, which has none: ``n`` fresh
+        i.i.d. factor draws of another seed), the first ``n`` when given."""
+        spec = data_lib.spec(cfg.data.name)
+        if spec.is_factor_data:
+            ds = data_lib.FactorData(spec).training_set(n or 10_000, seed=1)
+        else:
+            ds = data_lib.load(cfg.data.name, "test").only_classes(cfg.data.classes)
+        self.note_dataset(ds.spec.label)
+        return ds.subset(n) if n else ds
+
+    def fid_space(self, train_set: data_lib.ImageSet):
+        """The feature network of this profile's FID (settings ``fid_features``, ``feature_epochs``), with its
+        label printed and kept in the result's notes; domain features also report their test accuracy."""
+        from ..evaluation import fid
+        space = fid.feature_space(self.settings["fid_features"], train_set, self.settings["feature_epochs"])
+        line = f"{space.label} [{space.extractor}]"
+        if space.kind == "domain":
+            spec = train_set.spec
+            held_out = (data_lib.FactorData(spec).training_set(2_000, seed=1) if spec.is_factor_data
+                        else data_lib.load(spec.name, "test"))
+            acc = fid.domain_accuracy(fid.load_domain_net(space), held_out)
+            line += f"; its held-out accuracy per head: {', '.join(f'{100 * a:.1f}%' for a in acc)}"
+        print(line)
+        if line not in self.result.notes:
+            self.result.notes.append(line)
+        return space
+
     def note_dataset(self, label: str) -> None:
         if label not in self.result.datasets:
             self.result.datasets.append(label)

@@ -91,7 +91,11 @@ def train_or_load(cfg: ExperimentConfig, seed: int, device=None, data_dir=None, 
     if train_set is None:
         train_set = data_lib.training_set(cfg.data, data_dir)
     key = run_key(cfg, seed, train_set.fingerprint)
-    run_dir = paths.cache_dir(cache_dir) / "models" / f"{cfg.name}-{cfg.profile}-seed{seed}-{key}"
+    # the key is the model; the name is a label: a config that resolves to another's (an artefact's
+    # stand-in at `cpu`, say) uses that one's model
+    models = paths.cache_dir(cache_dir) / "models"
+    same_key = sorted(models.glob(f"*-{key}/model.pt"))
+    run_dir = same_key[0].parent if same_key else models / f"{cfg.name}-{cfg.profile}-seed{seed}-{key}"
     final = run_dir / "model.pt"
     cached = final.exists()
     if not cached:
