@@ -42,12 +42,12 @@ def saturated_fraction(images: torch.Tensor, margin: float = 0.02) -> float:
 
 @torch.no_grad()
 def long_run_chain(model: LatentModel, n_chains: int, steps: int, every: int, generator=None,
-                   step_size: float | None = None):
+                   also_at: tuple[int, ...] = (), step_size: float | None = None):
     """Figure 8: Langevin on the prior from N(0, I) for ``steps`` steps, all chains at once.
 
-    Returns (energy, snapshots): the mean energy -log p_alpha(z) (unnormalised: -f(z) + |z|^2 / 2) over
-    the chains after every step (step 0 = the start), and the decoded images (on [-1, 1]) every ``every``
-    steps, as {step: images}.
+    Returns (energy, snapshots, final): the mean energy -log p_alpha(z) (unnormalised: -f(z) + |z|^2 / 2)
+    over the chains after every step (index 0 = the start); the decoded images (on [-1, 1]) every
+    ``every`` steps and at the steps ``also_at``, as {step: images}; the energy of every chain at the end.
     """
     prior = model.prior
     if not getattr(prior, "is_ebm", False):
@@ -56,9 +56,12 @@ def long_run_chain(model: LatentModel, n_chains: int, steps: int, every: int, ge
     z = torch.randn(n_chains, prior.dim, generator=generator, device=model.device)
     energy = [(-prior.log_density(z)).mean().item()]
     snapshots = {0: model.decode(z).cpu()}
-    for t in range(every, steps + 1, every):
+    stops = sorted(set(range(every, steps + 1, every)) | {t for t in also_at if 0 < t <= steps} | {steps})
+    done = 0
+    for t in stops:
         trace = []
-        z = prior.sample(n_chains, generator=generator, init=z, steps=every, step_size=s, trace=trace)
+        z = prior.sample(n_chains, generator=generator, init=z, steps=t - done, step_size=s, trace=trace)
         energy += [(-prior.log_density(zt)).mean().item() for zt in trace]
         snapshots[t] = model.decode(z).cpu()
-    return torch.tensor(energy), snapshots
+        done = t
+    return torch.tensor(energy), snapshots, (-prior.log_density(z)).cpu()

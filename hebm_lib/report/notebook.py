@@ -48,6 +48,10 @@ class NotebookRun:
         cfg = get_config(name, self.profile,
                          self.overrides.get("*", {}) | self.overrides.get(name, {}) | (extra or {}))
         self.result.add_config(cfg)
+        paper_data = data_lib.spec(get_config(name, "paper").data.name)
+        here = data_lib.spec(cfg.data.name)
+        if here.name != paper_data.name and here.substitute_for != paper_data.display_name:
+            self.note_dataset(f"{here.display_name} standing in for {paper_data.display_name}")
         return cfg
 
     def model(self, cfg: ExperimentConfig, seed: int, train_set=None) -> TrainedModel:
