@@ -119,3 +119,34 @@ def test_reconstruction_mse_is_per_pixel_on_the_model_scale():
     imgs = torch.tensor([[0, 255, 255, 0]], dtype=torch.uint8).view(1, 1, 2, 2).repeat(3, 1, 1, 1)
     assert generation.reconstruction_mse(Fixed(), imgs, batch_size=2) == pytest.approx(1.0)   # (+-1 - 0)^2
     assert generation.saturated_fraction(torch.tensor([-1.0, -0.5, 0.0, 0.99])) == 0.5
+
+
+def test_the_long_run_chain_on_a_flat_energy_stays_at_the_standard_normal():
+    """f = 0 makes p_alpha = N(0, I): the mean energy |z|^2 / 2 stays at d / 2 (chains start there);
+    snapshots come every ``every`` steps plus the asked-for ones, and the trace has one value per step."""
+    from hebm_lib.configs import EBMPrior
+    from hebm_lib.evaluation import generation
+    from hebm_lib.models.priors import JointEBMPrior
+
+    class Flat(torch.nn.Module):
+        device = torch.device("cpu")
+
+        def __init__(self):
+            super().__init__()
+            self.prior = JointEBMPrior(4, EBMPrior(hidden=8, layers=1, spectral_norm=False, langevin_step_size=0.3))
+            with torch.no_grad():
+                self.prior.linears[-1].weight.zero_()
+                self.prior.linears[-1].bias.zero_()
+
+        def decode(self, z):
+            return z.view(len(z), 1, 2, 2)
+
+    energy, snaps, final = generation.long_run_chain(Flat(), 2000, 300, 100, torch.Generator().manual_seed(0),
+                                                     also_at=(60,))
+    assert len(energy) == 301 and sorted(snaps) == [0, 60, 100, 200, 300] and final.shape == (2000,)
+    assert abs(energy.mean().item() - 2.0) < 0.1 and abs(final.mean().item() - 2.0) < 0.15
+    with pytest.raises(ValueError, match="needs an EBM prior"):
+        model = Flat()
+        from hebm_lib.models.priors import GaussianPrior
+        model.prior = GaussianPrior(4)
+        generation.long_run_chain(model, 2, 10, 5)

@@ -216,3 +216,14 @@ def test_training_numerics_are_pinned(tiny_cfg, tiny_images, tmp_path):
         f"training numerics changed ({got} vs {pinned}): bump TRAINING_VERSION ({TRAINING_VERSION}) "
         f"and update the pinned numbers")
     assert last["energy_gap"] == pytest.approx(-0.0184219, abs=1e-5)
+
+
+def test_a_config_that_resolves_to_another_uses_its_model(tmp_path):
+    """svhn_fid_ours is Table 1's fmnist_ours at smoke/cpu (its offline stand-in): trained once, shared."""
+    a = get_config("fmnist_ours", "smoke", {"train.iterations": 3})
+    b = get_config("svhn_fid_ours", "smoke", {"train.iterations": 3})
+    assert a.hash == b.hash and a.name != b.name
+    first = train_or_load(a, 0, "cpu", cache_dir=tmp_path, progress=False)
+    second = train_or_load(b, 0, "cpu", cache_dir=tmp_path, progress=False)
+    assert second.info["cached"] and second.run_dir == first.run_dir
+    assert get_config("svhn_fid_ours", "paper").hash != get_config("fmnist_ours", "paper").hash
