@@ -20,9 +20,9 @@ import torch
 
 from .. import data as data_lib
 from .. import paths
-from ..configs import ExperimentConfig, default_seeds, get_config
+from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_config
 from ..io import resolve_device
-from ..training import TrainingStopped, run_key, stop_at, train_or_load
+from ..training import TrainingStopped, run_dir_for, stop_at, train_or_load
 from . import manifest
 from .results import read_stored
 
@@ -60,11 +60,14 @@ def artefact_configs(artefact: str, profile: str, overrides: dict) -> list[tuple
     art = manifest.get(artefact)
     if artefact == "tab3":   # one model per held-out digit
         return [(c, {"data.held_out": d}) for d in (1, 4, 5, 7, 9) for c in art.configs]
-    if artefact == "provlae_fig2":   # a beta sweep for the baselines, Ours once
-        from ..configs import evaluation_settings
-        betas = evaluation_settings(artefact, profile)["betas"]
+    settings = evaluation_settings(artefact, profile)
+    if artefact == "provlae_fig2":   # a beta sweep for the baselines, Ours once, on the profile's data sets
         return [(c, {} if c.endswith("_ours") else {"schedule.beta": b}) for c in art.configs
-                for b in ([1.0] if c.endswith("_ours") else betas)]
+                if c.split("_")[0] in settings["datasets"]
+                for b in ([1.0] if c.endswith("_ours") else settings["betas"])]
+    if artefact == "tab5":   # a 2-layer energy net per width; nef = 0 is VLAE
+        return [("svhn_fid_vlae", {}) if nef == 0 else ("svhn_fid_ours", {"prior.hidden": nef, "prior.layers": 2})
+                for nef in settings["nef"]]
     return [(c, {}) for c in art.configs]
 
 
@@ -73,7 +76,7 @@ def _resolve(name: str, profile: str, overrides: dict, extra: dict) -> Experimen
 
 
 def _run_dir(cfg: ExperimentConfig, seed: int, fingerprint: str) -> Path:
-    return paths.cache_dir() / "models" / f"{cfg.name}-{cfg.profile}-seed{seed}-{run_key(cfg, seed, fingerprint)}"
+    return run_dir_for(cfg, seed, fingerprint)
 
 
 def _progress(cfg: ExperimentConfig, seed: int) -> tuple[int, str]:

@@ -70,6 +70,15 @@ def run_key(cfg: ExperimentConfig, seed: int, data_fingerprint: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
+def run_dir_for(cfg: ExperimentConfig, seed: int, data_fingerprint: str, cache_dir=None) -> Path:
+    """The cache folder of a model. The key is the model and the name a label: a config that resolves to
+    another's (an artefact's stand-in at `cpu`, say) finds and uses that one's folder."""
+    key = run_key(cfg, seed, data_fingerprint)
+    models = paths.cache_dir(cache_dir) / "models"
+    same_key = sorted(models.glob(f"*-{key}/model.pt"))
+    return same_key[0].parent if same_key else models / f"{cfg.name}-{cfg.profile}-seed{seed}-{key}"
+
+
 def training_mode(cfg: ExperimentConfig, device: torch.device, mode: str = "auto") -> str:
     """``auto``: $HEBM_TRAIN_MODE if set, else a CUDA graph on a GPU where the KL schedule allows it, else eager."""
     if mode != "auto":
@@ -91,11 +100,7 @@ def train_or_load(cfg: ExperimentConfig, seed: int, device=None, data_dir=None, 
     if train_set is None:
         train_set = data_lib.training_set(cfg.data, data_dir)
     key = run_key(cfg, seed, train_set.fingerprint)
-    # the key is the model; the name is a label: a config that resolves to another's (an artefact's
-    # stand-in at `cpu`, say) uses that one's model
-    models = paths.cache_dir(cache_dir) / "models"
-    same_key = sorted(models.glob(f"*-{key}/model.pt"))
-    run_dir = same_key[0].parent if same_key else models / f"{cfg.name}-{cfg.profile}-seed{seed}-{key}"
+    run_dir = run_dir_for(cfg, seed, train_set.fingerprint, cache_dir)
     final = run_dir / "model.pt"
     cached = final.exists()
     if not cached:
