@@ -164,12 +164,15 @@ class DomainFeatureNet(nn.Module):
         self.image_shape, self.head_sizes = tuple(image_shape), tuple(head_sizes)
         net = data_classifier(image_shape, sum(head_sizes))
         self.body, self.head = net[:-1], net[-1]
+        # features are divided by their spread over real training images (set once after training), so
+        # that FIDs in this space read in comparable units across data sets (an FID scales with its square)
+        self.register_buffer("feature_scale", torch.ones(()))
 
     def forward(self, x):            # logits of all heads, concatenated
         return self.head(self.body(x))
 
     def features(self, x):
-        return self.body(x)
+        return self.body(x) / self.feature_scale
 
 
 def _head_targets(train_set) -> tuple[tuple[int, ...], torch.Tensor]:
@@ -200,7 +203,10 @@ def train_domain_net(train_set, epochs: int, seed: int = 0) -> DomainFeatureNet:
             opt.zero_grad()
             loss.backward()
             opt.step()
-    return net.eval()
+    net.eval()
+    with torch.no_grad():
+        net.feature_scale.copy_(net.features(x[:2000]).std())
+    return net
 
 
 def domain_accuracy(net: DomainFeatureNet, test_set) -> list[float]:
@@ -215,14 +221,14 @@ def domain_accuracy(net: DomainFeatureNet, test_set) -> list[float]:
 
 def domain_space(train_set, epochs: int, seed: int = 0, cache_dir=None) -> FeatureSpace:
     """The domain-feature network of ``train_set`` (trained once, then read from the model cache)."""
-    key = hashlib.sha256(f"{train_set.fingerprint}|epochs={epochs}|seed={seed}|v1".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{train_set.fingerprint}|epochs={epochs}|seed={seed}|v2".encode()).hexdigest()[:16]
     path = paths.cache_dir(cache_dir) / "fid" / f"domain-{train_set.spec.name}-{key}.pt"
     if not path.is_file():
         net = train_domain_net(train_set, epochs, seed)
         atomic_save({"image_shape": net.image_shape, "head_sizes": net.head_sizes, "state": net.state_dict()}, path)
     heads = "the class" if not train_set.spec.is_factor_data else "its factors (" + ", ".join(train_set.spec.factor_names) + ")"
-    label = (f"FID (domain features: {DOMAIN_FEATURES}-d hidden layer of a CNN trained here to predict {heads} "
-             f"of {train_set.spec.display_name}; not Inception FID)")
+    label = (f"FID (domain features: {DOMAIN_FEATURES}-d hidden layer, in units of its spread over real images, of "
+             f"a CNN trained here to predict {heads} of {train_set.spec.display_name}; not Inception FID)")
     return FeatureSpace("domain", label, DOMAIN_EXTRACTOR, str(path),
                         {"trained_on": train_set.spec.label, "n_train": len(train_set), "epochs": epochs, "seed": seed})
 
