@@ -94,12 +94,13 @@ def convert_fid_helper_weights(torchscript: Path) -> dict[str, torch.Tensor]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         src = torch.jit.load(str(torchscript), map_location="cpu").state_dict()
+    layout = _inception_skeleton()
     src_convs = [k[: -len(".weight")] for k in src if k.endswith(".weight")]
-    dst_convs = [name for name, m in _inception_skeleton().named_modules() if isinstance(m, BasicConv2d)]
+    dst_convs = [name for name, m in layout.named_modules() if isinstance(m, BasicConv2d)]
     if len(src_convs) != len(dst_convs):
         raise FIDUnavailable(f"{torchscript}: {len(src_convs)} convolutions, torch-fidelity's InceptionV3 has "
                              f"{len(dst_convs)}; reinstall {FID_HELPER_WHEEL}")
-    skeleton = _inception_skeleton().state_dict()
+    skeleton = layout.state_dict()
     out = {}
     for a, b in zip(src_convs, dst_convs):
         w = src[a + ".weight"]
