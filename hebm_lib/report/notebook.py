@@ -25,7 +25,7 @@ from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_
 from ..io import device_name, resolve_device
 from ..training import TrainedModel, train_or_load
 from .manifest import get as get_artefact
-from .results import Claim, Result, profile_banner, read_stored, stored_dir, write
+from .results import Claim, Result, Row, profile_banner, read_stored, stored_dir, write
 
 
 @dataclass
@@ -115,6 +115,13 @@ class NotebookRun:
         data = "; ".join(self.result.datasets) or "-"
         fig.text(0.995, 0.005, f"profile: {self.profile} | data: {data} | seeds: {self.seeds}", ha="right",
                  va="bottom", fontsize=7, color="gray")
+
+    def paper_only(self, metric: str, setting: str, value: float, unit: str = "", better: str = "lower") -> None:
+        """A row holding only the paper's number, for a measurement this profile does not make on the
+        paper's terms (a stand-in data set, other FID features): shown with the paper's label, never in
+        the same row as this run's number."""
+        self.result.rows.append(Row(f"{metric} (the paper's)", setting, None, None, 0, value, unit, better,
+                                    "the paper's number; not measured on its terms at this profile"))
 
     def claim(self, claim: str, holds: bool | None, evidence: str) -> Claim:
         """Record one of the paper's claims as tested here (holds None: not tested at this profile)."""
