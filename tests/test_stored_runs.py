@@ -119,3 +119,16 @@ def test_the_campaign_covers_every_artefact_that_trains_models():
     from hebm_lib.report import campaign, manifest
     trains = {a.id for a in manifest.ARTEFACTS if a.notebook and a.configs and a.id != "fig3"}
     assert trains <= set(campaign.ORDER), f"not in campaign.ORDER: {sorted(trains - set(campaign.ORDER))}"
+
+
+def test_a_stand_in_data_set_is_named_and_the_papers_numbers_keep_their_own_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEBM_RESULTS_DIR", str(tmp_path))
+    run = notebook.setup("tab6", "smoke")
+    run.config("cifar10_ours")                       # CIFAR-10 at paper, Fashion-MNIST here
+    run.config("fmnist_ours")                        # its own data: nothing to name
+    assert run.result.datasets == ["Fashion-MNIST standing in for CIFAR-10"]
+    run.paper_only("FID (Inception, CIFAR-10)", "ours", 63.42)
+    row = run.result.rows[-1]
+    assert row.reproduced is None and row.paper == 63.42 and row.metric.endswith("(the paper's)")
+    assert campaign.artefact_configs("tab5", "smoke", {}) == [
+        ("svhn_fid_vlae", {}), ("svhn_fid_ours", {"prior.hidden": 10, "prior.layers": 2})]
