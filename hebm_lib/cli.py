@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -35,8 +36,15 @@ def _parse_params(items: list[str]) -> dict:
         key, sep, value = item.partition("=")
         if not sep:
             raise UsageError(f"parameter {item!r} is not NAME=VALUE")
-        out[key] = yaml.safe_load(value)
+        parsed = yaml.safe_load(value)
+        # YAML 1.1 reads 5e-5 (no dot) as a string; a number is meant
+        if isinstance(parsed, str) and _EXPONENT_NUMBER.fullmatch(parsed.strip()):
+            parsed = float(parsed)
+        out[key] = parsed
     return out
+
+
+_EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def _seconds(text: str) -> float:

@@ -93,3 +93,9 @@ def test_the_book_lists_what_the_manifest_lists():
         assert f"book/generated/{art.notebook}\n" in committed and art.notebook_path.exists()
     # the Makefile reads the manifest instead of keeping a list of its own
     assert not any(a.id in (paths.REPO_ROOT / "Makefile").read_text().split() for a in manifest.ARTEFACTS)
+
+
+def test_cli_values_written_with_an_exponent_are_numbers():
+    from hebm_lib.cli import _parse_params
+    assert _parse_params(["prior.lr=5e-5", "train.iterations=3", "data.name=mnist5k"]) == {
+        "prior.lr": 5e-5, "train.iterations": 3, "data.name": "mnist5k"}
