@@ -13,6 +13,7 @@ HEBM_CACHE_DIR, HEBM_RESULTS_DIR), not from notebook parameters.
 from __future__ import annotations
 
 import json
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,14 @@ from ..io import device_name, resolve_device
 from ..training import TrainedModel, train_or_load
 from .manifest import get as get_artefact
 from .results import Claim, Result, Row, profile_banner, read_stored, stored_dir, write
+
+
+PRINT_WIDTH = 96   # printed lines wider than this are cut at the page's edge (screenshots at 1280 px)
+
+
+def say(text: str) -> None:
+    """Print ``text`` broken into lines that fit the page."""
+    print("\n".join(textwrap.fill(part, PRINT_WIDTH, subsequent_indent="  ") for part in text.split("\n")))
 
 
 @dataclass
@@ -98,7 +107,7 @@ class NotebookRun:
                         else data_lib.load(spec.name, "test"))
             acc = fid.domain_accuracy(fid.load_domain_net(space), held_out)
             line += f"; its held-out accuracy per head: {', '.join(f'{100 * a:.1f}%' for a in acc)}"
-        print(line)
+        say(line)
         if line not in self.result.notes:
             self.result.notes.append(line)
         return space
