@@ -29,7 +29,7 @@ from .manifest import get as get_artefact
 from .results import Claim, Result, Row, profile_banner, read_stored, stored_dir, write
 
 
-PRINT_WIDTH = 96   # printed lines wider than this are cut at the page's edge (screenshots at 1280 px)
+PRINT_WIDTH = 80   # printed lines wider than this are cut at the page's edge (screenshots at 1280 px)
 
 
 def say(text: str) -> None:
