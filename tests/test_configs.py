@@ -78,7 +78,8 @@ def test_anomaly_configs_hold_out_a_digit_and_keep_the_last_epochs_at_paper():
 def test_evaluation_settings_and_seeds_live_with_the_configs():
     assert configs.evaluation_settings("tab1", "paper")["classifier_epochs"] == 50
     assert configs.evaluation_settings("tab1", "smoke")["classifier_train_max"] == 512
-    assert configs.default_seeds("tab3", "cpu") == [0, 1, 2] and configs.default_seeds("tab1", "cpu") == [0, 1]
+    assert configs.default_seeds("tab3", "paper") == [0, 1, 2] and configs.default_seeds("supp_fig1", "cpu") == [0, 1, 2]
+    assert configs.default_seeds("tab3", "cpu") == [0, 1] and configs.default_seeds("fig10", "cpu") == [0]
     with pytest.raises(ValueError, match="valid profiles"):
         configs.evaluation_settings("tab1", "gpu")
 
