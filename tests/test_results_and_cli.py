@@ -28,6 +28,18 @@ def test_paper_values_are_the_printed_ones():
             assert [l for (d, m, l) in sorted(rows) if (d, m) == (ds, model)] == list(range(1, layers + 1))
 
 
+def test_image_modelling_paper_values_are_the_printed_ones():
+    """Spot checks against the paper's Tables 2, 4, 5 and 6 (Table 5's nef = 0 is Table 2's VLAE on SVHN)."""
+    t2 = {(r["dataset"], r["model"], r["metric"]): r["value"] for r in results.paper_values("tab2")}
+    assert t2["svhn", "ours", "fid"] == 24.16 and t2["celeba64", "ours", "mse"] == 0.004
+    assert t2["svhn", "multi-ncp", "mse"] == 0.004 and ("svhn", "abp", "mse") not in t2
+    t4 = {int(r["steps"]): r["value"] for r in results.paper_values("tab4")}
+    t5 = {int(r["nef"]): r["value"] for r in results.paper_values("tab5")}
+    assert t4[60] == t2["celeba64", "ours", "fid"] == 32.15 and t4[15] == 56.42
+    assert t5[0] == t2["svhn", "vlae", "fid"] == 43.95 and t5[100] == t2["svhn", "ours", "fid"]
+    assert {r["model"]: r["value"] for r in results.paper_values("tab6")}["lebm"] == 70.15
+
+
 def test_manifest_lists_every_figure_and_table():
     labels = {a.label for a in manifest.ARTEFACTS}
     assert {f"Figure {i}" for i in range(1, 11)} <= labels
