@@ -184,48 +184,50 @@ def _head_targets(train_set) -> tuple[tuple[int, ...], torch.Tensor]:
     return (spec.n_classes,), train_set.labels.view(-1, 1)
 
 
-def train_domain_net(train_set, epochs: int, seed: int = 0) -> DomainFeatureNet:
-    """Adam on the summed cross-entropy of every head (seeded: the same net on every machine)."""
+def train_domain_net(train_set, epochs: int, seed: int = 0, device="cpu") -> DomainFeatureNet:
+    """Adam on the summed cross-entropy of every head (seeded: the same net on every machine of a kind);
+    batches are converted from uint8 one at a time (SVHN's 531k images would not fit as floats)."""
     sizes, targets = _head_targets(train_set)
     torch.manual_seed(seed)
-    net = DomainFeatureNet(train_set.spec.image_shape, sizes)
-    x = to_unit_range(train_set.images)
+    net = DomainFeatureNet(train_set.spec.image_shape, sizes).to(device)
+    images, targets = train_set.images, targets.to(device)
     gen = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     bounds = np.cumsum((0,) + sizes)
     net.train()
     for _ in range(epochs):
-        order = torch.randperm(len(x), generator=gen)
+        order = torch.randperm(len(images), generator=gen)
         for i in range(0, len(order), 64):
             idx = order[i:i + 64]
-            logits = net(x[idx])
-            loss = sum(nn.functional.cross_entropy(logits[:, a:b], targets[idx, h])
+            logits = net(to_unit_range(images[idx].to(device)))
+            loss = sum(nn.functional.cross_entropy(logits[:, a:b], targets[idx.to(device), h])
                        for h, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])))
             opt.zero_grad()
             loss.backward()
             opt.step()
     net.eval()
     with torch.no_grad():
-        net.feature_scale.copy_(net.features(x[:2000]).std())
-    return net
+        net.feature_scale.copy_(net.features(to_unit_range(images[:2000].to(device))).std())
+    return net.cpu()
 
 
 def domain_accuracy(net: DomainFeatureNet, test_set) -> list[float]:
     """Test accuracy of each head (0-1): the check that the features know the data."""
     sizes, targets = _head_targets(test_set)
     bounds = np.cumsum((0,) + sizes)
+    device = net.feature_scale.device
     with torch.no_grad():
-        logits = torch.cat([net(b) for b in to_unit_range(test_set.images).split(1000)])
+        logits = torch.cat([net(to_unit_range(b.to(device))).cpu() for b in test_set.images.split(1000)])
     return [(logits[:, a:b].argmax(1) == targets[:, h]).float().mean().item()
             for h, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
 
 
-def domain_space(train_set, epochs: int, seed: int = 0, cache_dir=None) -> FeatureSpace:
-    """The domain-feature network of ``train_set`` (trained once, then read from the model cache)."""
+def domain_space(train_set, epochs: int, seed: int = 0, cache_dir=None, device="cpu") -> FeatureSpace:
+    """The domain-feature network of ``train_set`` (trained once, on ``device``, then read from the model cache)."""
     key = hashlib.sha256(f"{train_set.fingerprint}|epochs={epochs}|seed={seed}|v2".encode()).hexdigest()[:16]
     path = paths.cache_dir(cache_dir) / "fid" / f"domain-{train_set.spec.name}-{key}.pt"
     if not path.is_file():
-        net = train_domain_net(train_set, epochs, seed)
+        net = train_domain_net(train_set, epochs, seed, device)
         atomic_save({"image_shape": net.image_shape, "head_sizes": net.head_sizes, "state": net.state_dict()}, path)
     heads = "the class" if not train_set.spec.is_factor_data else "its factors (" + ", ".join(train_set.spec.factor_names) + ")"
     label = (f"FID (domain features: {DOMAIN_FEATURES}-d hidden layer, in units of its spread over real images, of "
@@ -323,12 +325,12 @@ def fid(space: FeatureSpace, generated: torch.Tensor, reference: torch.Tensor, k
     return out
 
 
-def feature_space(kind: str, train_set=None, epochs: int = 2, cache_dir=None) -> FeatureSpace:
+def feature_space(kind: str, train_set=None, epochs: int = 2, cache_dir=None, device="cpu") -> FeatureSpace:
     """The feature space an artefact's settings name: "inception" or "domain" (trained on ``train_set``)."""
     if kind == "inception":
         return inception_space(cache_dir)
     if kind == "domain":
         if train_set is None:
             raise ValueError("domain features need the data set's training images")
-        return domain_space(train_set, epochs, cache_dir=cache_dir)
+        return domain_space(train_set, epochs, cache_dir=cache_dir, device=device)
     raise ValueError(f"unknown fid_features {kind!r}; valid: inception, domain")

@@ -99,7 +99,8 @@ class NotebookRun:
         """The feature network of this profile's FID (settings ``fid_features``, ``feature_epochs``), with its
         label printed and kept in the result's notes; domain features also report their test accuracy."""
         from ..evaluation import fid
-        space = fid.feature_space(self.settings["fid_features"], train_set, self.settings["feature_epochs"])
+        space = fid.feature_space(self.settings["fid_features"], train_set, self.settings["feature_epochs"],
+                                  device=self.device)
         line = f"{space.label} [{space.extractor}]"
         if space.kind == "domain":
             spec = train_set.spec
