@@ -87,13 +87,9 @@ class NotebookRun:
     def test_set(self, cfg: ExperimentConfig, n: int | None = None) -> data_lib.ImageSet:
         """Held-out images of ``cfg``'s data set (its test split; factor data, which has none: ``n`` fresh
         i.i.d. factor draws of another seed), the first ``n`` when given."""
-        spec = data_lib.spec(cfg.data.name)
-        if spec.is_factor_data:
-            ds = data_lib.FactorData(spec).training_set(n or 10_000, seed=1)
-        else:
-            ds = data_lib.load(cfg.data.name, "test").only_classes(cfg.data.classes)
+        ds = _held_out(cfg.data.name, n, cfg.data.classes)
         self.note_dataset(ds.spec.label)
-        return ds.subset(n) if n else ds
+        return ds
 
     def fid_space(self, train_set: data_lib.ImageSet):
         """The feature network of this profile's FID (settings ``fid_features``, ``feature_epochs``), with its
@@ -103,10 +99,7 @@ class NotebookRun:
                                   device=self.device)
         line = f"{space.label} [{space.extractor}]"
         if space.kind == "domain":
-            spec = train_set.spec
-            held_out = (data_lib.FactorData(spec).training_set(2_000, seed=1) if spec.is_factor_data
-                        else data_lib.load(spec.name, "test"))
-            acc = fid.domain_accuracy(fid.load_domain_net(space), held_out)
+            acc = fid.domain_accuracy(fid.load_domain_net(space), _held_out(train_set.spec.name, 2_000))
             line += f"; its held-out accuracy per head: {', '.join(f'{100 * a:.1f}%' for a in acc)}"
         say(line)
         if line not in self.result.notes:
@@ -170,6 +163,15 @@ class NotebookRun:
             return ("**No stored `paper`-profile run of this artefact yet**: only the paper and this "
                     f"`{self.profile}` run are shown above (`hebm campaign --plan` lists what it needs).")
         return render_comparison(self.result.to_dict(), stored, self.artefact)
+
+
+def _held_out(name: str, n: int | None = None, classes=None) -> data_lib.ImageSet:
+    """The test split of data set ``name`` (factor data, which has none: i.i.d. factor draws of seed 1),
+    the first ``n`` of a fixed shuffle when given."""
+    spec = data_lib.spec(name)
+    if spec.is_factor_data:
+        return data_lib.FactorData(spec).training_set(n or 10_000, seed=1)
+    return data_lib.load(name, "test").only_classes(classes).subset(n)
 
 
 def image_sheet(images: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
