@@ -57,7 +57,7 @@ class DataConfig:
 
 
 # (section, field) pairs added to the config after models were cached under their hashes
-_ADDED_LATER = (("data", "classes"),)
+_ADDED_LATER = (("data", "classes"), ("train", "free_nats"), ("prior", "posterior_langevin"))
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,40 @@ class ConditionalNets:
 
 
 @dataclass(frozen=True)
+class ConvLatentNets:
+    """Havtorn et al.'s (2021) hierarchical VAE for OOD detection: z_1 a conv-Gaussian map at half the
+    image side, z_2 and z_3 dense, residual conv stages between them, a Bernoulli p(x | z) on binarised
+    pixels; see hebm_lib.models.hvae_conv."""
+    kind: ClassVar[str] = "conv-hvae"
+    image_shape: tuple[int, int, int]
+    latent_dims: tuple[int, ...]   # flat sizes, bottom first: z_1 = c_1 x (S/2)^2, then z_2, z_3 dense
+    channels: tuple[int, ...]      # one entry per deterministic stage (3 stages: S, S/2, S/4)
+    blocks: int = 3                # residual blocks per stage
+    binarise: bool = True          # training images Bernoulli-resampled each time they are seen (Havtorn's data)
+    likelihood: ClassVar[str] = "bernoulli"
+    sigma: ClassVar[float] = 1.0   # no Gaussian likelihood (protocol attribute only)
+
+    @property
+    def width(self) -> int:
+        return self.channels[-1]
+
+    @property
+    def z1_channels(self) -> int:
+        return self.latent_dims[0] // (self.image_shape[1] // 2) ** 2
+
+    def __post_init__(self):
+        C, H, W = self.image_shape
+        _check(len(self.latent_dims) == 3 and len(self.channels) == 3,
+               f"the conv HVAE has 3 latent layers and 3 stages, got latent_dims={self.latent_dims}, "
+               f"channels={self.channels}")
+        _check(H == W and H % 4 == 0, f"image {self.image_shape} must be square with side divisible by 4")
+        _check(self.latent_dims[0] % (H // 2) ** 2 == 0,
+               f"z_1 ({self.latent_dims[0]}) must be a whole number of {H // 2}x{H // 2} channels")
+        _check(all(d >= 1 for d in self.latent_dims) and all(c >= 1 for c in self.channels) and self.blocks >= 1,
+               "nets.latent_dims, nets.channels and nets.blocks must be positive")
+
+
+@dataclass(frozen=True)
 class VHPNets:
     """VHP (Klushyn et al. 2019): an MLP VAE with a variational hierarchical prior; see hebm_lib.models.vhp."""
     kind: ClassVar[str] = "vhp"
@@ -128,7 +162,7 @@ def _common_nets_checks(n) -> None:
            f"image {n.image_shape} must be square with side divisible by 2^{len(n.channels)}")
 
 
-NETS_CLASSES = {c.kind: c for c in (LadderNets, ConditionalNets, VHPNets)}
+NETS_CLASSES = {c.kind: c for c in (LadderNets, ConditionalNets, ConvLatentNets, VHPNets)}
 
 
 @dataclass(frozen=True)
@@ -140,8 +174,14 @@ class EBMPrior:
     lr: float = 2e-6               # eta_alpha
     langevin_steps: int = 60       # K
     langevin_step_size: float = 0.4  # s
+    # LEBM's own inference (Pang et al.): z+ by (steps, step size) of Langevin on log p(x, z) from N(0, I)
+    # each iteration, and the generator trained at z+ alone; None: the amortised inference net (the paper's)
+    posterior_langevin: tuple[int, float] | None = None
 
     def __post_init__(self):
+        _check(self.posterior_langevin is None or (len(self.posterior_langevin) == 2 and self.posterior_langevin[0] >= 1
+                                                  and self.posterior_langevin[1] > 0),
+               f"prior.posterior_langevin must be None or (steps >= 1, step size > 0), got {self.posterior_langevin}")
         _check(self.hidden >= 1 and self.layers >= 1 and self.langevin_steps >= 0 and self.langevin_step_size > 0
                and self.lr >= 0, "prior.hidden, prior.layers must be >= 1, langevin_step_size > 0, lr >= 0")
 
@@ -159,6 +199,9 @@ class TrainConfig:
     checkpoint_every: int = 500
     snapshot_epochs: int = 0       # keep the weights at the end of each of the last N epochs (Table 3 averages them)
     max_energy_gap: float = 1e3    # |mean f(z+) - mean f(z-)| above this is divergence
+    # free nats (Havtorn et al.): (nats per layer, held for N iterations, then linearly to 0 over M); the
+    # KL of a layer below it gets no gradient. None: off
+    free_nats: tuple[float, int, int] | None = None
 
     def __post_init__(self):
         _choice("train", "kl", self.kl, ("analytic", "mc"))
@@ -166,6 +209,8 @@ class TrainConfig:
         _check(self.iterations >= 1 and self.batch_size >= 1 and self.checkpoint_every >= 1,
                "train.iterations, train.batch_size and train.checkpoint_every must be >= 1")
         _check(self.snapshot_epochs >= 0, f"train.snapshot_epochs must be >= 0, got {self.snapshot_epochs}")
+        _check(self.free_nats is None or (len(self.free_nats) == 3 and min(self.free_nats) >= 0),
+               f"train.free_nats must be None or (nats, hold, decay) >= 0, got {self.free_nats}")
 
 
 # The weight of the KL term, one class per schedule (hebm_lib.training.schedules implements them).
@@ -233,7 +278,7 @@ class ExperimentConfig:
     profile: str
     description: str
     data: DataConfig
-    nets: LadderNets | ConditionalNets | VHPNets
+    nets: LadderNets | ConditionalNets | ConvLatentNets | VHPNets
     prior: EBMPrior | None         # None: N(0, I)
     train: TrainConfig
     schedule: ConstantKL | KLWarmup | Progressive | Constrained
@@ -252,7 +297,7 @@ class ExperimentConfig:
         d.pop("name")
         # fields added after models were cached leave the hash unchanged while at their default
         for section, key in _ADDED_LATER:
-            if d[section].get(key) is None:
+            if d[section] is not None and d[section].get(key) is None:
                 d[section].pop(key, None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -344,6 +389,10 @@ NETS = {
     "gray28-2x2d":    P(LadderNets(latent_dims=(2, 2), **_G28),                          _G28_CPU,                                  _G28_SMOKE),
     "gray28-lebm-2d": P(LadderNets(latent_dims=(2,), sigma=0.3, **_G28),                 _G28_CPU,                                  _G28_SMOKE),
     "gray28-hvae":    P(ConditionalNets((1, 28, 28), (2, 2, 2), (64, 128), 200),         _G28_CPU,                                  _G28_SMOKE),
+    # Supp. Table 1's HVAE as Havtorn et al. build it: z_1 8 x 14 x 14 conv, z_2 16, z_3 8, stages of 3
+    # residual blocks of 64 channels (their FashionMNIST recipe)
+    "gray28-oodd":    P(ConvLatentNets((1, 28, 28), (8 * 14 * 14, 16, 8), (64, 64, 64), blocks=3),
+                                                                                         {"channels": (8, 16, 16), "blocks": 1},    {"channels": (4, 4, 4), "blocks": 1}),
     "svhn-hs":        P(LadderNets((3, 32, 32), (2, 2, 2, 10), (32, 64, 64), 256, injection="add"),
                                                                                          {"channels": (16, 32, 32), "width": 128},  {"channels": (4, 8, 8), "width": 16}),
     "shapes3d":       P(LadderNets(latent_dims=(3, 3, 3), **_SHAPES),                    _SHAPES_CPU,                               _SHAPES_SMOKE),
@@ -386,7 +435,12 @@ PRIORS = {
     "authors-svhn":   P(EBMPrior(),                                                      {"lr": 1e-4, "langevin_steps": 30},        _EBM_SMOKE),
     "authors-short":  P(EBMPrior(),                                                      {"lr": 1e-3, "langevin_steps": 20},        _EBM_SMOKE),
     "lebm":           P(EBMPrior(200, 2, spectral_norm=False, lr=2e-5),                  {"lr": 2e-4, "langevin_steps": 30},        _EBM_SMOKE),
-    "lebm-short":     P(EBMPrior(200, 2, spectral_norm=False, lr=2e-5),                  {"lr": 2e-4, "langevin_steps": 20},        _EBM_SMOKE),
+    # Table 3's LEBM row infers by LEBM's own posterior Langevin (20 steps, s = 0.1) at `paper`; at `cpu` by
+    # the shared encoder: Langevin made its training step 5x slower and scoring 20 decoder gradients an
+    # image (about 15 of the book's 45 minutes)
+    "lebm-short":     P(EBMPrior(200, 2, spectral_norm=False, lr=2e-5, posterior_langevin=(20, 0.1)),
+                                                                                         {"lr": 2e-4, "langevin_steps": 20, "posterior_langevin": None},
+                                                                                         {**_EBM_SMOKE, "posterior_langevin": (3, 0.1)}),
     # Table 1's length (1.5k iterations at cpu): 2e-4 diverged on Fashion-MNIST at iteration 1,395 (energy gap
     # 1.2e3 without spectral norm); 5e-5 (2.5x the paper's rate) trains
     "lebm-long":      P(EBMPrior(200, 2, spectral_norm=False, lr=2e-5),                  {"lr": 5e-5, "langevin_steps": 30},        _EBM_SMOKE),
@@ -432,6 +486,13 @@ TRAINING = {
     # cpu: 600 iterations, 1/80 of paper, far too short for REWO to leave its initial phase at kappa 0.02.
     "pendulum":       P(TrainConfig(50_000, lr=1e-4, betas=(0.9, 0.999), weight_decay=0.0, lr_decay_per_epoch=1.0, kl="mc", checkpoint_every=5000),
                                                                                          {"iterations": 600, "lr": 1e-3, "checkpoint_every": 300},        _SMOKE_TRAIN),
+    # Havtorn et al.'s FashionMNIST recipe: Adam 3e-4, batch 128, 1000 epochs; free nats 2 held 200 epochs,
+    # then to 0 over 200 (468 iterations an epoch). cpu: 1,200 iterations of 64, warm-up and free nats
+    # scaled with the length (a fifth each, as theirs)
+    "oodd":           P(TrainConfig(1000 * 468, batch_size=128, lr=3e-4, betas=(0.9, 0.999), weight_decay=0.0,
+                                    lr_decay_per_epoch=1.0, checkpoint_every=5000, free_nats=(2.0, 200 * 468, 200 * 468)),
+                                                                                         {"iterations": 1200, "batch_size": 64, "lr": 1e-3, "checkpoint_every": 300, "free_nats": (2.0, 240, 240)},
+                                                                                         _SMOKE_TRAIN),
 }
 # svhn-fid: the authors' FID run, 200 epochs of SVHN 'extra' at batch 100; CIFAR-10 and CelebA: no code,
 # 200 epochs (CIFAR-10) and 100 epochs (CelebA's 162,770 training images) with the same optimiser.
@@ -455,6 +516,7 @@ SCHEDULES = {
     "toy":            P(ConstantKL(),                                                    KLWarmup(300),                             ConstantKL()),
     "anomaly":        P(ConstantKL(),                                                    KLWarmup(125),                             ConstantKL()),
     "beta8":          P(ConstantKL(8.0)),
+    "oodd":           P(KLWarmup(200 * 468),                                             KLWarmup(240),                             KLWarmup(3)),
     "provlae-shapes3d": P(Progressive(3, beta=8.0, pre_kl=0.5, fade_in=5000),            {"fade_in": 100},                          {"fade_in": 1}),
     "provlae-dsprites": P(Progressive(3, beta=1.0, pre_kl=0.5, fade_in=5000),            {"fade_in": 100},                          {"fade_in": 1}),
     "provlae-mnist":  P(Progressive(3, beta=1.0, pre_kl=0.5, fade_in=5000),              {"fade_in": 100},                          {"fade_in": 1}),
@@ -483,6 +545,7 @@ class Row:
 _OURS, _VLAE = "Joint EBM prior (ours)", "VLAE (same nets, N(0,I) prior)"
 _VAE, _LEBM = "VAE (one latent layer, N(0,I) prior)", "LEBM (one latent layer, latent EBM prior)"
 _HVAE = "Conditional hierarchical VAE (HVAE: top-down Gaussian p(z_i | z_{i+1}))"
+_HVAE_OODD = "Havtorn et al.'s HVAE (conv z_1 and dense z_2, z_3; Bernoulli on binarised pixels; free nats)"
 _PROVLAE, _BETAVAE = "pro-VLAE (progressive VLAE, Li et al. 2020)", "beta-VAE (one layer with all the latent dims)"
 _T3 = "without one digit (Table 3)"
 _PEND = "on the pendulum (rendered here; the paper's set is not published)"
@@ -499,6 +562,7 @@ CONFIGS = [
     Row("fmnist_vae",         "vae",     "fmnist",       "gray28-1layer",  None,            "gray28",       "elbo-warmup-at-cpu",  f"{_VAE} on Fashion-MNIST"),
     Row("fmnist_lebm",        "lebm",    "fmnist",       "gray28-lebm",    "lebm-long",     "gray28-lebm",  "elbo-warmup-at-cpu",  f"{_LEBM} on Fashion-MNIST"),
     Row("fmnist_hvae",        "hvae",    "fmnist",       "gray28-hvae",    None,            "gray28",       "elbo-warmup-at-cpu",  f"{_HVAE} on Fashion-MNIST"),
+    Row("fmnist_hvae_oodd",   "hvae",    "fmnist",       "gray28-oodd",    None,            "oodd",         "oodd",                f"{_HVAE_OODD} on Fashion-MNIST (Supp. Table 1)"),
     Row("mnist_hvae6",        "hvae",    "mnist",        "gray28-hvae6",   None,            "toy",          "toy",                 f"{_HVAE} with 6 layers of 2-d codes on MNIST (BIVA-like, Figure 1)"),
     Row("mnist012_lebm",      "lebm",    "mnist012",     "gray28-lebm-2d", "lebm",          "toy-lebm",     "toy",                 f"{_LEBM} with a 2-d code on MNIST digits 0, 1, 2 (Sec. 2.2, Figure 2)"),
     Row("mnist012_ours",      "ours",    "mnist012",     "gray28-2x2d",    "authors",       "toy",          "toy",                 f"{_OURS} with 2-d z_1 and 2-d z_2 on MNIST digits 0, 1, 2 (Figures 6, 7)"),
@@ -549,7 +613,8 @@ EVALUATION = {
     "fig9":         P(dict(budgets=[1.5, 3.0, 6.0], n_pairs=500, steps=500, judge_epochs=10, judge_train=None),
                       dict(budgets=[1.5, 3.0, 6.0], n_pairs=70, steps=80, judge_epochs=3, judge_train=10_000),
                       dict(budgets=[3.0], n_pairs=8, steps=5, judge_epochs=1, judge_train=500)),
-    "supp_tab1":    P(dict(out_dataset="mnist", n_test=10_000),                          dict(out_dataset="mnist5k", n_test=10_000),      dict(out_dataset="mnist5k", n_test=200)),
+    # iw_samples: importance samples of each HVAE bound (Havtorn et al.: 1000 for L)
+    "supp_tab1":    P(dict(out_dataset="mnist", n_test=10_000, iw_samples=1000),         dict(out_dataset="mnist5k", n_test=10_000, iw_samples=8), dict(out_dataset="mnist5k", n_test=200, iw_samples=2)),
     "tab3":         P(dict()),
     "supp_fig1":    P(dict(n_points=10_000),                                             dict(n_points=10_000),                           dict(n_points=500)),
     "supp_tab2":    P(dict(n_points=480_000, n_samples=10_000),                          dict(n_points=5_000, n_samples=2_000),           dict(n_points=500, n_samples=300)),
@@ -718,6 +783,8 @@ def validate(cfg: ExperimentConfig) -> None:
     if n.kind == "vhp":
         _check(t.kl == "mc" and (s.kind != "constant" or s.beta == 1),
                f"{where}: VHP needs train.kl='mc' (no closed-form KL) and no beta other than its schedule's")
-    if n.kind == "conditional":
+    _check(t.free_nats is None or n.kind == "conv-hvae",
+           f"{where}: train.free_nats is for the conv HVAE (nets kind 'conv-hvae') only; set it to None")
+    if n.kind in ("conditional", "conv-hvae"):
         _check(s.kind in ("constant", "warmup") and getattr(s, "beta", 1.0) == 1.0,
                f"{where}: the conditional HVAE supports neither beta != 1 nor progressive training")

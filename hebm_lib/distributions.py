@@ -16,6 +16,16 @@ def to_unit_range(images_uint8: torch.Tensor) -> torch.Tensor:
     return images_uint8.float().div(127.5).sub(1.0)
 
 
+def binarise(x: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+    """Pixels in [-1, 1] -> {-1, 1}, each white with probability its grey level (Bernoulli resampling)."""
+    return torch.bernoulli(((x + 1) / 2).clamp(0, 1), generator=rng) * 2 - 1
+
+
+def binarise_uint8(images: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+    """uint8 images -> uint8 images of 0 / 255, each pixel white with probability its grey level."""
+    return (torch.bernoulli(images.float() / 255, generator=rng) * 255).to(torch.uint8)
+
+
 def reparameterised_sample(mu: torch.Tensor, logvar: torch.Tensor, rng=None, n: int | None = None) -> torch.Tensor:
     """mu + sigma * eps with eps ~ N(0, I) from ``rng``; with ``n``, n draws stacked in a leading dim."""
     shape = mu.shape if n is None else (n,) + mu.shape

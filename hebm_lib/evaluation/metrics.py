@@ -133,11 +133,16 @@ def anomaly_scores(model: LatentModel, images: torch.Tensor, generator: torch.Ge
     """The paper's decision function (Sec. 5.4): -log p(x, z), unnormalised, at one z ~ q(z | x).
 
     Higher means more anomalous. log p(x, z) = log p(x | z) + f(z) + log N(z; 0, I), constants dropped.
+    A model that infers by posterior Langevin (LEBM's own inference) is scored at its Langevin z.
     """
     out = []
     for x in image_batches(images, model.device, batch_size):
-        mu, logvar = model.encode(x)
-        out.append(-model.log_joint(x, reparameterised_sample(mu, logvar, generator)).cpu())
+        if getattr(model, "posterior_langevin", None) is not None:
+            z = model.infer_by_langevin(x, generator)
+        else:
+            mu, logvar = model.encode(x)
+            z = reparameterised_sample(mu, logvar, generator)
+        out.append(-model.log_joint(x, z).cpu())
     return torch.cat(out)
 
 
@@ -150,3 +155,17 @@ def hvae_scores(model, images: torch.Tensor, k: int, generator: torch.Generator 
     for x in image_batches(images, model.device, batch_size):
         out.append((-model.likelihood_bound(x, 0, generator) if k == 0 else model.llr(x, k, generator)).cpu())
     return torch.cat(out)
+
+
+@torch.no_grad()
+def llr_scores(model, images: torch.Tensor, ks: tuple[int, ...], samples: int,
+               generator: torch.Generator | None = None, batch_size: int = 250) -> dict[int, torch.Tensor]:
+    """OOD scores of an HVAE with importance-weighted bounds (Havtorn et al. 2021), higher = more
+    out-of-distribution: k = 0 gives -L(x), k > 0 gives LLR^{>k}(x) = L(x) - L^{>k}(x), every bound the
+    log-mean-exp of ``samples`` weights; L(x) is estimated once per image and shared by every k."""
+    out = {k: [] for k in ks}
+    for x in image_batches(images, model.device, batch_size):
+        full = model.likelihood_bound(x, 0, generator, samples)
+        for k in ks:
+            out[k].append((-full if k == 0 else full - model.likelihood_bound(x, k, generator, samples)).cpu())
+    return {k: torch.cat(v) for k, v in out.items()}

@@ -7,18 +7,20 @@
     samplers  short-run Langevin (Eqs. 13-14), layer resampling
     ladder    the paper's generator (Eq. 5) and ladder inference net (Eq. 8): Ours, VLAE, VAE, LEBM, pro-VLAE
     hvae      the conditional hierarchical VAE (HVAE) with L^{>k} and LLR^{>k}
+    hvae_conv Havtorn et al.'s HVAE (conv z_1, Bernoulli), importance-weighted L^{>k} (Supp. Table 1)
     vhp       VHP: a VAE with a variational hierarchical prior
 """
 from __future__ import annotations
 
-from ..configs import ConditionalNets, EBMPrior, ExperimentConfig, LadderNets, VHPNets
+from ..configs import ConditionalNets, ConvLatentNets, EBMPrior, ExperimentConfig, LadderNets, VHPNets
 from .base import LatentModel, LatentModelBase
 from .hvae import ConditionalHierarchicalVAE
+from .hvae_conv import ConvLatentHVAE
 from .ladder import HierarchicalLatentModel
 from .vhp import HierarchicalPriorVAE
 
 
-def build_model(nets: LadderNets | ConditionalNets | VHPNets | ExperimentConfig,
+def build_model(nets: LadderNets | ConditionalNets | ConvLatentNets | VHPNets | ExperimentConfig,
                 prior: EBMPrior | None = None) -> LatentModel:
     """The model of ``nets`` (its class picks the system family) with ``prior`` (ladder models only);
     given a whole ExperimentConfig, its nets and prior."""
@@ -28,6 +30,8 @@ def build_model(nets: LadderNets | ConditionalNets | VHPNets | ExperimentConfig,
         return HierarchicalPriorVAE(nets)
     if isinstance(nets, ConditionalNets):
         return ConditionalHierarchicalVAE(nets)
+    if isinstance(nets, ConvLatentNets):
+        return ConvLatentHVAE(nets)
     return HierarchicalLatentModel(nets, prior)
 
 
@@ -35,5 +39,5 @@ def count_parameters(module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["LatentModel", "LatentModelBase", "HierarchicalLatentModel", "ConditionalHierarchicalVAE",
+__all__ = ["LatentModel", "LatentModelBase", "HierarchicalLatentModel", "ConditionalHierarchicalVAE", "ConvLatentHVAE",
            "HierarchicalPriorVAE", "build_model", "count_parameters"]

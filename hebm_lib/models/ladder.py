@@ -31,6 +31,7 @@ from ..distributions import kl_to_standard_mc, kl_to_standard_per_dim, reparamet
 from .base import ElboTerms, LatentModelBase
 from .blocks import SLOPE, act, conv_stack, down, mlp, up, xavier_init
 from .priors import build_prior
+from .samplers import langevin
 
 
 class HierarchicalGenerator(nn.Module):
@@ -166,6 +167,8 @@ class HierarchicalLatentModel(LatentModelBase):
         self.generator = DenseLadderGenerator(nets) if dense else HierarchicalGenerator(nets)
         self.encoder = DenseLadderEncoder(nets) if dense else LadderEncoder(nets)
         self.prior = build_prior(prior, sum(nets.latent_dims))
+        # LEBM's own inference: (steps, step size) of posterior Langevin, or None (the encoder)
+        self.posterior_langevin = prior.posterior_langevin if prior is not None else None
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mus, logvars = self.encoder(x)
@@ -207,6 +210,21 @@ class HierarchicalLatentModel(LatentModelBase):
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Unnormalised log p(x, z) = log p(x|z) + f(z) + log N(z; 0, I), constants dropped."""
         return -self.reconstruction_nll(x, self.decode(z)) + self.prior.log_density(z)
+
+    def infer_by_langevin(self, x: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+        """LEBM's posterior sampling: z ~ p(z | x) by short-run Langevin on log p(x, z) from N(0, I)
+        (``posterior_langevin`` steps and step size); returned detached."""
+        if self.posterior_langevin is None:
+            raise ValueError("this model infers z with its encoder; set prior.posterior_langevin to (steps, step size)")
+        steps, step_size = self.posterior_langevin
+
+        def grad_log_joint(z):
+            with torch.enable_grad():
+                z = z.detach().requires_grad_(True)
+                return torch.autograd.grad(self.log_joint(x, z).sum(), z)[0]
+
+        z0 = torch.randn(x.shape[0], sum(self.latent_dims), generator=rng, device=x.device)
+        return langevin(grad_log_joint, z0, steps, step_size, rng).detach()
 
     @torch.no_grad()
     def sample(self, n: int, generator=None, steps: int | None = None, step_size: float | None = None) -> torch.Tensor:

@@ -126,6 +126,13 @@ class ConstrainedSchedule(Schedule):
         self.state = dict(state)
 
 
+def free_nats_at(it: int, nats: float, hold: int, decay: int) -> float:
+    """Havtorn et al.'s free nats: ``nats`` for ``hold`` iterations, then linearly to 0 over ``decay``."""
+    if it < hold:
+        return float(nats)
+    return float(nats) * max(0.0, 1.0 - (it - hold) / decay) if decay > 0 else 0.0
+
+
 def build_schedule(cfg, latent_dims: tuple[int, ...], iterations: int) -> Schedule:
     if isinstance(cfg, ConstantKL):
         return Constant(cfg, sum(latent_dims))

@@ -38,8 +38,9 @@ from ..configs import ExperimentConfig
 from ..distributions import to_unit_range
 from ..io import atomic_save, resolve_device
 from ..models import build_model
+from ..models.base import ElboTerms
 from .distributed import average_grads, rank_and_world
-from .schedules import build_schedule
+from .schedules import build_schedule, free_nats_at
 
 MODES = ("eager", "compiled", "graph")
 STAT_NAMES = ("loss", "rec", "kl0", "tilt", "energy_gap")
@@ -89,6 +90,9 @@ class Trainer:
         if self.mode == "graph" and self.device.type != "cuda":
             raise ValueError("training mode 'graph' (CUDA graphs) needs a CUDA device; use 'eager' or 'compiled'")
         self.schedule = build_schedule(self.cfg.schedule, self.model.latent_dims, t.iterations)
+        self._posterior_langevin = getattr(self.model, "posterior_langevin", None) is not None
+        if self.mode != "eager" and self._posterior_langevin:
+            raise ValueError(f"{self.cfg.name}: posterior Langevin (prior.posterior_langevin) trains in mode 'eager' only")
         if self.mode == "graph" and (self.schedule.needs_reconstruction_error or t.amp == "fp16"):
             raise ValueError(f"{self.cfg.name}: its KL schedule ({self.cfg.schedule.kind}) reads the reconstruction "
                              f"error on the host every iteration (or amp is fp16, whose scaler is not capture-safe); "
@@ -202,7 +206,13 @@ class Trainer:
         z_neg = m.prior.sample(n, generator=self.rng, device=self.device) if m.prior.is_ebm else None
         # 2-3. inference sampling, generator + inference update
         m.prior.requires_grad_(False)  # f's own gradient comes from step 4 only
-        terms, tilt_pos = self._loss_fn(x, self._dim_weights)
+        if self._posterior_langevin:   # LEBM's own inference: z+ by Langevin, the generator fitted at z+
+            z_pos = m.infer_by_langevin(x, self.rng)
+            rec = m.reconstruction_nll(x, m.decode(z_pos).float()).mean()
+            zero = torch.zeros((), device=self.device)
+            terms, tilt_pos = ElboTerms(rec, zero, z_pos, self._kl_layers * 0), zero
+        else:
+            terms, tilt_pos = self._loss_fn(x, self._dim_weights)
         if self.schedule.needs_reconstruction_error:  # REWO / GECO: beta from this batch's error (host read)
             self._kl_weight.fill_(self._constraint_weight(terms.rec, x))
         loss = terms.rec + self._kl_weight * (terms.kl - tilt_pos)
@@ -241,6 +251,8 @@ class Trainer:
         self._set_lr(it)
         if not self.schedule.needs_reconstruction_error:
             self._kl_weight.fill_(self.schedule.kl_weight(it))
+        if self.cfg.train.free_nats is not None:
+            self.model.free_nats.fill_(free_nats_at(it, *self.cfg.train.free_nats))
         w = self.schedule.dim_weights(it, self.model, self.device)
         if w is not None:
             self._dim_weights.copy_(w)
