@@ -71,7 +71,7 @@ def test_campaign_plan_names_blocked_and_shared_jobs(stored_dir):
     assert by["tab1", "mnist_ours", 0].state.startswith("blocked: mnist not available")
     assert by["tab1", "fmnist_ours", 0].state == "to do" and by["tab1", "fmnist_ours", 0].estimate_s["cuda"] > 0
     assert by["supp_tab1", "fmnist_ours", 0].state == "same model as tab1"
-    assert by["supp_tab1", "fmnist_hvae", 0].state == "to do"
+    assert by["supp_tab1", "fmnist_hvae_oodd", 0].state == "to do"
     text = campaign.format_plan(jobs)
     assert "GPU (H100)" in text and "left (unblocked jobs)" in text
     substituted = campaign.plan("paper", {"mnist_ours": {"data.name": "mnist5k"}}, artefacts=("fig5",))

@@ -9,7 +9,7 @@ from torch import nn
 
 from hebm_lib import data
 from hebm_lib.data import pendulum
-from hebm_lib.evaluation.pendulum import circular_regression_error
+from hebm_lib.evaluation.pendulum import circular_regression_error, ols_angle_error
 from hebm_lib.configs import get_config
 from hebm_lib.models import build_model
 from hebm_lib.training import Trainer, train
@@ -187,3 +187,17 @@ def test_circular_regression_known_answers():
     assert abs(circular_regression_error(noise, theta)["abs_error"] - math.pi / 2) < 0.25
     with pytest.raises(ValueError, match="N x 2"):
         circular_regression_error(np.zeros((5, 3)), theta[:5])
+
+
+def test_ols_angle_error_known_answers():
+    """App. B.3's OLS on arcsin(z_2 / r): 0 for a ring in any position, orientation or handedness; the
+    folded angle's spread (pi / 4) for a code that ignores the angle; noise on the ring's radius shows."""
+    theta = np.random.RandomState(0).uniform(0, 2 * math.pi, 2000)
+    for phase, hand in ((0.0, 1), (2.0, 1), (0.7, -1)):
+        ring = np.stack([np.cos(hand * theta + phase), np.sin(hand * theta + phase)], 1) * 3 + [5, -2]
+        fit = ols_angle_error(ring, theta)
+        assert fit["abs_error"] < 1e-6 and abs(fit["slope"] - 1) < 1e-6 and abs(fit["radius"] - 3) < 1e-9
+    noise = np.random.RandomState(1).randn(2000, 2)
+    assert abs(ols_angle_error(noise, theta)["abs_error"] - math.pi / 4) < 0.05
+    rough = np.stack([np.cos(theta), np.sin(theta)], 1) * (1 + 0.1 * np.random.RandomState(2).randn(2000, 1))
+    assert 0.01 < ols_angle_error(rough, theta)["abs_error"] < 0.2

@@ -29,3 +29,29 @@ def circular_regression_error(codes: np.ndarray, theta: np.ndarray) -> dict:
         if best is None or err < best["abs_error"]:
             best = {"abs_error": float(err), "sign": s, "offset": float(b)}
     return best
+
+
+def ols_angle_error(codes: np.ndarray, theta: np.ndarray) -> dict:
+    """The VHP paper's Table 1 measure (its App. B.3): an OLS regression of the joint angle on
+    arcsin(z_2 / r), r the radius of the ring estimated from the codes (N x 2).
+
+    What the appendix leaves open, and is chosen here: the centre is the least-squares circle's (as in
+    :func:`circular_regression_error`); the code plane is first rotated and reflected so that its polar
+    angle matches the joint angle (the fitted sign and offset of the circular regression: a code's
+    orientation is arbitrary); and the joint angle is folded by the same map as the code,
+    arcsin(sin theta), so that a ring following the angle is a straight line. Returns the mean absolute
+    residual (radians), the OLS slope and intercept, and r. A ring gives ~0; a code that ignores the
+    angle gives about pi / 4 (the spread of the folded angle)."""
+    codes = np.asarray(codes, dtype=np.float64)
+    theta = np.asarray(theta, dtype=np.float64)
+    align = circular_regression_error(codes, theta)
+    design = np.column_stack([2 * codes, np.ones(len(codes))])
+    centred = codes - np.linalg.lstsq(design, (codes ** 2).sum(1), rcond=None)[0][:2]
+    radius = np.hypot(centred[:, 0], centred[:, 1])
+    psi = align["sign"] * np.arctan2(centred[:, 1], centred[:, 0]) + align["offset"]   # aligned polar angle
+    r = float(radius.mean())
+    u = np.arcsin(np.clip(radius * np.sin(psi) / r, -1.0, 1.0))       # arcsin(z_2 / r) of the aligned code
+    y = np.arcsin(np.sin(theta))                                        # the joint angle, folded alike
+    (slope, intercept), *_ = np.linalg.lstsq(np.column_stack([u, np.ones_like(u)]), y, rcond=None)
+    return {"abs_error": float(np.abs(y - slope * u - intercept).mean()), "slope": float(slope),
+            "intercept": float(intercept), "radius": r}
