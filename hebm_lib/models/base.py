@@ -5,6 +5,7 @@ the trainer, the metrics and the notebooks use nothing else of a model.
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import torch
@@ -84,3 +85,10 @@ class LatentModelBase(nn.Module):
             t = (x + 1) / 2
             return -(t * p.log() + (1 - t) * (1 - p).log()).flatten(1).sum(1)
         return (x - x_mean).pow(2).flatten(1).sum(1) / (2 * self.sigma ** 2)
+
+    def log_likelihood(self, x: torch.Tensor, x_mean: torch.Tensor) -> torch.Tensor:
+        """log p(x | z) per image with its constant: a density in nats (Gaussian on [-1, 1] pixels), or
+        a probability (Bernoulli; exact for binarised x)."""
+        if self.likelihood == "bernoulli":
+            return -self.reconstruction_nll(x, x_mean)
+        return -self.reconstruction_nll(x, x_mean) - 0.5 * x[0].numel() * math.log(2 * math.pi * self.sigma ** 2)

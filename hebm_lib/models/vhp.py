@@ -80,6 +80,15 @@ class HierarchicalPriorVAE(LatentModelBase):
             f = gaussian_log_prob(z, mu, logvar) - self.log_prior_iw(z, rng=rng)
         return ElboTerms(rec, f.mean(), z, f.detach().mean().view(1))
 
+    def log_importance_weight(self, x, rng=None, prior_samples: int | None = None) -> torch.Tensor:
+        """One draw's log p(x | z) + log p(z) - log q(z | x), z ~ q(z | x), with p(x | z) normalised and
+        log p(z) its importance-weighted bound over ``prior_samples`` zetas (K by default): the weight
+        of :func:`hebm_lib.evaluation.likelihood.importance_sampled_log_likelihood`."""
+        mu, logvar = self.encode(x)
+        z = reparameterised_sample(mu, logvar, rng)
+        return (self.log_likelihood(x, self.decode(z)) + self.log_prior_iw(z, prior_samples, rng)
+                - gaussian_log_prob(z, mu, logvar))
+
     def log_joint(self, x, z, rng=None):
         """log p(x | z) + (IW bound on) log p(z), constants of p(x | z) dropped."""
         return -self.reconstruction_nll(x, self.decode(z)) + self.log_prior_iw(z, rng=rng)
