@@ -134,6 +134,34 @@ class ConvLatentNets:
 
 
 @dataclass(frozen=True)
+class MLPVAENets:
+    """VHP's Table 2 baselines on MLPs: the IWAE (Burda et al. 2016) with one or two stochastic layers, and
+    the VampPrior VAE (Tomczak & Welling 2018); see hebm_lib.models.iwae."""
+    kind: ClassVar[str] = "mlp-vae"
+    image_shape: tuple[int, int, int]
+    latent_dims: tuple[int, ...]   # one layer, or two (z_1 bottom, z_2 top: IWAE L = 2)
+    width: int
+    mlp_layers: int = 2            # hidden layers of every MLP
+    objective: str = "iwae"        # "iwae": the K-sample bound; "elbo": one sample
+    iw_samples: int = 5            # K of the training bound
+    prior: str = "normal"          # "normal": N(0, I); "vamp": a mixture of q(z | u_k) over pseudo-inputs u_k
+    pseudo_inputs: int = 500       # VampPrior's K
+    likelihood: str = "bernoulli"  # on binarised pixels
+    binarise: bool = True          # training images Bernoulli-resampled each time they are seen ("dynamic")
+    sigma: ClassVar[float] = 1.0   # protocol attribute only
+    channels: ClassVar[tuple] = ()
+
+    def __post_init__(self):
+        _choice("nets", "objective", self.objective, ("iwae", "elbo"))
+        _choice("nets", "prior", self.prior, ("normal", "vamp"))
+        _choice("nets", "likelihood", self.likelihood, ("bernoulli",))
+        _check(len(self.latent_dims) in (1, 2), f"one or two stochastic layers, got latent_dims={self.latent_dims}")
+        _check(self.prior == "normal" or len(self.latent_dims) == 1, "the VampPrior here has one stochastic layer")
+        _check(self.iw_samples >= 1 and self.pseudo_inputs >= 1 and self.width >= 1 and self.mlp_layers >= 1,
+               "nets.iw_samples, nets.pseudo_inputs, nets.width and nets.mlp_layers must be >= 1")
+
+
+@dataclass(frozen=True)
 class VHPNets:
     """VHP (Klushyn et al. 2019): an MLP VAE with a variational hierarchical prior; see hebm_lib.models.vhp."""
     kind: ClassVar[str] = "vhp"
@@ -144,9 +172,12 @@ class VHPNets:
     mlp_layers: int = 4            # hidden layers of each of its four MLPs
     iw_samples: int = 16           # K, importance samples of zeta in the bound on log p(z)
     sigma: float = 0.1
+    likelihood: str = "gaussian"   # p(x | z): "gaussian" (sigma above; the pendulum) or "bernoulli" (Table 2's data)
+    binarise: bool = False         # training images Bernoulli-resampled each time they are seen (dynamic binarisation)
     channels: ClassVar[tuple] = ()
 
     def __post_init__(self):
+        _choice("nets", "likelihood", self.likelihood, ("gaussian", "bernoulli"))
         _check(len(self.latent_dims) == 1, f"VHP has one representation layer, got latent_dims={self.latent_dims}")
         _check(self.zeta_dim >= 1 and self.iw_samples >= 1 and self.mlp_layers >= 1,
                "nets.zeta_dim, nets.iw_samples and nets.mlp_layers must be >= 1")
@@ -162,7 +193,7 @@ def _common_nets_checks(n) -> None:
            f"image {n.image_shape} must be square with side divisible by 2^{len(n.channels)}")
 
 
-NETS_CLASSES = {c.kind: c for c in (LadderNets, ConditionalNets, ConvLatentNets, VHPNets)}
+NETS_CLASSES = {c.kind: c for c in (LadderNets, ConditionalNets, ConvLatentNets, MLPVAENets, VHPNets)}
 
 
 @dataclass(frozen=True)
@@ -278,7 +309,7 @@ class ExperimentConfig:
     profile: str
     description: str
     data: DataConfig
-    nets: LadderNets | ConditionalNets | ConvLatentNets | VHPNets
+    nets: LadderNets | ConditionalNets | ConvLatentNets | MLPVAENets | VHPNets
     prior: EBMPrior | None         # None: N(0, I)
     train: TrainConfig
     schedule: ConstantKL | KLWarmup | Progressive | Constrained
@@ -307,7 +338,7 @@ class ExperimentConfig:
 
     @property
     def system(self) -> str:
-        """The row's system column: ours, vlae, vae, lebm, hvae, betavae, provlae, vhp."""
+        """The row's system column: ours, vlae, vae, lebm, hvae, betavae, provlae, vhp, vamp, iwae."""
         return _ROWS[self.name].system
 
 
@@ -401,6 +432,16 @@ NETS = {
     "dsprites-1layer": P(LadderNets(latent_dims=(6,), **_SPRITES),                       _SPRITES_CPU,                              _SPRITES_SMOKE),
     "mnist-z3":       P(LadderNets((1, 28, 28), (3, 3, 3), (32, 32), 256, likelihood="bernoulli"),               {"channels": (8, 16), "width": 64},        {"channels": (4, 8), "width": 16}),
     "pendulum":       P(VHPNets((1, 16, 16), (2,), zeta_dim=2, width=256),               {"width": 64, "iw_samples": 8},            {"width": 16, "mlp_layers": 2, "iw_samples": 4}),
+    # VHP's Table 2 (log-likelihood on binarised 28x28 images). VHP: its App. F latents (z 32, zeta 32, K 16,
+    # 2 x 256 units for q(zeta | z), p(z | zeta)) with MLP encoder / decoder (2 x 256) standing in for its
+    # gated convs. IWAE: Burda et al.'s MNIST nets (tanh, 2 x 200; z 50, or z_1 100 + z_2 50), K = 50 in
+    # training. VampPrior: Tomczak & Welling's z 40 and 500 pseudo-inputs on the same MLPs. cpu: narrower, K smaller.
+    "nll-vhp":        P(VHPNets((1, 28, 28), (32,), zeta_dim=32, width=256, mlp_layers=2, iw_samples=16,
+                                likelihood="bernoulli", binarise=True),                  {"width": 64, "iw_samples": 8},            {"width": 16, "iw_samples": 4}),
+    "nll-iwae1":      P(MLPVAENets((1, 28, 28), (50,), 200, iw_samples=50),              {"width": 64, "iw_samples": 5},            {"width": 16, "iw_samples": 2}),
+    "nll-iwae2":      P(MLPVAENets((1, 28, 28), (100, 50), 200, iw_samples=50),          {"width": 64, "iw_samples": 5},            {"width": 16, "iw_samples": 2}),
+    "nll-vamp":       P(MLPVAENets((1, 28, 28), (40,), 200, objective="elbo", prior="vamp", pseudo_inputs=500),
+                                                                                         {"width": 64, "pseudo_inputs": 100},       {"width": 16, "pseudo_inputs": 8}),
 }
 # Image modelling at `paper`. svhn-fid: the authors' FID config (L = 5, 10-d codes, Gfactor 10 ->
 # sigma = 0.224) on the library's conv ladder at its widths. CIFAR-10 and CelebA have no code: the same
@@ -486,6 +527,10 @@ TRAINING = {
     # cpu: 600 iterations, 1/80 of paper, far too short for REWO to leave its initial phase at kappa 0.02.
     "pendulum":       P(TrainConfig(50_000, lr=1e-4, betas=(0.9, 0.999), weight_decay=0.0, lr_decay_per_epoch=1.0, kl="mc", checkpoint_every=5000),
                                                                                          {"iterations": 600, "lr": 1e-3, "checkpoint_every": 300},        _SMOKE_TRAIN),
+    # VHP's Table 2: Adam 5e-4 (its App. F); the length is not given: 100 epochs of 60k images (ours).
+    # cpu: 1,000 iterations
+    "nll":            P(TrainConfig(60_000, lr=5e-4, betas=(0.9, 0.999), weight_decay=0.0, lr_decay_per_epoch=1.0, kl="mc", checkpoint_every=5000),
+                                                                                         {"iterations": 1000, "lr": 1e-3, "checkpoint_every": 500},       _SMOKE_TRAIN),
     # Havtorn et al.'s FashionMNIST recipe: Adam 3e-4, batch 128, 1000 epochs; free nats 2 held 200 epochs,
     # then to 0 over 200 (468 iterations an epoch). cpu: 1,200 iterations of 64, warm-up and free nats
     # scaled with the length (a fifth each, as theirs)
@@ -521,6 +566,11 @@ SCHEDULES = {
     "provlae-dsprites": P(Progressive(3, beta=1.0, pre_kl=0.5, fade_in=5000),            {"fade_in": 100},                          {"fade_in": 1}),
     "provlae-mnist":  P(Progressive(3, beta=1.0, pre_kl=0.5, fade_in=5000),              {"fade_in": 100},                          {"fade_in": 1}),
     "rewo":           P(Constrained("rewo", kappa=0.02, lr=5.0, beta_init=1e-3)),
+    # VHP's Table 2: kappa 0.18 (MNIST) and 0.31 (Fashion-MNIST), nu = 1 (its App. F)
+    "rewo-mnist":     P(Constrained("rewo", kappa=0.18, lr=1.0, beta_init=1e-3)),
+    "geco-mnist":     P(Constrained("geco", kappa=0.18, lr=1.0, beta_init=1.0)),
+    "rewo-fmnist":    P(Constrained("rewo", kappa=0.31, lr=1.0, beta_init=1e-3)),
+    "geco-fmnist":    P(Constrained("geco", kappa=0.31, lr=1.0, beta_init=1.0)),
     "geco":           P(Constrained("geco", kappa=0.02, lr=5.0, beta_init=1.0)),
     "warmup-20-epochs": P(KLWarmup(20 * _PENDULUM_EPOCH),                                KLWarmup(60),                              KLWarmup(3)),
     "warmup-200-epochs": P(KLWarmup(200 * _PENDULUM_EPOCH),                              KLWarmup(600),                             KLWarmup(3)),
@@ -596,6 +646,16 @@ CONFIGS = [
     Row("celeba128_ours",     "ours",    "celeba128",    "celeba128",      "celeba128",     "celeba128",    "elbo",                f"{_OURS} on CelebA-128 (cpu: the 3DShapes-like scene at 64x64)"),
     Row("svhn4_ours",         "ours",    "svhn-hs",      "svhn-hs",        "authors-svhn",  "svhn-hs",      "elbo",                f"{_OURS}, the authors' 4-layer HS config on SVHN (Figure 4; cpu: the 3DShapes-like scene)"),
     Row("svhn4_vlae",         "vlae",    "svhn-hs",      "svhn-hs",        None,            "svhn-hs",      "elbo",                f"{_VLAE}, the 4-layer HS config on SVHN (Figure 4; cpu: the 3DShapes-like scene)"),
+    Row("mnist_nll_vhp_rewo",  "vhp",    "mnist",        "nll-vhp",        None,            "nll",          "rewo-mnist",     f"VHP + REWO on binarised MNIST (VHP Table 2)"),
+    Row("mnist_nll_vhp_geco",  "vhp",    "mnist",        "nll-vhp",        None,            "nll",          "geco-mnist",     f"VHP + GECO on binarised MNIST (VHP Table 2)"),
+    Row("mnist_nll_vamp",      "vamp",   "mnist",        "nll-vamp",       None,            "nll",          "elbo",                f"VampPrior VAE on binarised MNIST (VHP Table 2)"),
+    Row("mnist_nll_iwae1",     "iwae",   "mnist",        "nll-iwae1",      None,            "nll",          "elbo",                f"IWAE, one stochastic layer, on binarised MNIST (VHP Table 2)"),
+    Row("mnist_nll_iwae2",     "iwae",   "mnist",        "nll-iwae2",      None,            "nll",          "elbo",                f"IWAE, two stochastic layers, on binarised MNIST (VHP Table 2)"),
+    Row("fmnist_nll_vhp_rewo",  "vhp",    "fmnist",       "nll-vhp",        None,            "nll",          "rewo-fmnist",    f"VHP + REWO on binarised Fashion-MNIST (VHP Table 2)"),
+    Row("fmnist_nll_vhp_geco",  "vhp",    "fmnist",       "nll-vhp",        None,            "nll",          "geco-fmnist",    f"VHP + GECO on binarised Fashion-MNIST (VHP Table 2)"),
+    Row("fmnist_nll_vamp",      "vamp",   "fmnist",       "nll-vamp",       None,            "nll",          "elbo",                f"VampPrior VAE on binarised Fashion-MNIST (VHP Table 2)"),
+    Row("fmnist_nll_iwae1",     "iwae",   "fmnist",       "nll-iwae1",      None,            "nll",          "elbo",                f"IWAE, one stochastic layer, on binarised Fashion-MNIST (VHP Table 2)"),
+    Row("fmnist_nll_iwae2",     "iwae",   "fmnist",       "nll-iwae2",      None,            "nll",          "elbo",                f"IWAE, two stochastic layers, on binarised Fashion-MNIST (VHP Table 2)"),
     Row("pendulum_vhp_rewo",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "rewo",                f"VHP + REWO {_PEND}"),
     Row("pendulum_vhp_geco",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "geco",                f"VHP + GECO {_PEND}"),
     Row("pendulum_vhp_elbo",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "elbo",                f"VHP* (VAE objective, beta = 1 throughout) {_PEND}"),
@@ -785,6 +845,9 @@ def validate(cfg: ExperimentConfig) -> None:
                f"{where}: VHP needs train.kl='mc' (no closed-form KL) and no beta other than its schedule's")
     _check(t.free_nats is None or n.kind == "conv-hvae",
            f"{where}: train.free_nats is for the conv HVAE (nets kind 'conv-hvae') only; set it to None")
+    if n.kind == "mlp-vae":
+        _check(s.kind == "constant" and s.beta == 1.0,
+               f"{where}: the IWAE / VampPrior objective is a bound with no KL weight; use schedule 'elbo'")
     if n.kind in ("conditional", "conv-hvae"):
         _check(s.kind in ("constant", "warmup") and getattr(s, "beta", 1.0) == 1.0,
                f"{where}: the conditional HVAE supports neither beta != 1 nor progressive training")

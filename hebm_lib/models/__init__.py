@@ -9,18 +9,20 @@
     hvae      the conditional hierarchical VAE (HVAE) with L^{>k} and LLR^{>k}
     hvae_conv Havtorn et al.'s HVAE (conv z_1, Bernoulli), importance-weighted L^{>k} (Supp. Table 1)
     vhp       VHP: a VAE with a variational hierarchical prior
+    iwae      VHP's Table 2 baselines: IWAE (L = 1, 2) and the VampPrior VAE
 """
 from __future__ import annotations
 
-from ..configs import ConditionalNets, ConvLatentNets, EBMPrior, ExperimentConfig, LadderNets, VHPNets
+from ..configs import ConditionalNets, ConvLatentNets, EBMPrior, ExperimentConfig, LadderNets, MLPVAENets, VHPNets
 from .base import LatentModel, LatentModelBase
 from .hvae import ConditionalHierarchicalVAE
 from .hvae_conv import ConvLatentHVAE
+from .iwae import MLPVAE
 from .ladder import HierarchicalLatentModel
 from .vhp import HierarchicalPriorVAE
 
 
-def build_model(nets: LadderNets | ConditionalNets | ConvLatentNets | VHPNets | ExperimentConfig,
+def build_model(nets: LadderNets | ConditionalNets | ConvLatentNets | MLPVAENets | VHPNets | ExperimentConfig,
                 prior: EBMPrior | None = None) -> LatentModel:
     """The model of ``nets`` (its class picks the system family) with ``prior`` (ladder models only);
     given a whole ExperimentConfig, its nets and prior."""
@@ -32,6 +34,8 @@ def build_model(nets: LadderNets | ConditionalNets | ConvLatentNets | VHPNets | 
         return ConditionalHierarchicalVAE(nets)
     if isinstance(nets, ConvLatentNets):
         return ConvLatentHVAE(nets)
+    if isinstance(nets, MLPVAENets):
+        return MLPVAE(nets)
     return HierarchicalLatentModel(nets, prior)
 
 
@@ -39,5 +43,5 @@ def count_parameters(module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-__all__ = ["LatentModel", "LatentModelBase", "HierarchicalLatentModel", "ConditionalHierarchicalVAE", "ConvLatentHVAE",
+__all__ = ["LatentModel", "LatentModelBase", "HierarchicalLatentModel", "ConditionalHierarchicalVAE", "ConvLatentHVAE", "MLPVAE",
            "HierarchicalPriorVAE", "build_model", "count_parameters"]

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..configs import VHPNets
-from ..distributions import gaussian_log_prob, reparameterised_sample, soft_clamp, standard_normal_log_prob
+from ..distributions import binarise, gaussian_log_prob, reparameterised_sample, soft_clamp, standard_normal_log_prob
 from .base import ElboTerms, LatentModelBase
 from .blocks import mlp
 from .priors import GaussianPrior
@@ -72,12 +72,17 @@ class HierarchicalPriorVAE(LatentModelBase):
             raise ValueError("VHP has no per-dimension KL weights; its beta comes from train.constraint")
         if kl != "mc":
             raise ValueError("VHP's KL term has no closed form (the prior is a continuous mixture); use train.kl='mc'")
+        if self.training and self.nets.binarise:
+            x = binarise(x, rng)
         with autocast or contextlib.nullcontext():
             mu, logvar = self.encode(x)
             z = reparameterised_sample(mu, logvar, rng)
-            rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
+            x_mean = self.decode(z).float()
+            rec = self.reconstruction_nll(x, x_mean).mean()
             mu, logvar, z = mu.float(), logvar.float(), z.float()
             f = gaussian_log_prob(z, mu, logvar) - self.log_prior_iw(z, rng=rng)
+        # the constraint's C: per-pixel squared error on [0, 1] (whatever the likelihood), read by REWO / GECO
+        self.last_constraint = ((x_mean.detach() - x) / 2).pow(2).mean()
         return ElboTerms(rec, f.mean(), z, f.detach().mean().view(1))
 
     def log_importance_weight(self, x, rng=None, prior_samples: int | None = None) -> torch.Tensor:

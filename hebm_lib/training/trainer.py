@@ -269,7 +269,10 @@ class Trainer:
     def _constraint_weight(self, rec: torch.Tensor, x: torch.Tensor) -> float:
         """REWO / GECO: the constraint C = per-pixel squared error on [0, 1] pixels of this batch, averaged
         over ranks, moves beta (a host read: these schedules run in eager mode only)."""
-        c_batch = rec.detach().float() * 2 * self.model.sigma ** 2 / x[0].numel() / 4
+        c_batch = getattr(self.model, "last_constraint", None)   # the model's own C (VHP computes it)
+        if c_batch is None:
+            c_batch = rec.detach().float() * 2 * self.model.sigma ** 2 / x[0].numel() / 4
+        c_batch = c_batch.clone()
         if self.world > 1:
             torch.distributed.all_reduce(c_batch)
             c_batch /= self.world
