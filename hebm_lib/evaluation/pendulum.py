@@ -6,6 +6,13 @@ import math
 import numpy as np
 
 
+def _circle_centre(codes: np.ndarray) -> np.ndarray:
+    """The centre of the least-squares circle through the codes (Kasa's fit: x^2 + y^2 = 2 a x + 2 b y + c),
+    exact for a ring however unevenly its points are spread; the mean is not."""
+    design = np.column_stack([2 * codes, np.ones(len(codes))])
+    return np.linalg.lstsq(design, (codes ** 2).sum(1), rcond=None)[0][:2]
+
+
 def circular_regression_error(codes: np.ndarray, theta: np.ndarray) -> dict:
     """The VHP paper's Table 1 measure, as we implement it: the codes (N x 2) are turned to polar
     coordinates about the centre of the circle that fits them best, and the joint angle is regressed on the polar angle by least squares
@@ -15,11 +22,7 @@ def circular_regression_error(codes: np.ndarray, theta: np.ndarray) -> dict:
     codes = np.asarray(codes, dtype=np.float64)
     if codes.ndim != 2 or codes.shape[1] != 2:
         raise ValueError(f"circular regression needs N x 2 codes, got shape {codes.shape}")
-    # centre: the least-squares circle through the codes (Kasa's fit: x^2 + y^2 = 2 a x + 2 b y + c),
-    # exact for a ring however unevenly its points are spread; the mean is not
-    design = np.column_stack([2 * codes, np.ones(len(codes))])
-    centre = np.linalg.lstsq(design, (codes ** 2).sum(1), rcond=None)[0][:2]
-    centred = codes - centre
+    centred = codes - _circle_centre(codes)
     phi = np.arctan2(centred[:, 1], centred[:, 0])
     best = None
     for s in (1.0, -1.0):
@@ -45,8 +48,7 @@ def ols_angle_error(codes: np.ndarray, theta: np.ndarray) -> dict:
     codes = np.asarray(codes, dtype=np.float64)
     theta = np.asarray(theta, dtype=np.float64)
     align = circular_regression_error(codes, theta)
-    design = np.column_stack([2 * codes, np.ones(len(codes))])
-    centred = codes - np.linalg.lstsq(design, (codes ** 2).sum(1), rcond=None)[0][:2]
+    centred = codes - _circle_centre(codes)
     radius = np.hypot(centred[:, 0], centred[:, 1])
     psi = align["sign"] * np.arctan2(centred[:, 1], centred[:, 0]) + align["offset"]   # aligned polar angle
     r = float(radius.mean())

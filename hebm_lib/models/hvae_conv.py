@@ -113,7 +113,6 @@ class ConvLatentHVAE(TopDownBounds, LatentModelBase):
         c1, c2, c3 = nets.channels
         b, d2, d3 = nets.blocks, nets.latent_dims[1], nets.latent_dims[2]
         self.half, self.quarter, self.c1 = S // 2, S // 4, nets.z1_channels
-        self.binarise_training = nets.binarise
         q2 = self.quarter ** 2
         self.encoder = nn.ModuleDict({
             "stage1": nn.Sequential(nn.Conv2d(C, c1, 5, 1, 2), _res_stage(c1, 5, b), act(), nn.Conv2d(c1, c2, 5, 2, 2)),
@@ -196,7 +195,7 @@ class ConvLatentHVAE(TopDownBounds, LatentModelBase):
     def neg_elbo_terms(self, x, rng, kl: str = "analytic", autocast=None, kl_weights=None):
         if kl_weights is not None:
             raise ValueError("the conv HVAE has no per-dimension KL weights (beta / progressive training)")
-        if self.training and self.binarise_training:
+        if self.training and self.nets.binarise:
             x = binarise(x, rng)
         with autocast or contextlib.nullcontext():
             zs, log_q, log_p, kls, feats = self._walk(x, rng)

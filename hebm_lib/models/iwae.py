@@ -45,7 +45,7 @@ class MLPVAE(LatentModelBase):
         C, S, _ = nets.image_shape
         D, W, n, dims = C * S * S, nets.width, nets.mlp_layers, self.latent_dims
         self.image_shape, self.iw_samples, self.objective = (C, S, S), nets.iw_samples, nets.objective
-        self.binarise_training, self.two_layers, self.vamp = nets.binarise, len(dims) == 2, nets.prior == "vamp"
+        self.two_layers, self.vamp = len(dims) == 2, nets.prior == "vamp"
         self.encoder = nn.ModuleDict({"q1": _mlp(D, W, n, 2 * dims[0])})
         self.generator = nn.ModuleDict({"dec": _mlp(dims[0], W, n, D)})
         if self.two_layers:
@@ -112,7 +112,7 @@ class MLPVAE(LatentModelBase):
         KL; ``kl`` is 0 and ``kl_layers`` holds -log w's mean, the bound of one draw)."""
         if kl_weights is not None:
             raise ValueError("the IWAE / VampPrior VAE has no per-dimension KL weights")
-        if self.training and self.binarise_training:
+        if self.training and self.nets.binarise:
             x = binarise(x, rng)
         k = self.iw_samples if self.objective == "iwae" else 1
         with autocast or contextlib.nullcontext():
