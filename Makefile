@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make book   set up the environment, fetch the offline data, run every notebook at the cpu
+#   make book   set up the environment, fetch the offline data, run every notebook at the cpu (two at a time)
 #               profile with papermill, write the status page, build the HTML book (-W: warnings fail)
 #   make test   set up the environment and data, run the unit tests and nbval on the smoke notebooks
 # The artefacts and their notebooks are listed once, in hebm_lib/report/manifest.py.
@@ -9,6 +9,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BOOK_PROFILE ?= cpu
+BOOK_JOBS ?= 2
 SMOKE := $(CURDIR)/build/smoke
 
 .PHONY: book test env data notebooks status html smoke-notebooks benchmark clean
@@ -26,7 +27,7 @@ data: env
 	$(PY) -m hebm_lib data fetch fmnist mnist5k
 
 notebooks: data
-	$(PY) -m hebm_lib run-all --profile $(BOOK_PROFILE) --out-dir book/generated
+	$(PY) -m hebm_lib run-all --profile $(BOOK_PROFILE) --jobs $(BOOK_JOBS) --out-dir book/generated
 
 status: env
 	$(PY) -m hebm_lib status --profile $(BOOK_PROFILE) --out book/generated/status.md

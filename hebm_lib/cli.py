@@ -4,7 +4,7 @@
     run ARTEFACT --profile P [--device D] execute one notebook with papermill
     data fetch [NAME ...]                 make datasets available (default: the offline ones)
     status --profile P --out FILE         write the book's status page
-    run-all --profile P --out-dir DIR     every notebook of the manifest, in its order (what `make` runs)
+    run-all --profile P --out-dir DIR     every notebook of the manifest (what `make` runs; --jobs 2: two at once)
     train CONFIG --profile P --seed S     train (or resume) one model into the cache; torchrun-able
     configs [NAME]                        the config names, or one config resolved at a profile
     toc [--out FILE]                      the book's _toc.yml, generated from the manifest
@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto")
     p.add_argument("--out-dir", type=Path, required=True)
     p.add_argument("--prepare-only", action="store_true", help="inject parameters, do not execute")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="notebooks run side by side, each with cores / jobs threads (`make book` uses 2)")
     p = sub.add_parser("toc", help="write the book's table of contents from the manifest")
     p.add_argument("--out", type=Path, default=paths.REPO_ROOT / "_toc.yml")
     p = sub.add_parser("campaign", help="train the paper-profile models in order of value, within a budget")
@@ -132,13 +134,9 @@ def _dispatch(args) -> int:
                            args.prepare_only, args.store)
         print(f"wrote {out}")
     elif args.command == "run-all":
-        import time
-        for art in manifest.runnable():
-            start = time.perf_counter()
-            print(f"== {art.id} ({args.profile})", flush=True)
-            run_notebook(art.id, args.profile, args.device, args.out_dir / f"{art.notebook}.ipynb",
-                         prepare_only=args.prepare_only)
-            print(f"   {art.id} took {time.perf_counter() - start:.0f} s", flush=True)
+        from .report.execute import run_all
+        run_all(args.profile, args.device, args.out_dir, args.prepare_only, args.jobs,
+                log=lambda line: print(line, flush=True))
     elif args.command == "campaign":
         from .report import campaign
         try:

@@ -132,6 +132,28 @@ def test_model_cache_trains_once(tmp_path):
     assert third.run_dir != first.run_dir
 
 
+def _train_in_a_process(cache_dir, queue):
+    cfg = get_config("mnist_ours", "smoke", {"train.iterations": 40})
+    tm = train_or_load(cfg, 0, "cpu", cache_dir=cache_dir, progress=False)
+    queue.put((tm.info["cached"], str(tm.run_dir)))
+
+
+def test_two_processes_asking_for_one_model_train_it_once(tmp_path):
+    """Notebooks run side by side (run-all --jobs 2): the second waits on the lock and loads the first's model."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_train_in_a_process, args=(tmp_path, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    outcomes = sorted(queue.get(timeout=300) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert [cached for cached, _ in outcomes] == [False, True]
+    assert outcomes[0][1] == outcomes[1][1]
+
+
 def test_cuda_request_without_cuda_is_an_error():
     if torch.cuda.is_available():
         pytest.skip("CUDA present")

@@ -85,3 +85,100 @@ def check_device(device: str) -> None:
         raise UsageError(str(exc)) from None
 
 
+
+
+def run_all(profile: str, device: str, out_dir: Path, prepare_only: bool = False, jobs: int = 1,
+            log=print) -> None:
+    """Every notebook of the manifest. With ``jobs`` > 1 that many run side by side, each kernel with
+    cores / jobs threads (on the 2-core machine one thread each: the small nets gain little from a second
+    thread, so two notebooks at once build the book in well under the time of one after the other).
+
+    Notebooks that name the same configs share models through the cache; they are run one after another
+    in manifest order (the first trains, the rest load), and groups start longest first."""
+    import time
+    check_device(device)
+    arts = manifest.runnable()
+    if jobs <= 1 or prepare_only:
+        for art in arts:
+            start = time.perf_counter()
+            log(f"== {art.id} ({profile})")
+            run_notebook(art.id, profile, device, out_dir / f"{art.notebook}.ipynb", prepare_only=prepare_only)
+            log(f"   {art.id} took {time.perf_counter() - start:.0f} s")
+        return
+    _run_side_by_side(arts, profile, device, out_dir, jobs, log)
+
+
+def sharing_groups(arts: list[manifest.Artefact]) -> list[list[manifest.Artefact]]:
+    """Artefacts joined when they name a config in common (transitively), each group in manifest order,
+    the groups longest first by their expected cpu minutes."""
+    group_of = {a.id: {a.id} for a in arts}
+    owner: dict[str, str] = {}
+    for a in arts:
+        for c in a.configs:
+            if c in owner and group_of[owner[c]] is not group_of[a.id]:
+                merged = group_of[owner[c]] | group_of[a.id]
+                for member in merged:
+                    group_of[member] = merged
+            owner.setdefault(c, a.id)
+    groups = {id(g): g for g in group_of.values()}.values()
+    ordered = [[a for a in arts if a.id in g] for g in groups]
+    return sorted(ordered, key=lambda g: -sum(a.expected_cpu_minutes or 1.0 for a in g))
+
+
+def _run_side_by_side(arts, profile, device, out_dir, jobs, log) -> None:
+    import subprocess
+    import sys
+    import threading
+    import time
+    threads = str(max(1, (os.cpu_count() or 1) // jobs))
+    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+    logs = paths.build_dir() / "logs" / profile
+    logs.mkdir(parents=True, exist_ok=True)
+    groups = sharing_groups(arts)
+    busy: set[int] = set()            # groups with a notebook running now
+    failed: list[str] = []
+    lock = threading.Lock()
+
+    def next_notebook():
+        with lock:
+            free = [i for i, g in enumerate(groups) if g and i not in busy]
+            if not free:
+                return None, None
+            i = free[0]
+            busy.add(i)
+            return i, groups[i].pop(0)
+
+    def worker():
+        while True:
+            i, art = next_notebook()
+            if art is None:
+                with lock:
+                    left = any(groups)
+                if not left:
+                    return
+                time.sleep(1)     # the groups left are all running in the other workers
+                continue
+            start = time.perf_counter()
+            log(f"== {art.id} ({profile}, {threads} thread(s))")
+            with open(logs / f"{art.id}.log", "w") as out:
+                rc = subprocess.call([sys.executable, "-m", "hebm_lib", "run", art.id, "--profile", profile,
+                                      "--device", device, "--output", str(out_dir / f"{art.notebook}.ipynb")],
+                                     stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(paths.REPO_ROOT))
+            with lock:
+                busy.discard(i)
+                if rc:
+                    failed.append(art.id)
+            if rc:
+                tail = (logs / f"{art.id}.log").read_text().strip().splitlines()[-15:]
+                log(f"   {art.id} FAILED (exit {rc}); its log, {logs / f'{art.id}.log'}, ends:\n     "
+                    + "\n     ".join(tail))
+            else:
+                log(f"   {art.id} took {time.perf_counter() - start:.0f} s")
+
+    pool = [threading.Thread(target=worker) for _ in range(jobs)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    if failed:
+        raise UsageError(f"notebook(s) failed: {', '.join(failed)} (logs in {logs})")

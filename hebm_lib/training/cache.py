@@ -12,6 +12,8 @@ hours on a CPU).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -100,6 +102,29 @@ def train_or_load(cfg: ExperimentConfig, seed: int, device=None, data_dir=None, 
     if train_set is None:
         train_set = data_lib.training_set(cfg.data, data_dir)
     key = run_key(cfg, seed, train_set.fingerprint)
+    with _training_lock(key, cache_dir):
+        return _train_or_load_locked(cfg, seed, device, mode, train_set, key, cache_dir, progress, callback)
+
+
+@contextlib.contextmanager
+def _training_lock(key: str, cache_dir=None):
+    """One process at a time trains a given model: notebooks run side by side (`run-all --jobs`) may ask
+    for the same one; the second waits and then loads what the first cached. Under torchrun the ranks
+    train together and are not locked against each other."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        yield
+        return
+    locks = paths.cache_dir(cache_dir) / "models" / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / key, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _train_or_load_locked(cfg, seed, device, mode, train_set, key, cache_dir, progress, callback) -> TrainedModel:
     run_dir = run_dir_for(cfg, seed, train_set.fingerprint, cache_dir)
     final = run_dir / "model.pt"
     cached = final.exists()
