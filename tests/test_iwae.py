@@ -67,3 +67,19 @@ def test_short_training_raises_the_bound(name):
 def test_the_bound_objective_refuses_a_kl_weight_schedule():
     with pytest.raises(ValueError, match="no KL weight"):
         get_config("mnist_nll_iwae1", "smoke", {"schedule": {"kind": "warmup", "iterations": 5}})
+
+
+def test_the_gaussian_likelihood_is_the_normal_density():
+    """The pendulum IWAE: log p(x, z) = log N(x; decode(z), sigma^2 I) + log N(z; 0, I), constants kept."""
+    model = _model("pendulum_iwae")
+    assert model.nets.gaussian_sigma == 0.1
+    x, z = torch.rand(4, 1, 16, 16) * 2 - 1, torch.randn(4, 2)
+    normal = torch.distributions.Normal
+    with torch.no_grad():
+        expected = normal(model.decode(z).flatten(1), 0.1).log_prob(x.flatten(1)).sum(1) \
+            + normal(0.0, 1.0).log_prob(z).sum(1)
+        assert torch.allclose(model.log_joint(x, z), expected, atol=1e-3)
+    with pytest.raises(ValueError, match="gaussian_sigma"):
+        get_config("pendulum_iwae", "smoke", {"nets.gaussian_sigma": None})
+    with pytest.raises(ValueError, match="gaussian_sigma"):
+        get_config("mnist_nll_iwae1", "smoke", {"nets.gaussian_sigma": 0.1})

@@ -1,5 +1,5 @@
 """VHP's Table 2 baselines on MLPs: the IWAE (Burda et al. 2016), L = 1 or 2 stochastic layers, and the
-VampPrior VAE (Tomczak & Welling 2018), Bernoulli p(x | z) on binarised pixels.
+VampPrior VAE (Tomczak & Welling 2018), Bernoulli p(x | z) on binarised pixels (or a Gaussian: the pendulum).
 
     L = 1:  p(z) p(x | z),            q(z | x)
     L = 2:  p(z_2) p(z_1 | z_2) p(x | z_1),  q(z_1 | x) q(z_2 | z_1)
@@ -76,7 +76,18 @@ class MLPVAE(LatentModelBase):
         return self.generator["dec"](z1)
 
     def decode(self, z):
-        return torch.tanh(self._logits(self.split(z)[0]) / 2).view(z.shape[0], *self.image_shape)
+        """The mean of p(x | z) on [-1, 1]: 2 sigmoid - 1 of the Bernoulli's logits, or the Gaussian's tanh."""
+        out = self._logits(self.split(z)[0])
+        return (torch.tanh(out / 2) if self.nets.gaussian_sigma is None else torch.tanh(out)).view(
+            z.shape[0], *self.image_shape)
+
+    def _log_likelihood(self, flat, z1):
+        """log p(x | z_1), normalised: the Bernoulli on x in {-1, 1}, or the Gaussian of sd gaussian_sigma."""
+        out = self._logits(z1).float()
+        sigma = self.nets.gaussian_sigma
+        if sigma is None:
+            return -F.binary_cross_entropy_with_logits(out, (flat + 1) / 2, reduction="none").sum(1)
+        return gaussian_log_prob(flat, torch.tanh(out), torch.full_like(out, 2 * math.log(sigma)))
 
     def _log_prior_top(self, z):
         """log p(z_top): N(0, I), or the VampPrior's mixture."""
@@ -87,13 +98,11 @@ class MLPVAE(LatentModelBase):
         return torch.logsumexp(comp, 1) - math.log(mu.shape[0])
 
     def log_importance_weight(self, x, rng=None) -> torch.Tensor:
-        """One draw's log p(x, z) - log q(z | x), z ~ q, p(x | z) a normalised Bernoulli."""
+        """One draw's log p(x, z) - log q(z | x), z ~ q, p(x | z) normalised."""
         flat = x.flatten(1)
         mu1, lv1 = self._q1(flat)
         z1 = reparameterised_sample(mu1, lv1, rng)
-        target = (flat + 1) / 2
-        value = -F.binary_cross_entropy_with_logits(self._logits(z1).float(), target, reduction="none").sum(1)
-        value = value - gaussian_log_prob(z1, mu1, lv1)
+        value = self._log_likelihood(flat, z1) - gaussian_log_prob(z1, mu1, lv1)
         if self.two_layers:
             mu2, lv2 = self._q2(z1)
             z2 = reparameterised_sample(mu2, lv2, rng)
@@ -125,8 +134,7 @@ class MLPVAE(LatentModelBase):
     def log_joint(self, x, z):
         """log p(x, z), constants kept."""
         zs = self.split(z)
-        target = (x.flatten(1) + 1) / 2
-        value = -F.binary_cross_entropy_with_logits(self._logits(zs[0]), target, reduction="none").sum(1)
+        value = self._log_likelihood(x.flatten(1), zs[0])
         if self.two_layers:
             mu_p, lv_p = self.generator["p1"](zs[1]).chunk(2, 1)
             return value + gaussian_log_prob(zs[0], mu_p, soft_clamp(lv_p)) + self._log_prior_top(zs[1])

@@ -41,6 +41,19 @@ class HierarchicalPriorVAE(LatentModelBase):
         self.encoder = nn.ModuleDict({"q_z": _mlp(D, W, n, 2 * z), "q_zeta": _mlp(z, W, n, 2 * zeta)})
         self.generator = nn.ModuleDict({"dec": _mlp(z, W, n, D), "p_z": _mlp(zeta, W, n, 2 * z)})
         self.prior = GaussianPrior(z)  # no EBM: the trainer's tilt is 0
+        if nets.encoder_init == "he":
+            self._he_init_encoder(z)
+
+    def _he_init_encoder(self, z_dim: int) -> None:
+        """He-normal weights and zero biases in q(z | x), its log-variances starting at -4: torch's default
+        init shrinks the signal through four ReLU layers, the codes start near-constant and the decoder
+        learns the mean image before it learns to read them (see VHPNets.encoder_init)."""
+        linears = [m for m in self.encoder["q_z"].modules() if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            for layer in linears:
+                nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+                nn.init.zeros_(layer.bias)
+            linears[-1].bias[z_dim:] = -4.0
 
     # pieces -------------------------------------------------------------------------------------
     def prior_parameters(self):
