@@ -4,6 +4,8 @@ Nothing here imports the rest of hebm_lib, so every layer may use it.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -38,6 +40,19 @@ def atomic_save_numpy(array, path: Path) -> None:
     """np.save that never leaves a half-written file behind."""
     import numpy as np
     _atomic_write(path, lambda f: np.save(f, array))
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path):
+    """Hold an exclusive advisory lock on ``path`` (created if absent) for the block: two processes
+    building the same cached thing (a model, a feature net) take turns, and the second finds it made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -113,13 +113,11 @@ def test_cli_values_written_with_an_exponent_are_numbers():
         "prior.lr": 5e-5, "train.iterations": 3, "data.name": "mnist5k"}
 
 
-def test_side_by_side_groups_join_notebooks_sharing_a_config():
-    from hebm_lib.report.execute import sharing_groups
+def test_side_by_side_runs_the_longest_notebooks_first():
+    from hebm_lib.report.execute import longest_first
     from hebm_lib.report.manifest import Artefact
 
-    def art(i, configs, minutes):
-        return Artefact(i, "paper", i, i, i, configs, "implemented", expected_cpu_minutes=minutes)
-    arts = [art("a", ("x",), 1), art("b", ("y",), 5), art("c", ("z", "x"), 1), art("d", ("w", "z"), 1)]
-    groups = sharing_groups(arts)
-    # a-c share x, c-d share z: one group in manifest order (3 min) after b (5 min)
-    assert [[a.id for a in g] for g in groups] == [["b"], ["a", "c", "d"]]
+    def art(i, minutes):
+        return Artefact(i, "paper", i, i, i, (), "implemented", expected_cpu_minutes=minutes)
+    order = longest_first([art("a", 1), art("b", 5), art("c", None), art("d", 12), art("e", 1)])
+    assert [a.id for a in order] == ["d", "b", "a", "c", "e"]   # None counts as 1 minute; ties keep their order

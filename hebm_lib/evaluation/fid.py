@@ -28,7 +28,7 @@ from torch import nn
 
 from .. import paths
 from ..distributions import to_unit_range
-from ..io import atomic_save
+from ..io import atomic_save, exclusive_lock
 from .metrics import data_classifier, fit_classifier
 
 TORCH_FIDELITY_INCEPTION = "weights-inception-2015-12-05-6726825d.pth"
@@ -226,9 +226,10 @@ def domain_space(train_set, epochs: int, seed: int = 0, cache_dir=None, device="
     """The domain-feature network of ``train_set`` (trained once, on ``device``, then read from the model cache)."""
     key = hashlib.sha256(f"{train_set.fingerprint}|epochs={epochs}|seed={seed}|v2".encode()).hexdigest()[:16]
     path = paths.cache_dir(cache_dir) / "fid" / f"domain-{train_set.spec.name}-{key}.pt"
-    if not path.is_file():
-        net = train_domain_net(train_set, epochs, seed, device)
-        atomic_save({"image_shape": net.image_shape, "head_sizes": net.head_sizes, "state": net.state_dict()}, path)
+    with exclusive_lock(path.with_suffix(".lock")):   # notebooks side by side: one trains it, the other waits
+        if not path.is_file():
+            net = train_domain_net(train_set, epochs, seed, device)
+            atomic_save({"image_shape": net.image_shape, "head_sizes": net.head_sizes, "state": net.state_dict()}, path)
     heads = "the class" if not train_set.spec.is_factor_data else "its factors (" + ", ".join(train_set.spec.factor_names) + ")"
     label = (f"FID (domain features: {DOMAIN_FEATURES}-d hidden layer, in units of its spread over real images, of "
              f"a CNN trained here to predict {heads} of {train_set.spec.display_name}; not Inception FID)")

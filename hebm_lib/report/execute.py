@@ -90,11 +90,12 @@ def check_device(device: str) -> None:
 def run_all(profile: str, device: str, out_dir: Path, prepare_only: bool = False, jobs: int = 1,
             log=print) -> None:
     """Every notebook of the manifest. With ``jobs`` > 1 that many run side by side, each kernel with
-    cores / jobs threads (on the 2-core machine one thread each: the small nets gain little from a second
-    thread, so two notebooks at once build the book in well under the time of one after the other).
+    cores / jobs threads (measured on the 2-core machine, `benchmarks/side_by_side.py`: two trainings side
+    by side, one thread each, finish 1.5x sooner than one after the other with two threads each).
 
-    Notebooks that name the same configs share models through the cache; they are run one after another
-    in manifest order (the first trains, the rest load), and groups start longest first."""
+    Longest first (``expected_cpu_minutes``), so the last to finish are short. Notebooks needing the same
+    model share it through the cache: a lock per model makes the second wait for the first's training
+    and then load it, never train it again."""
     import time
     check_device(device)
     arts = manifest.runnable()
@@ -105,24 +106,12 @@ def run_all(profile: str, device: str, out_dir: Path, prepare_only: bool = False
             run_notebook(art.id, profile, device, out_dir / f"{art.notebook}.ipynb", prepare_only=prepare_only)
             log(f"   {art.id} took {time.perf_counter() - start:.0f} s")
         return
-    _run_side_by_side(arts, profile, device, out_dir, jobs, log)
+    _run_side_by_side(longest_first(arts), profile, device, out_dir, jobs, log)
 
 
-def sharing_groups(arts: list[manifest.Artefact]) -> list[list[manifest.Artefact]]:
-    """Artefacts joined when they name a config in common (transitively), each group in manifest order,
-    the groups longest first by their expected cpu minutes."""
-    group_of = {a.id: {a.id} for a in arts}
-    owner: dict[str, str] = {}
-    for a in arts:
-        for c in a.configs:
-            if c in owner and group_of[owner[c]] is not group_of[a.id]:
-                merged = group_of[owner[c]] | group_of[a.id]
-                for member in merged:
-                    group_of[member] = merged
-            owner.setdefault(c, a.id)
-    groups = {id(g): g for g in group_of.values()}.values()
-    ordered = [[a for a in arts if a.id in g] for g in groups]
-    return sorted(ordered, key=lambda g: -sum(a.expected_cpu_minutes or 1.0 for a in g))
+def longest_first(arts: list[manifest.Artefact]) -> list[manifest.Artefact]:
+    """By expected cpu minutes, longest first; ties keep the manifest's order."""
+    return sorted(arts, key=lambda a: -(a.expected_cpu_minutes or 1.0))
 
 
 def _run_side_by_side(arts, profile, device, out_dir, jobs, log) -> None:
@@ -134,41 +123,25 @@ def _run_side_by_side(arts, profile, device, out_dir, jobs, log) -> None:
     env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     logs = paths.build_dir() / "logs" / profile
     logs.mkdir(parents=True, exist_ok=True)
-    groups = sharing_groups(arts)
-    busy: set[int] = set()            # groups with a notebook running now
+    pending = list(arts)
     failed: list[str] = []
     lock = threading.Lock()
 
-    def next_notebook():
-        with lock:
-            free = [i for i, g in enumerate(groups) if g and i not in busy]
-            if not free:
-                return None, None
-            i = free[0]
-            busy.add(i)
-            return i, groups[i].pop(0)
-
     def worker():
         while True:
-            i, art = next_notebook()
-            if art is None:
-                with lock:
-                    left = any(groups)
-                if not left:
+            with lock:
+                if not pending:
                     return
-                time.sleep(1)     # the groups left are all running in the other workers
-                continue
+                art = pending.pop(0)
             start = time.perf_counter()
             log(f"== {art.id} ({profile}, {threads} thread(s))")
             with open(logs / f"{art.id}.log", "w") as out:
                 rc = subprocess.call([sys.executable, "-m", "hebm_lib", "run", art.id, "--profile", profile,
                                       "--device", device, "--output", str(out_dir / f"{art.notebook}.ipynb")],
                                      stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(paths.REPO_ROOT))
-            with lock:
-                busy.discard(i)
-                if rc:
-                    failed.append(art.id)
             if rc:
+                with lock:
+                    failed.append(art.id)
                 tail = (logs / f"{art.id}.log").read_text().strip().splitlines()[-15:]
                 log(f"   {art.id} FAILED (exit {rc}); its log, {logs / f'{art.id}.log'}, ends:\n     "
                     + "\n     ".join(tail))

@@ -13,7 +13,6 @@ hours on a CPU).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -25,7 +24,7 @@ import torch
 from .. import data as data_lib
 from .. import paths
 from ..configs import ExperimentConfig
-from ..io import atomic_save, atomic_write_text, code_hash, device_name, resolve_device
+from ..io import atomic_save, atomic_write_text, code_hash, device_name, exclusive_lock, resolve_device
 from ..models import LatentModel, build_model
 from .trainer import train
 
@@ -114,14 +113,8 @@ def _training_lock(key: str, cache_dir=None):
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         yield
         return
-    locks = paths.cache_dir(cache_dir) / "models" / ".locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / key, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(paths.cache_dir(cache_dir) / "models" / ".locks" / key):
+        yield
 
 
 def _train_or_load_locked(cfg, seed, device, mode, train_set, key, cache_dir, progress, callback) -> TrainedModel:
