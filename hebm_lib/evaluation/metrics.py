@@ -147,22 +147,11 @@ def anomaly_scores(model: LatentModel, images: torch.Tensor, generator: torch.Ge
 
 
 @torch.no_grad()
-def hvae_scores(model, images: torch.Tensor, k: int, generator: torch.Generator | None = None,
-                batch_size: int = 500) -> torch.Tensor:
-    """OOD scores of the conditional HVAE, higher = more out-of-distribution:
-    k = 0 gives -ELBO, k > 0 gives LLR^{>k} = L(x) - L^{>k}(x) (Havtorn et al. 2021)."""
-    out = []
-    for x in image_batches(images, model.device, batch_size):
-        out.append((-model.likelihood_bound(x, 0, generator) if k == 0 else model.llr(x, k, generator)).cpu())
-    return torch.cat(out)
-
-
-@torch.no_grad()
 def llr_scores(model, images: torch.Tensor, ks: tuple[int, ...], samples: int,
                generator: torch.Generator | None = None, batch_size: int = 250) -> dict[int, torch.Tensor]:
-    """OOD scores of an HVAE with importance-weighted bounds (Havtorn et al. 2021), higher = more
-    out-of-distribution: k = 0 gives -L(x), k > 0 gives LLR^{>k}(x) = L(x) - L^{>k}(x), every bound the
-    log-mean-exp of ``samples`` weights; L(x) is estimated once per image and shared by every k."""
+    """OOD scores of either HVAE (Havtorn et al. 2021), higher = more out-of-distribution: k = 0 gives
+    -L(x) (the negative ELBO at ``samples`` = 1), k > 0 gives LLR^{>k}(x) = L(x) - L^{>k}(x), every bound the
+    log-mean-exp of ``samples`` importance weights; L(x) is estimated once per image and shared by every k."""
     out = {k: [] for k in ks}
     for x in image_batches(images, model.device, batch_size):
         full = model.likelihood_bound(x, 0, generator, samples)

@@ -8,8 +8,10 @@ conditional prior instead of the posterior,
 
     L^{>k}(x) = E_q[ log p(x | z) + log p(z_{>k}) - log q(z_{>k} | x) ],  z_{<=k} = prior means,
 
-and the OOD score LLR^{>k}(x) = L^{0}(x) - L^{>k}(x) (``baselines-facts.md`` section 7). Nets follow the
-dense ladder of :mod:`hebm_lib.models` (convs then a dense path of width ``top_hidden``).
+and the OOD score LLR^{>k}(x) = L^{0}(x) - L^{>k}(x) (``baselines-facts.md`` section 7), both from
+:class:`hebm_lib.models.top_down.TopDownBounds` (one sample by default, importance-weighted with
+``samples``). Nets follow the dense ladder of :mod:`hebm_lib.models` (convs then a dense path of width
+``top_hidden``).
 """
 from __future__ import annotations
 
@@ -19,15 +21,16 @@ import torch
 from torch import nn
 
 from ..configs import ConditionalNets
-from ..distributions import LOG_2PI, gaussian_kl, gaussian_log_prob, reparameterised_sample, soft_clamp
+from ..distributions import LOG_2PI, gaussian_log_prob, reparameterised_sample, soft_clamp
 from .base import ElboTerms, LatentModelBase
+from .top_down import TopDownBounds
 from .blocks import SLOPE, act, conv_stack, mlp, xavier_init
 from .priors import GaussianPrior
 
 
-class ConditionalHierarchicalVAE(LatentModelBase):
+class ConditionalHierarchicalVAE(TopDownBounds, LatentModelBase):
     def __init__(self, nets: ConditionalNets):
-        super().__init__(nets)
+        LatentModelBase.__init__(self, nets)
         C, S, _ = nets.image_shape
         ch, W, dims = nets.channels, nets.width, self.latent_dims
         self.side = S // 2 ** len(ch)
@@ -74,82 +77,44 @@ class ConditionalHierarchicalVAE(LatentModelBase):
             zs[i] = mu_p + torch.exp(0.5 * soft_clamp(logvar_p)) * eps_layers[i]
         return torch.cat(zs, 1)
 
-    # the hierarchy ---------------------------------------------------------------------------
+    # the hierarchy (TopDownBounds' hooks) ---------------------------------------------------------
     def _bottom_up(self, x):
         d = [self.encoder["d1"](x)]
         for block in self.encoder["up"]:
             d.append(block(d[-1]))
         return d
 
-    def _top_down(self, x, rng=None, use_mean=False, prior_layers: int = 0):
-        """Walk the hierarchy top-down. Returns per layer (z, log q, log p, KL) lists, bottom first.
+    def _layer(self, i, d, zs):
+        """((mu_q, logvar_q), (mu_p, logvar_p)) of layer i: q from d_i joined with the top-down state h_i."""
+        if i == len(self.latent_dims) - 1:
+            mu, logvar = self.encoder["q_top"](d[-1]).chunk(2, 1)
+            zero = torch.zeros_like(mu)
+            return (mu, soft_clamp(logvar)), (zero, zero)
+        h = self.generator["td"][i](zs[i + 1])
+        mu_p, logvar_p = self.generator["p"][i](h).chunk(2, 1)
+        mu, logvar = self.encoder["q"][i](torch.cat([nn.functional.leaky_relu(d[i], SLOPE), h], 1)).chunk(2, 1)
+        return (mu, soft_clamp(logvar)), (mu_p, soft_clamp(logvar_p))
 
-        Layers below ``prior_layers`` (the bottom k) take the conditional prior's mean and get no
-        log q; with ``use_mean`` the posterior means are taken instead of samples.
-        """
-        L = len(self.latent_dims)
-        d = self._bottom_up(x)
-        zs, log_q, log_p, kls = [None] * L, [None] * L, [None] * L, [None] * L
-        mu, logvar = self.encoder["q_top"](d[-1]).chunk(2, 1)
-        logvar = soft_clamp(logvar)
-        zero = torch.zeros_like(mu)
-        for i in reversed(range(L)):
-            if i < L - 1:
-                h = self.generator["td"][i](zs[i + 1])
-                mu_p, logvar_p = self.generator["p"][i](h).chunk(2, 1)
-                mu, logvar = self.encoder["q"][i](torch.cat([nn.functional.leaky_relu(d[i], SLOPE), h], 1)).chunk(2, 1)
-                logvar_p, logvar = soft_clamp(logvar_p), soft_clamp(logvar)
-            else:
-                mu_p, logvar_p = zero, zero
-            if i < prior_layers:
-                zs[i] = mu_p
-                continue
-            zs[i] = mu if use_mean else reparameterised_sample(mu, logvar, rng)
-            log_q[i] = gaussian_log_prob(zs[i], mu, logvar)
-            log_p[i] = gaussian_log_prob(zs[i], mu_p, logvar_p)
-            kls[i] = gaussian_kl(mu, logvar, mu_p, logvar_p)
-        return zs, log_q, log_p, kls
+    def _log_likelihood(self, x, zs, d):
+        """log p(x | z_1), the Gaussian's constants dropped (they cancel in LLR)."""
+        return -self.reconstruction_nll(x, self.decode(torch.cat(zs, 1)))
 
     def encode(self, x):
         """Posterior means layer by layer (top-down with means); log-variances are not defined
         without a sample of the layer above, so zeros are returned for them."""
-        zs, *_ = self._top_down(x, use_mean=True)
-        z = torch.cat(zs, 1)
+        z = torch.cat(self._walk(x, use_mean=True)[0], 1)
         return z, torch.zeros_like(z)
 
     def neg_elbo_terms(self, x, rng, kl: str = "analytic", autocast=None, kl_weights=None):
         if kl_weights is not None:
             raise ValueError("the conditional HVAE has no per-dimension KL weights (beta / progressive training)")
         with autocast or contextlib.nullcontext():
-            zs, log_q, log_p, kls = self._top_down(x, rng)
+            zs, log_q, log_p, kls, _ = self._walk(x, rng)
             z = torch.cat(zs, 1)
             rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
         terms = kls if kl == "analytic" else [q - p for q, p in zip(log_q, log_p)]
         kl_layers = torch.stack([k.detach().float().mean() for k in kls])
         return ElboTerms(rec, torch.stack([t.float() for t in terms]).sum(0).mean(), z.float(), kl_layers)
-
-    @torch.no_grad()
-    def likelihood_bound(self, x, k: int = 0, rng=None) -> torch.Tensor:
-        """L^{>k}(x) per image, one sample, constants of the Gaussian likelihood dropped
-        (they cancel in LLR). k = 0 is the ELBO."""
-        zs, log_q, log_p, _ = self._top_down(x, rng, prior_layers=k)
-        z = torch.cat(zs, 1)
-        value = -self.reconstruction_nll(x, self.decode(z))
-        for i in range(k, len(self.latent_dims)):
-            value = value + log_p[i] - log_q[i]
-        return value
-
-    @torch.no_grad()
-    def kl_per_layer(self, x, rng=None) -> torch.Tensor:
-        """Mean KL(q(z_i | z_{>i}, x) || p(z_i | z_{>i})) of each layer, bottom first (nats): a layer near 0
-        carries no information about x, and LLR^{>k} cannot tell k from k + 1 across it."""
-        *_, kls = self._top_down(x, rng)
-        return torch.stack([k.mean() for k in kls])
-
-    @torch.no_grad()
-    def llr(self, x, k: int, rng=None) -> torch.Tensor:
-        """LLR^{>k}(x) = L(x) - L^{>k}(x); high means out-of-distribution."""
-        return self.likelihood_bound(x, 0, rng) - self.likelihood_bound(x, k, rng)
 
     def log_joint(self, x, z):
         """log p(x, z) = log p(x | z_1) + sum_i log p(z_i | z_{i+1}) + log N(z_L), constants dropped."""
