@@ -81,6 +81,15 @@ def _find(candidates: list[Path]) -> Path | None:
     return next((p for p in candidates if p.is_file()), None)
 
 
+def _find_file(dataset: str, what: str, fname: str, dirs: list[Path]) -> Path:
+    """The first ``dirs`` / ``fname`` that exists, else a DataError saying how to get the file."""
+    path = _find([d / fname for d in dirs])
+    if path is None:
+        raise DataError(f"{what} file {fname} not found in {', '.join(map(str, dirs))}. "
+                        f"To get it: {DATASETS[dataset].how_to_get}")
+    return path
+
+
 def _idx_pair(name: str, split: str, dirs: list[Path], gz_only: bool, checksums: dict) -> ImageSet:
     prefix = {"train": "train", "test": "t10k"}.get(split)
     if prefix is None:
@@ -140,10 +149,7 @@ def _load_svhn(split: str, dirs: list[Path], checksums: dict) -> ImageSet:
     if split not in ("train", "test", "extra"):
         raise DataError(f"svhn: unknown split {split!r}; valid splits: train, test, extra")
     fname = f"{split}_32x32.mat"
-    path = _find([d / fname for d in dirs])
-    if path is None:
-        raise DataError(f"SVHN file {fname} not found in {', '.join(map(str, dirs))}. "
-                        f"To get it: {DATASETS['svhn'].how_to_get}")
+    path = _find_file("svhn", "SVHN", fname, dirs)
     digest = verify_file(path, checksums["svhn"][fname], "svhn")
     mat = scipy.io.loadmat(path)
     if "X" not in mat or "y" not in mat or mat["X"].shape[:3] != (32, 32, 3):
@@ -233,10 +239,7 @@ def _load_static_mnist(split: str, dirs: list[Path]) -> ImageSet:
     if split not in STATIC_MNIST_ROWS:
         raise DataError(f"mnist_static: unknown split {split!r}; valid splits: {', '.join(STATIC_MNIST_ROWS)}")
     fname = f"binarized_mnist_{split}.amat"
-    path = _find([d / fname for d in dirs])
-    if path is None:
-        raise DataError(f"static MNIST file {fname} not found in {', '.join(map(str, dirs))}. "
-                        f"To get it: {DATASETS['mnist_static'].how_to_get}")
+    path = _find_file("mnist_static", "static MNIST", fname, dirs)
     try:
         rows = np.loadtxt(path, dtype=np.int64, ndmin=2)
     except ValueError as exc:
@@ -259,10 +262,7 @@ def _load_omniglot(split: str, dirs: list[Path]) -> ImageSet:
     import scipy.io
     if split not in OMNIGLOT_ROWS:
         raise DataError(f"omniglot: unknown split {split!r}; valid splits: {', '.join(OMNIGLOT_ROWS)}")
-    path = _find([d / "chardata.mat" for d in dirs])
-    if path is None:
-        raise DataError(f"OMNIGLOT file chardata.mat not found in {', '.join(map(str, dirs))}. "
-                        f"To get it: {DATASETS['omniglot'].how_to_get}")
+    path = _find_file("omniglot", "OMNIGLOT", "chardata.mat", dirs)
     key, target_key = ("data", "target") if split == "train" else ("testdata", "testtarget")
     try:
         mat = scipy.io.loadmat(path)
