@@ -27,7 +27,7 @@ import yaml
 from . import configs, data, paths
 from .configs import PROFILES
 from .report import manifest
-from .report.execute import UsageError, check_device, run_notebook
+from .report.execute import NotebookFailed, UsageError, check_device, run_notebook
 
 
 def _parse_params(items: list[str]) -> dict:
@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(args)
     except UsageError as exc:
         parser.exit(2, f"hebm: error: {exc}\n")
+    except NotebookFailed as exc:
+        parser.exit(1, f"hebm: {exc}\n")
 
 
 def _dispatch(args) -> int:

@@ -14,6 +14,10 @@ class UsageError(Exception):
     """A bad name or value from the user: reported in one line, exit status 2."""
 
 
+class NotebookFailed(Exception):
+    """A notebook of `run-all --jobs` raised: reported in one line with its log's place, exit status 1."""
+
+
 def _notebook_to_ipynb(artefact: manifest.Artefact, dest: Path) -> Path:
     import jupytext
     nb = jupytext.read(artefact.notebook_path, fmt="md:myst")
@@ -117,41 +121,29 @@ def longest_first(arts: list[manifest.Artefact]) -> list[manifest.Artefact]:
 def _run_side_by_side(arts, profile, device, out_dir, jobs, log) -> None:
     import subprocess
     import sys
-    import threading
     import time
+    from concurrent.futures import ThreadPoolExecutor
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
     env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
     logs = paths.build_dir() / "logs" / profile
     logs.mkdir(parents=True, exist_ok=True)
-    pending = list(arts)
-    failed: list[str] = []
-    lock = threading.Lock()
 
-    def worker():
-        while True:
-            with lock:
-                if not pending:
-                    return
-                art = pending.pop(0)
-            start = time.perf_counter()
-            log(f"== {art.id} ({profile}, {threads} thread(s))")
-            with open(logs / f"{art.id}.log", "w") as out:
-                rc = subprocess.call([sys.executable, "-m", "hebm_lib", "run", art.id, "--profile", profile,
-                                      "--device", device, "--output", str(out_dir / f"{art.notebook}.ipynb")],
-                                     stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(paths.REPO_ROOT))
-            if rc:
-                with lock:
-                    failed.append(art.id)
-                tail = (logs / f"{art.id}.log").read_text().strip().splitlines()[-15:]
-                log(f"   {art.id} FAILED (exit {rc}); its log, {logs / f'{art.id}.log'}, ends:\n     "
-                    + "\n     ".join(tail))
-            else:
-                log(f"   {art.id} took {time.perf_counter() - start:.0f} s")
+    def run_one(art) -> bool:
+        start = time.perf_counter()
+        log(f"== {art.id} ({profile}, {threads} thread(s))")
+        with open(logs / f"{art.id}.log", "w") as out:
+            rc = subprocess.call([sys.executable, "-m", "hebm_lib", "run", art.id, "--profile", profile,
+                                  "--device", device, "--output", str(out_dir / f"{art.notebook}.ipynb")],
+                                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(paths.REPO_ROOT))
+        if rc:
+            tail = (logs / f"{art.id}.log").read_text().strip().splitlines()[-15:]
+            log(f"   {art.id} FAILED (exit {rc}); its log, {logs / f'{art.id}.log'}, ends:\n     " + "\n     ".join(tail))
+        else:
+            log(f"   {art.id} took {time.perf_counter() - start:.0f} s")
+        return rc == 0
 
-    pool = [threading.Thread(target=worker) for _ in range(jobs)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
+    with ThreadPoolExecutor(jobs) as pool:   # the pool takes the notebooks in the order given
+        ok = list(pool.map(run_one, arts))
+    failed = [a.id for a, good in zip(arts, ok) if not good]
     if failed:
-        raise UsageError(f"notebook(s) failed: {', '.join(failed)} (logs in {logs})")
+        raise NotebookFailed(f"notebook(s) failed: {', '.join(failed)} (logs in {logs})")
