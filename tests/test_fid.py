@@ -52,6 +52,19 @@ def test_the_domain_extractor_is_deterministic_and_trains_to_the_same_net(space,
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def test_reference_features_are_cached_and_the_numbers_do_not_change(space, tmp_path):
+    a, ref = _blobs(120, 200, 6), _blobs(150, 60, 7)
+    first = fid.fid(space, a, ref, cache_dir=tmp_path)
+    cached = sorted(p.name for p in (tmp_path / "fid" / "reference-features").iterdir())
+    name = fid.reference_cache_name(space, ref)
+    assert cached and all(p.startswith(name) for p in cached)      # only the reference set is cached
+    assert fid.fid(space, a, ref, cache_dir=tmp_path) == first      # read back: the same FID and KID
+    assert fid.fid(space, a, ref, cache_dir=tmp_path / "cold") == first
+    changed = ref.clone()
+    changed[0, 0, 0, 0] += 1                                          # one pixel: another cache entry
+    assert fid.reference_cache_name(space, changed) != name
+
+
 def _trainset():
     return ImageSet(torch.cat([_blobs(64, 200, 1), _blobs(64, 60, 2)]), torch.tensor([1] * 64 + [0] * 64),
                     data.spec("fmnist"), "train", "fid-test-small")

@@ -306,9 +306,20 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.detach().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
 
 
+def reference_cache_name(space: FeatureSpace, reference: torch.Tensor) -> str:
+    """The name torch-fidelity caches ``reference``'s features under: the images' bytes and the feature
+    network's weights file (whose name carries its key or digest), so a different set or net never matches."""
+    h = hashlib.sha256(f"{tuple(reference.shape)}|{space.extractor}|{Path(space.weights_path).name}".encode())
+    h.update(reference.contiguous().numpy().tobytes())
+    return f"hebm-reference-{h.hexdigest()[:20]}"
+
+
 def fid(space: FeatureSpace, generated: torch.Tensor, reference: torch.Tensor, kid: bool = True,
-        device: str = "cpu") -> dict[str, float]:
-    """FID (and KID) of uint8 ``generated`` against uint8 ``reference`` images in ``space``, by torch-fidelity."""
+        device: str = "cpu", cache_dir=None) -> dict[str, float]:
+    """FID (and KID) of uint8 ``generated`` against uint8 ``reference`` images in ``space``, by torch-fidelity.
+
+    The reference set's features are cached (torch-fidelity's own cache, in the model cache's ``fid/``):
+    an artefact compares many models against one set of training images. Generated images never are."""
     import torch_fidelity
     if space.kind == "domain":
         _register_domain_extractor()
@@ -318,7 +329,9 @@ def fid(space: FeatureSpace, generated: torch.Tensor, reference: torch.Tensor, k
         input1=_Images(generated, rgb), input2=_Images(reference, rgb), fid=True, kid=kid and n >= 2,
         kid_subset_size=min(1000, n), feature_extractor=space.extractor,
         feature_extractor_weights_path=space.weights_path, cuda=str(device).startswith("cuda"),
-        batch_size=200, save_cpu_ram=True, cache=False, verbose=False)
+        batch_size=200, save_cpu_ram=True, verbose=False,
+        cache=True, cache_root=str(paths.cache_dir(cache_dir) / "fid" / "reference-features"),
+        input2_cache_name=reference_cache_name(space, reference))
     out = {"fid": float(metrics["frechet_inception_distance"])}
     if "kernel_inception_distance_mean" in metrics:
         out.update(kid=float(metrics["kernel_inception_distance_mean"]),
