@@ -4,7 +4,9 @@ import json
 
 import pytest
 
+from hebm_lib.configs import get_config
 from hebm_lib.report import campaign, notebook, results, status
+from hebm_lib.training.cache import run_key
 
 
 def _stored_result():
@@ -131,4 +133,9 @@ def test_a_stand_in_data_set_is_named_and_the_papers_numbers_keep_their_own_rows
     row = run.result.rows[-1]
     assert row.reproduced is None and row.paper == 63.42 and row.metric.endswith("(the paper's)")
     assert campaign.artefact_configs("tab5", "smoke", {}) == [
-        ("svhn_fid_vlae", {}), ("svhn_fid_ours", {"prior.hidden": 10, "prior.layers": 2})]
+        ("svhn_fid_vlae", {}), ("svhn_fid_ours", {"prior.hidden": 10})]
+    # the width alone changes: the nef of the profile's own Ours is Table 2's model (one cache key)
+    for profile in ("paper", "cpu"):
+        ours = get_config("svhn_fid_ours", profile)
+        same_width = get_config("svhn_fid_ours", profile, {"prior.hidden": ours.prior.hidden})
+        assert run_key(same_width, 0, "fp") == run_key(ours, 0, "fp")

@@ -65,8 +65,8 @@ def artefact_configs(artefact: str, profile: str, overrides: dict) -> list[tuple
         return [(c, {} if c.endswith("_ours") else {"schedule.beta": b}) for c in art.configs
                 if c.split("_")[0] in settings["datasets"]
                 for b in ([1.0] if c.endswith("_ours") else settings["betas"])]
-    if artefact == "tab5":   # a 2-layer energy net per width; nef = 0 is VLAE
-        return [("svhn_fid_vlae", {}) if nef == 0 else ("svhn_fid_ours", {"prior.hidden": nef, "prior.layers": 2})
+    if artefact == "tab5":   # an energy net per width, at the depth of the profile's Ours; nef = 0 is VLAE
+        return [("svhn_fid_vlae", {}) if nef == 0 else ("svhn_fid_ours", {"prior.hidden": nef})
                 for nef in settings["nef"]]
     return [(c, {}) for c in art.configs]
 
