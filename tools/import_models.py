@@ -1,6 +1,6 @@
 """Put models trained elsewhere (tools/gpu_train_models.sh: <cache folder>.pt files) into the model cache.
 
-    python tools/import_models.py /work/.device/4
+    python tools/import_models.py FOLDER    # where the device tool put the <cache folder>.pt files
 
 A file is accepted only if its name is a cache folder name and its saved info carries the same key, so a
 notebook loads it exactly as if it had been trained here (same config, seed, data, TRAINING_VERSION).
