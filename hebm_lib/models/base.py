@@ -18,6 +18,9 @@ class ElboTerms(NamedTuple):
     kl: torch.Tensor         # the (weighted) KL term against the model's base prior
     z: torch.Tensor          # z ~ q(z | x), reparameterised, all layers concatenated
     kl_layers: torch.Tensor  # unweighted KL of each layer, bottom first (nats; the diagnostic of unused layers)
+    # REWO / GECO's C where the model defines its own (VHP: per-pixel squared error on [0, 1], whatever its
+    # likelihood); None: the trainer derives it from rec under the Gaussian likelihood
+    constraint: torch.Tensor | None = None
 
 
 @runtime_checkable

@@ -95,8 +95,8 @@ class HierarchicalPriorVAE(LatentModelBase):
             mu, logvar, z = mu.float(), logvar.float(), z.float()
             f = gaussian_log_prob(z, mu, logvar) - self.log_prior_iw(z, rng=rng)
         # the constraint's C: per-pixel squared error on [0, 1] (whatever the likelihood), read by REWO / GECO
-        self.last_constraint = ((x_mean.detach() - x) / 2).pow(2).mean()
-        return ElboTerms(rec, f.mean(), z, f.detach().mean().view(1))
+        constraint = ((x_mean.detach() - x) / 2).pow(2).mean()
+        return ElboTerms(rec, f.mean(), z, f.detach().mean().view(1), constraint)
 
     def log_importance_weight(self, x, rng=None, prior_samples: int | None = None) -> torch.Tensor:
         """One draw's log p(x | z) + log p(z) - log q(z | x), z ~ q(z | x), with p(x | z) normalised and

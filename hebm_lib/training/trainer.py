@@ -214,7 +214,7 @@ class Trainer:
         else:
             terms, tilt_pos = self._loss_fn(x, self._dim_weights)
         if self.schedule.needs_reconstruction_error:  # REWO / GECO: beta from this batch's error (host read)
-            self._kl_weight.fill_(self._constraint_weight(terms.rec, x))
+            self._kl_weight.fill_(self._constraint_weight(terms, x))
         loss = terms.rec + self._kl_weight * (terms.kl - tilt_pos)
         m.prior.requires_grad_(True)
         self.opt_gi.zero_grad(set_to_none=True)
@@ -266,12 +266,12 @@ class Trainer:
         self.iteration = it + 1
         return {"stats": self._stats, "kl_layers": self._kl_layers}
 
-    def _constraint_weight(self, rec: torch.Tensor, x: torch.Tensor) -> float:
+    def _constraint_weight(self, terms: ElboTerms, x: torch.Tensor) -> float:
         """REWO / GECO: the constraint C = per-pixel squared error on [0, 1] pixels of this batch, averaged
         over ranks, moves beta (a host read: these schedules run in eager mode only)."""
-        c_batch = getattr(self.model, "last_constraint", None)   # the model's own C (VHP computes it)
+        c_batch = terms.constraint   # the model's own C (VHP computes it)
         if c_batch is None:
-            c_batch = rec.detach().float() * 2 * self.model.sigma ** 2 / x[0].numel() / 4
+            c_batch = terms.rec.detach().float() * 2 * self.model.sigma ** 2 / x[0].numel() / 4
         c_batch = c_batch.clone()
         if self.world > 1:
             torch.distributed.all_reduce(c_batch)
