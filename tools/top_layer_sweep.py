@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--mode", default="graph")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=20, help="latent classifier epochs")
-    ap.add_argument("--run-dir", default="/tmp/sweep")
+    ap.add_argument("--run-dir", default="build/sweep")   # inside the ignored build folder
     args = ap.parse_args()
     overrides = {k: yaml.safe_load(v) for k, v in (o.split("=", 1) for o in args.override)}
     cfg = get_config(args.config, args.profile, overrides)
