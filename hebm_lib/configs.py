@@ -56,10 +56,6 @@ class DataConfig:
                f"data.classes must be distinct labels, got {self.classes}")
 
 
-# (section, field) pairs added to the config after models were cached under their hashes
-_ADDED_LATER = (("data", "classes"), ("train", "free_nats"), ("prior", "posterior_langevin"), ("nets", "encoder_init"), ("nets", "gaussian_sigma"))
-
-
 @dataclass(frozen=True)
 class LadderNets:
     """The paper's generator (Eq. 5) and ladder inference net (Eq. 8); see hebm_lib.models.ladder."""
@@ -70,16 +66,29 @@ class LadderNets:
     width: int                     # width of the dense path / top MLP
     layout: str = "conv"           # "conv": one conv level per layer (authors' SVHN code);
                                    # "dense": VLAE's MNIST ladder (convs, then a dense path)
-    injection: str = "concat"      # how z_i enters the generator: "concat" (Eq. 5) or "add" (authors' SVHN HS code)
+    # how a lower code z_i joins the generator's features h: "concat" [h, P z_i] (Eq. 5), "add" h + P z_i
+    # (the authors' SVHN HS code) or "gated" h + g * P z_i, g learned per unit from gate_init (VLAE's MNIST code)
+    injection: str = "concat"
     sigma: float = 0.408           # observation noise std on [-1, 1] pixels; the authors' Gfactor g: sigma^2 = 1/(2g)
     likelihood: str = "gaussian"   # p(x | z): "gaussian" (sigma above) or "bernoulli" on [0, 1] pixels (pro-VLAE's)
+    gate_init: float | None = None  # initial gate of "gated" (VLAE: 0.1); None for the other injections
+    norm: str = "none"             # "batch": BatchNorm before every hidden activation (VLAE); "none"
+    init: str = "authors"          # weights: "authors" (Xavier convs, default Linear), "vlae" (N(0, 0.02)),
+                                   # "he" (He-normal Linear); see hebm_lib.models.blocks.init_weights
 
     def __post_init__(self):
         _choice("nets", "layout", self.layout, ("conv", "dense"))
-        _choice("nets", "injection", self.injection, ("concat", "add"))
+        _choice("nets", "injection", self.injection, ("concat", "add", "gated"))
         _choice("nets", "likelihood", self.likelihood, ("gaussian", "bernoulli"))
+        _choice("nets", "norm", self.norm, ("none", "batch"))
+        _choice("nets", "init", self.init, ("authors", "vlae", "he"))
         _common_nets_checks(self)
         L = len(self.latent_dims)
+        _check((self.injection == "gated") == (self.gate_init is not None),
+               f"nets.gate_init is the initial gate of injection 'gated' (VLAE: 0.1) and None otherwise; got "
+               f"injection={self.injection!r}, gate_init={self.gate_init!r}")
+        _check(L > 1 or self.injection == "concat",
+               f"a one-layer ladder has no lower code to merge: nets.injection must be 'concat', got {self.injection!r}")
         if self.layout == "conv":
             _check(len(self.channels) >= max(1, L - 1),
                    f"{L} latent layers need at least {L - 1} conv levels, got channels={self.channels}")
@@ -332,13 +341,9 @@ class ExperimentConfig:
     @property
     def hash(self) -> str:
         """Hash of everything that changes what is trained (not the name or the prose)."""
-        d = self.to_dict()
-        d.pop("description")
-        d.pop("name")
-        # fields added after models were cached leave the hash unchanged while at their default
-        for section, key in _ADDED_LATER:
-            if d[section] is not None and d[section].get(key) is None:
-                d[section].pop(key, None)
+        d = {"profile": self.profile}
+        for section in _SECTIONS:
+            d[section] = _non_default_fields(getattr(self, section))
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -353,6 +358,18 @@ class ExperimentConfig:
 
 # ---------------------------------------------------------------------------------------------
 # the tables
+
+def _non_default_fields(section) -> dict | None:
+    """A config section as a dict without the fields at their class default (and with its kind): a field
+    added later leaves every earlier hash unchanged while at its default. So a default is never changed:
+    a new behaviour is a new value."""
+    if section is None:
+        return None
+    out = {f.name: getattr(section, f.name) for f in dataclasses.fields(section)
+           if f.default is dataclasses.MISSING or getattr(section, f.name) != f.default}
+    kind = getattr(type(section), "kind", None)
+    return json.loads(json.dumps(out | ({"kind": kind} if kind else {})))
+
 
 @dataclass(frozen=True)
 class P:
@@ -409,14 +426,25 @@ DATA |= {
     "svhn-hs":        P(DataConfig("svhn", split="extra"),           **stand_in(DATA, "shapes3d")),
 }
 
-# Nets. gray28: VLAE's MNIST ladder layout (the paper reuses VLAE's nets for Table 1), L = 3 with
-# 2-d codes: VLAE's convs (64, 128) and its dense path narrowed from 1024 to the width that gives the
-# paper's printed sizes (Supp. Table 1: 3.2M parameters for Ours and VLAE, 3.4M for the HVAE):
-# width 136 for the ladder (3.24M), 200 for the HVAE (3.35M). svhn-hs: the authors' SVHN HS code.
-# Factor data (the pro-VLAE comparisons): our conv ladder at pro-VLAE's sizes with pro-VLAE's Bernoulli
-# likelihood (its beta weights the KL against that likelihood), the same for every model.
+# Nets. gray28: VLAE's MNIST ladder (vladder_small.py; the paper reuses VLAE's nets for Table 1), L = 3
+# with 2-d codes, built as VLAE builds it (_VLAE_LADDER): a lower code joins the dense path through a
+# learned per-unit gate that starts at 0.1, and a batch norm comes before every hidden activation. VLAE's
+# weights are N(0, 0.02) at its dense width of 1024; at the widths here that scale leaves the top code's
+# path only ~4x the bottom's at initialisation (VLAE's own nets: ~120x), so He-normal Linear weights keep
+# VLAE's proportion (~85x; tests/test_ladder_nets.py). Without all three the bottom layer takes the class
+# (the ablation on the Table 1 page). VLAE's convs (64, 128), its dense path narrowed from 1024 to the width
+# that gives the paper's printed sizes (Supp. Table 1: 3.2M parameters for Ours and VLAE, 3.4M for the
+# HVAE): 188 for the ladder (3.24M), 200 for the HVAE (3.35M). The one-layer VAE has the same nets.
+# LEBM keeps the earlier ladder (_G28: concatenation, no normalisation, the authors' init): Pang et al.'s
+# generator has no normalisation, and its posterior Langevin decodes each image on its own.
+# svhn-hs: the authors' SVHN HS code. Factor data (the pro-VLAE comparisons): our conv ladder at
+# pro-VLAE's sizes with pro-VLAE's Bernoulli likelihood (its beta weights the KL against that
+# likelihood), the same for every model.
 _G28 = dict(image_shape=(1, 28, 28), channels=(64, 128), width=136, layout="dense")
 _G28_CPU, _G28_SMOKE = {"channels": (16, 32), "width": 128}, {"channels": (4, 8), "width": 16}
+_VLAE_LADDER = dict(injection="gated", gate_init=0.1, norm="batch", init="he")
+_VLAE28 = {**_G28, "width": 188, **_VLAE_LADDER}
+_VLAE28_ONE = {**_VLAE28, "injection": "concat", "gate_init": None}   # one layer: no lower code to merge
 _SHAPES = dict(image_shape=(3, 64, 64), channels=(32, 32, 32), width=256, likelihood="bernoulli")
 _SHAPES_CPU = {"image_shape": (3, 32, 32), "channels": (8, 16, 16), "width": 64}
 _SHAPES_SMOKE = {"image_shape": (3, 32, 32), "channels": (4, 8, 8), "width": 16}
@@ -425,11 +453,11 @@ _SPRITES_CPU = {"image_shape": (1, 32, 32), "channels": (8, 16, 16), "width": 64
 _SPRITES_SMOKE = {"image_shape": (1, 32, 32), "channels": (4, 8, 8), "width": 16}
 NETS = {
     #  entry             paper                                                            cpu                                        smoke
-    "gray28":         P(LadderNets(latent_dims=(2, 2, 2), **_G28),                       _G28_CPU,                                  _G28_SMOKE),
-    "gray28-1layer":  P(LadderNets(latent_dims=(6,), **_G28),                            _G28_CPU,                                  _G28_SMOKE),
+    "gray28":         P(LadderNets(latent_dims=(2, 2, 2), **_VLAE28),                    _G28_CPU,                                  _G28_SMOKE),
+    "gray28-1layer":  P(LadderNets(latent_dims=(6,), **_VLAE28_ONE),                     _G28_CPU,                                  _G28_SMOKE),
     "gray28-lebm":    P(LadderNets(latent_dims=(6,), sigma=0.3, **_G28),                 _G28_CPU,                                  _G28_SMOKE),
     "gray28-hvae6":   P(ConditionalNets((1, 28, 28), (2,) * 6, (64, 128), 200),         _G28_CPU,                                  _G28_SMOKE),
-    "gray28-2x2d":    P(LadderNets(latent_dims=(2, 2), **_G28),                          _G28_CPU,                                  _G28_SMOKE),
+    "gray28-2x2d":    P(LadderNets(latent_dims=(2, 2), **_VLAE28),                       _G28_CPU,                                  _G28_SMOKE),
     "gray28-lebm-2d": P(LadderNets(latent_dims=(2,), sigma=0.3, **_G28),                 _G28_CPU,                                  _G28_SMOKE),
     "gray28-hvae":    P(ConditionalNets((1, 28, 28), (2, 2, 2), (64, 128), 200),         _G28_CPU,                                  _G28_SMOKE),
     # Supp. Table 1's HVAE as Havtorn et al. build it: z_1 8 x 14 x 14 conv, z_2 16, z_3 8, stages of 3
@@ -577,6 +605,9 @@ SCHEDULES = {
     #  entry             paper                                                            cpu                                        smoke
     "elbo":           P(ConstantKL()),
     "elbo-warmup-at-cpu": P(ConstantKL(),                                                KLWarmup(750),                             ConstantKL()),
+    # VLAE's own KL warm-up, 1 - exp(-t / 2000) (vladder.py), for the systems on VLAE's nets (Ours, VLAE, the
+    # one-layer VAE); at `cpu` the linear warm-up over half of the 1.5k iterations, as before
+    "vlae-warmup":    P(KLWarmup(2000, shape="exp"),                                      KLWarmup(750),                             ConstantKL()),
     "toy":            P(ConstantKL(),                                                    KLWarmup(300),                             ConstantKL()),
     "anomaly":        P(ConstantKL(),                                                    KLWarmup(125),                             ConstantKL()),
     "beta8":          P(ConstantKL(8.0)),
@@ -628,14 +659,14 @@ _PEND = "on the pendulum (rendered here; the paper's set is not published)"
 
 CONFIGS = [
     #   name                  system     data            nets              prior            training        schedule               description
-    Row("mnist_ours",         "ours",    "mnist",        "gray28",         "authors",       "gray28",       "elbo-warmup-at-cpu",  f"{_OURS} on MNIST"),
-    Row("mnist_vlae",         "vlae",    "mnist",        "gray28",         None,            "gray28",       "elbo-warmup-at-cpu",  f"{_VLAE} on MNIST"),
-    Row("mnist_vae",          "vae",     "mnist",        "gray28-1layer",  None,            "gray28",       "elbo-warmup-at-cpu",  f"{_VAE} on MNIST"),
+    Row("mnist_ours",         "ours",    "mnist",        "gray28",         "authors",       "gray28",       "vlae-warmup",         f"{_OURS} on MNIST"),
+    Row("mnist_vlae",         "vlae",    "mnist",        "gray28",         None,            "gray28",       "vlae-warmup",         f"{_VLAE} on MNIST"),
+    Row("mnist_vae",          "vae",     "mnist",        "gray28-1layer",  None,            "gray28",       "vlae-warmup",         f"{_VAE} on MNIST"),
     Row("mnist_lebm",         "lebm",    "mnist",        "gray28-lebm",    "lebm-long",     "gray28-lebm",  "elbo-warmup-at-cpu",  f"{_LEBM} on MNIST"),
     Row("mnist_hvae",         "hvae",    "mnist",        "gray28-hvae",    None,            "gray28",       "elbo-warmup-at-cpu",  f"{_HVAE} on MNIST"),
-    Row("fmnist_ours",        "ours",    "fmnist",       "gray28",         "authors",       "gray28",       "elbo-warmup-at-cpu",  f"{_OURS} on Fashion-MNIST"),
-    Row("fmnist_vlae",        "vlae",    "fmnist",       "gray28",         None,            "gray28",       "elbo-warmup-at-cpu",  f"{_VLAE} on Fashion-MNIST"),
-    Row("fmnist_vae",         "vae",     "fmnist",       "gray28-1layer",  None,            "gray28",       "elbo-warmup-at-cpu",  f"{_VAE} on Fashion-MNIST"),
+    Row("fmnist_ours",        "ours",    "fmnist",       "gray28",         "authors",       "gray28",       "vlae-warmup",         f"{_OURS} on Fashion-MNIST"),
+    Row("fmnist_vlae",        "vlae",    "fmnist",       "gray28",         None,            "gray28",       "vlae-warmup",         f"{_VLAE} on Fashion-MNIST"),
+    Row("fmnist_vae",         "vae",     "fmnist",       "gray28-1layer",  None,            "gray28",       "vlae-warmup",         f"{_VAE} on Fashion-MNIST"),
     Row("fmnist_lebm",        "lebm",    "fmnist",       "gray28-lebm",    "lebm-long",     "gray28-lebm",  "elbo-warmup-at-cpu",  f"{_LEBM} on Fashion-MNIST"),
     Row("fmnist_hvae",        "hvae",    "fmnist",       "gray28-hvae",    None,            "gray28",       "elbo-warmup-at-cpu",  f"{_HVAE} on Fashion-MNIST"),
     Row("fmnist_hvae_oodd",   "hvae",    "fmnist",       "gray28-oodd",    None,            "oodd",         "oodd",                f"{_HVAE_OODD} on Fashion-MNIST (Supp. Table 1)"),
@@ -796,11 +827,6 @@ def _check_profile(profile: str) -> None:
 _SECTIONS = ("data", "nets", "prior", "train", "schedule")
 
 
-def _section_class(section: str, value) -> type | None:
-    return {"data": DataConfig, "nets": type(value), "prior": EBMPrior, "train": TrainConfig,
-            "schedule": type(value)}[section]
-
-
 def _fields(cls) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
@@ -809,14 +835,17 @@ def _build_section(section: str, value: dict, current):
     """A section from a dict; ``kind`` picks the class of nets / schedule (default: the current one)."""
     value = dict(value)
     if section == "nets":
-        cls = NETS_CLASSES.get(value.pop("kind", current.kind if current else None))
+        kind = value.pop("kind", current.kind if current else None)
+        if kind not in NETS_CLASSES:
+            raise ValueError(f"unknown nets kind {kind!r}; valid kinds: {', '.join(NETS_CLASSES)}")
+        cls = NETS_CLASSES[kind]
     elif section == "schedule":
         kind = value.pop("kind", current.kind if current else None)
         if kind not in SCHEDULE_CLASSES:
             raise ValueError(f"unknown schedule kind {kind!r}; valid kinds: {', '.join(SCHEDULE_CLASSES)}")
         cls = SCHEDULE_CLASSES[kind]
     else:
-        cls = _section_class(section, current)
+        cls = {"data": DataConfig, "prior": EBMPrior, "train": TrainConfig}[section]
     unknown = sorted(set(value) - set(_fields(cls)))
     if unknown:
         raise ValueError(f"unknown {section} parameter(s) {', '.join(unknown)} for {cls.__name__}; "
@@ -827,7 +856,7 @@ def _build_section(section: str, value: dict, current):
     return cls(**{**base, **{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}})
 
 
-def _apply_override(sections: dict, key: str, value, name: str) -> None:
+def _apply_override(sections: dict, key: str, value, name: str, pending: dict) -> None:
     section, _, leaf = key.partition(".")
     if section not in _SECTIONS:
         raise ValueError(f"unknown config parameter {key!r} for {name}; sections: {', '.join(_SECTIONS)} "
@@ -847,7 +876,19 @@ def _apply_override(sections: dict, key: str, value, name: str) -> None:
     if leaf not in _fields(cls):
         raise ValueError(f"unknown config parameter {key!r} for {name}; valid {section} parameters of "
                          f"{cls.__name__}: {', '.join(_fields(cls))}")
-    sections[section] = dataclasses.replace(current, **{leaf: tuple(value) if isinstance(value, list) else value})
+    pending.setdefault(section, {})[leaf] = tuple(value) if isinstance(value, list) else value
+
+
+def _apply_overrides(sections: dict, overrides: dict, name: str) -> None:
+    """Whole sections first, in order; then the dotted keys of each section together, so that fields that
+    go together (nets.injection and nets.gate_init) can be set in one go."""
+    pending: dict[str, dict] = {}
+    for key, value in overrides.items():
+        _apply_override(sections, key, value, name, pending)
+    for section, leaves in pending.items():
+        if sections[section] is None:
+            raise ValueError(f"{name}: the prior was removed (None = N(0, I)); drop the prior.* overrides")
+        sections[section] = dataclasses.replace(sections[section], **leaves)
 
 
 def get_config(name: str, profile: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
@@ -860,13 +901,37 @@ def get_config(name: str, profile: str, overrides: dict[str, Any] | None = None)
                 "prior": PRIORS[row.prior].at(profile), "train": TRAINING[row.training].at(profile),
                 "schedule": SCHEDULES[row.schedule].at(profile)}
     try:
-        for key, value in (overrides or {}).items():
-            _apply_override(sections, key, value, name)
+        _apply_overrides(sections, overrides or {}, name)
     except TypeError as exc:  # a wrong value type reaches a dataclass
         raise ValueError(f"{name}: bad override value ({exc})") from exc
     cfg = ExperimentConfig(name=name, profile=profile, description=row.description, **copy.deepcopy(sections))
     validate(cfg)
     return cfg
+
+
+def config_from_dict(d: dict) -> ExperimentConfig:
+    """A resolved config as saved beside a result (``to_dict``), read back; a field added since takes its
+    default. A field that no longer exists is an error (the settings it recorded cannot be rebuilt)."""
+    sections = {s: None if d.get(s) is None else _build_section(s, d[s], None) for s in _SECTIONS}
+    _check(sections["data"] is not None and sections["nets"] is not None, "a saved config needs data and nets")
+    return ExperimentConfig(name=d["name"], profile=d["profile"], description=d.get("description", ""), **sections)
+
+
+def changed_settings(old: ExperimentConfig, new: ExperimentConfig) -> list[str]:
+    """What differs between two resolved configs, as 'section.field: old -> new' (empty: the same model)."""
+    out = []
+    for s in _SECTIONS:
+        a, b = getattr(old, s), getattr(new, s)
+        if a is None or b is None or type(a) is not type(b):
+            if _non_default_fields(a) != _non_default_fields(b):
+                out.append(f"{s}: {_describe(a)} -> {_describe(b)}")
+            continue
+        out += [f"{s}.{f}: {getattr(a, f)!r} -> {getattr(b, f)!r}" for f in _fields(type(a)) if getattr(a, f) != getattr(b, f)]
+    return out
+
+
+def _describe(section) -> str:
+    return "None (N(0, I))" if section is None else type(section).__name__
 
 
 def validate(cfg: ExperimentConfig) -> None:
@@ -886,6 +951,10 @@ def validate(cfg: ExperimentConfig) -> None:
     if n.kind == "vhp":
         _check(t.kl == "mc" and (s.kind != "constant" or s.beta == 1),
                f"{where}: VHP needs train.kl='mc' (no closed-form KL) and no beta other than its schedule's")
+    if cfg.prior is not None and cfg.prior.posterior_langevin is not None:
+        _check(n.kind == "ladder" and n.norm == "none",
+               f"{where}: prior.posterior_langevin decodes each image on its own, which a batch norm in "
+               f"training mode would couple; use nets.norm='none' or prior.posterior_langevin=None")
     _check(t.free_nats is None or n.kind == "conv-hvae",
            f"{where}: train.free_nats is for the conv HVAE (nets kind 'conv-hvae') only; set it to None")
     if n.kind == "mlp-vae":

@@ -15,8 +15,9 @@ def _stored_result():
     r.rows.append(results.Row("identity-change rate", "ours / resample z_3 / conditional", 49.9, unit="%"))
     r.claims.append(results.Claim("Ours (conditional): the top layer changes digit identity most often", False,
                                   "z_1: 58.0%, z_2: 69.7%, z_3: 49.9%"))
-    r.configs["abc"] = {"name": "mnist_ours", "train": {"iterations": 10000}}
-    r.models.append({"config": "mnist_ours", "config_hash": "abc", "seed": 0, "iterations": 10000,
+    cfg = get_config("mnist_ours", "paper", {"train.iterations": 10000})
+    r.configs[cfg.hash] = cfg.to_dict()
+    r.models.append({"config": "mnist_ours", "config_hash": cfg.hash, "seed": 0, "iterations": 10000,
                      "train_wall_time_s": 192.6, "device_name": "NVIDIA H100 80GB HBM3", "mode": "graph",
                      "torch": "2.11.0+cu130"})
     return r
@@ -139,3 +140,28 @@ def test_a_stand_in_data_set_is_named_and_the_papers_numbers_keep_their_own_rows
         ours = get_config("svhn_fid_ours", profile)
         same_width = get_config("svhn_fid_ours", profile, {"prior.hidden": ours.prior.hidden})
         assert run_key(same_width, 0, "fp") == run_key(ours, 0, "fp")
+
+
+def test_a_stored_run_of_earlier_settings_is_marked_and_not_counted(stored_dir, tmp_path):
+    """A stored run whose configs differ from today's (the ladder before VLAE's options) is shown as made with
+    earlier settings, on the status page, on the artefact's page and in the campaign plan."""
+    r = _stored_result()
+    earlier = get_config("mnist_ours", "paper", {"nets.norm": "none", "train.iterations": 10000})
+    r.configs = {earlier.hash: earlier.to_dict()}
+    r.overrides = {"*": {"train.iterations": 10000}}
+    results.write(r, stored_dir)
+    stored = results.read_stored("fig5")
+    assert results.changed_since(stored) == {"mnist_ours": ["nets.norm: 'none' -> 'batch'"]}
+    page = status.render("cpu", tmp_path / "build")
+    assert "**made with earlier settings**, not evidence for today's model (mnist_ours: nets.norm" in page
+    assert "ran, 0 of 1 claims hold" not in page.split("## ")[0]          # not counted in the table
+    assert "they are not counted for today's model" in page
+    current = results.Result("fig5", "Figure 5", "cpu", [], [0], "cpu")
+    run = notebook.NotebookRun("fig5", "cpu", "cpu", [0], {}, {}, result=current)
+    assert run.stored_comparison().startswith("**The stored `paper`-profile run below was made with earlier settings**")
+    assert "stored runs of earlier settings, to redo: fig5" in campaign.format_plan(campaign.plan("paper", artefacts=("fig5",)))
+    # the same run with today's settings is current
+    today = get_config("mnist_ours", "paper", {"train.iterations": 10000})
+    r.configs = {today.hash: today.to_dict()}
+    results.write(r, stored_dir)
+    assert results.changed_since(results.read_stored("fig5")) == {}

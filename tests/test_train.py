@@ -190,20 +190,24 @@ def test_snapshots_keep_the_last_epochs(tmp_path):
     assert [it for it, _ in plain.snapshots()] == [2]
 
 
-def test_compiled_step_matches_eager_and_resumes_exactly(tiny_images):
+@pytest.mark.parametrize("norm, iterations, tolerance", [("none", 20, 1e-5), ("batch", 4, 5e-5)])
+def test_compiled_step_matches_eager_and_resumes_exactly(tiny_images, norm, iterations, tolerance):
     """The compiled path (torch.compile of the loss, the fusion the CUDA path also uses) gives the eager
-    path's losses over 20 iterations from the same seed, within 1e-5 relative; restoring a state
-    mid-run and continuing gives bit-identical weights (what a resumed run does)."""
+    path's losses from the same seed, within 1e-5 relative over 20 iterations; restoring a state mid-run
+    and continuing gives bit-identical weights (what a resumed run does). With batch norm the compiled
+    kernel reduces the batch statistics in another order: ~1e-6 relative on the first steps, which
+    training then amplifies, so only the first steps are compared."""
     import copy
-    cfg = get_config("mnist_ours", "smoke", {"data.n_train": 64, "train.batch_size": 16, "train.iterations": 30})
+    cfg = get_config("mnist_ours", "smoke", {"data.n_train": 64, "train.batch_size": 16, "train.iterations": 30,
+                                             "nets.norm": norm})
     losses, trainers = {}, {}
     for mode in ("eager", "compiled"):
         torch.manual_seed(0)
         tr = Trainer(cfg, build_model(cfg), tiny_images, 0, torch.device("cpu"), mode=mode)
-        losses[mode] = [_step_loss(tr) for _ in range(20)]
+        losses[mode] = [_step_loss(tr) for _ in range(iterations)]
         trainers[mode] = tr
     worst = max(abs(a - b) / abs(a) for a, b in zip(losses["eager"], losses["compiled"]))
-    assert worst < 1e-5, f"compiled vs eager: largest relative loss difference {worst:.2e}"
+    assert worst < tolerance, f"compiled vs eager: largest relative loss difference {worst:.2e}"
     tr = trainers["compiled"]
     saved = copy.deepcopy(tr.state_dict())
     for _ in range(5):
@@ -249,17 +253,27 @@ def test_one_step_is_algorithm_1(tiny_images):
     assert gap(tr.model.prior) != pytest.approx(before, abs=1e-4)
 
 
-def test_training_numerics_are_pinned(tiny_cfg, tiny_images, tmp_path):
+EARLIER_NETS = {"nets.injection": "concat", "nets.gate_init": None, "nets.norm": "none", "nets.init": "authors"}
+
+
+@pytest.mark.parametrize("nets, pinned", [
+    # the ladder before VLAE's options: the same numbers as before the options existed
+    (EARLIER_NETS, {"loss": 925.08777, "kl0": 0.1050494, "tilt": 0.1643729, "energy_gap": -0.0184219}),
+    # VLAE's ladder (the gated merge, batch norm, He init)
+    ({}, {"loss": 1073.0989, "kl0": 4.5425291, "tilt": -0.2275217, "energy_gap": -0.0489273}),
+])
+def test_training_numerics_are_pinned(tiny_cfg, tiny_images, tmp_path, nets, pinned):
     """A short run's numbers, pinned: a change that moves them changes what every cached model is, so it
     must come with a new hebm_lib.training.cache.TRAINING_VERSION (and new numbers here)."""
     from hebm_lib.training.cache import TRAINING_VERSION
-    last = train(tiny_cfg, 0, tmp_path, tiny_images, progress=False).history[-1]
-    pinned = {"loss": 925.08777, "kl0": 0.1050494, "tilt": 0.1643729}
+    cfg = get_config(tiny_cfg.name, tiny_cfg.profile, {"data.n_train": 64, "train.batch_size": 16,
+                                                      "train.iterations": 8, "train.checkpoint_every": 2, **nets})
+    last = train(cfg, 0, tmp_path, tiny_images, progress=False).history[-1]
     got = {k: last[k] for k in pinned}
-    assert all(abs(got[k] - v) <= 1e-4 * abs(v) for k, v in pinned.items()), (
+    assert all(abs(got[k] - v) <= 1e-4 * abs(v) for k, v in pinned.items() if k != "energy_gap"), (
         f"training numerics changed ({got} vs {pinned}): bump TRAINING_VERSION ({TRAINING_VERSION}) "
         f"and update the pinned numbers")
-    assert last["energy_gap"] == pytest.approx(-0.0184219, abs=1e-5)
+    assert last["energy_gap"] == pytest.approx(pinned["energy_gap"], abs=1e-5)
 
 
 def test_a_config_that_resolves_to_another_uses_its_model(tmp_path):

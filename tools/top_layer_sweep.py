@@ -21,6 +21,7 @@ from hebm_lib.configs import get_config
 from hebm_lib.distributions import kl_to_standard_per_dim, to_unit_range
 from hebm_lib.evaluation import metrics
 from hebm_lib.training import train
+from hebm_lib.training.cache import training_mode
 
 
 class Budget(Exception):
@@ -35,7 +36,7 @@ def main() -> None:
     ap.add_argument("-o", "--override", action="append", default=[])
     ap.add_argument("--seconds", type=float, default=300)
     ap.add_argument("--every", type=int, default=5000)
-    ap.add_argument("--mode", default="graph")
+    ap.add_argument("--mode", default="auto", help="eager | compiled | graph; auto: a CUDA graph on a GPU, else eager")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=20, help="latent classifier epochs")
     ap.add_argument("--run-dir", default="build/sweep")   # inside the ignored build folder
@@ -68,9 +69,10 @@ def main() -> None:
             raise Budget
 
     run_dir = f"{args.run_dir}/{args.label}"
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
-        trainer = train(cfg, args.seed, run_dir, train_set.images, "cuda" if torch.cuda.is_available() else "cpu",
-                        progress=False, callback=callback, mode=args.mode)
+        trainer = train(cfg, args.seed, run_dir, train_set.images, device, progress=False, callback=callback,
+                        mode=training_mode(cfg, device, args.mode))
     except Budget:
         return
     milestone(trainer, final=True)

@@ -1,51 +1,69 @@
-"""Layers the nets are built from: conv blocks, MLPs, the authors' initialisation."""
+"""Layers the nets are built from: conv blocks, MLPs, normalisation and the initialisation schemes.
+
+``norm`` ("none" | "batch") puts a BatchNorm between every hidden layer and its activation (VLAE's
+``*_bn_lrelu`` layers); output layers (the image, the posterior heads, linear features) stay plain. With
+"none" the modules are exactly the earlier ones, so the weights of models trained before load unchanged.
+"""
 from __future__ import annotations
 
 from torch import nn
 
 SLOPE = 0.2  # LeakyReLU slope of the generator and the EBM (the authors' code)
+NORMS = ("none", "batch")
+INIT_SCHEMES = ("authors", "vlae", "he")
 
 
 def act() -> nn.Module:
     return nn.LeakyReLU(SLOPE)
 
 
-def down(cin: int, cout: int) -> nn.Sequential:
+def norm_layer(norm: str, n: int, conv: bool) -> list[nn.Module]:
+    """[] or [BatchNorm] over ``n`` features (channels for a conv), for a hidden layer before its activation."""
+    if norm == "none":
+        return []
+    if norm == "batch":
+        return [nn.BatchNorm2d(n) if conv else nn.BatchNorm1d(n)]
+    raise ValueError(f"unknown norm {norm!r}; valid: {', '.join(NORMS)}")
+
+
+def down(cin: int, cout: int, norm: str = "none") -> nn.Sequential:
     """Halve the resolution: conv k4 s2 then conv k3 s1."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1), act(), nn.Conv2d(cout, cout, 3, 1, 1), act())
+    return nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1), *norm_layer(norm, cout, True), act(),
+                         nn.Conv2d(cout, cout, 3, 1, 1), *norm_layer(norm, cout, True), act())
 
 
-def up(cin: int, cout: int, last: bool = False, image_channels: int = 0) -> nn.Sequential:
+def up(cin: int, cout: int, last: bool = False, image_channels: int = 0, norm: str = "none") -> nn.Sequential:
     """Double the resolution: transposed conv k4 s2, then a k3 s1 layer (tanh after the image layer).
 
     The hidden k3 s1 layers are plain Conv2d (the same function class as a stride-1 transposed conv,
     and faster on CPU); the image layer stays a transposed conv as in the authors' code, because
     oneDNN handles its 3 output channels much better that way (benchmarks/train_step.py).
     """
+    first = [nn.ConvTranspose2d(cin, cout, 4, 2, 1), *norm_layer(norm, cout, True), act()]
     if last:
-        return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1), act(),
-                             nn.ConvTranspose2d(cout, image_channels, 3, 1, 1), nn.Tanh())
-    return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1), act(), nn.Conv2d(cout, cout, 3, 1, 1), act())
+        return nn.Sequential(*first, nn.ConvTranspose2d(cout, image_channels, 3, 1, 1), nn.Tanh())
+    return nn.Sequential(*first, nn.Conv2d(cout, cout, 3, 1, 1), *norm_layer(norm, cout, True), act())
 
 
-def conv_stack(cin: int, channels: tuple[int, ...]) -> nn.Sequential:
+def conv_stack(cin: int, channels: tuple[int, ...], norm: str = "none") -> nn.Sequential:
     """Stride-2 k4 convs, one per entry of ``channels`` (VLAE's MNIST encoder)."""
     layers = []
     for c in channels:
-        layers += [nn.Conv2d(cin, c, 4, 2, 1), act()]
+        layers += [nn.Conv2d(cin, c, 4, 2, 1), *norm_layer(norm, c, True), act()]
         cin = c
     return nn.Sequential(*layers)
 
 
 def mlp(din: int, width: int, dout: int, hidden_layers: int = 2, activation=act,
-        final_act: bool = False) -> nn.Sequential:
-    """``hidden_layers`` Linear + activation layers of ``width``, then Linear(-> dout) (+ activation)."""
+        final_act: bool = False, norm: str = "none") -> nn.Sequential:
+    """``hidden_layers`` Linear (+ norm) + activation layers of ``width``, then Linear(-> dout) (+ norm and
+    activation with ``final_act``)."""
     layers, d = [], din
     for _ in range(hidden_layers):
-        layers += [nn.Linear(d, width), activation()]
+        layers += [nn.Linear(d, width), *norm_layer(norm, width, False), activation()]
         d = width
     layers.append(nn.Linear(d, dout))
-    return nn.Sequential(*layers, activation()) if final_act else nn.Sequential(*layers)
+    return nn.Sequential(*layers, *norm_layer(norm, dout, False), activation()) if final_act else nn.Sequential(*layers)
 
 
 def xavier_init(module: nn.Module) -> None:
@@ -53,3 +71,31 @@ def xavier_init(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.xavier_normal_(m.weight)
+
+
+def init_weights(module: nn.Module, scheme: str) -> None:
+    """The initialisation of a ladder's nets.
+
+    * ``authors``: Xavier-normal convs, PyTorch's default Linear (the authors' code). Without
+      normalisation the default Linear shrinks the signal layer by layer: through VLAE's dense path the
+      top code's effect on the image starts ~10^4 times below the bottom code's.
+    * ``vlae``: every conv and Linear weight N(0, 0.02), biases 0 (VLAE's code); meant with batch norm,
+      which restores each layer's scale (without it the signal vanishes).
+    * ``he``: convs as ``authors``; Linear He-normal for the LeakyReLU, biases 0 (keeps the scale
+      without normalisation).
+    """
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"unknown init {scheme!r}; valid: {', '.join(INIT_SCHEMES)}")
+    for m in module.modules():
+        conv = isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))
+        if not (conv or isinstance(m, nn.Linear)):
+            continue
+        if scheme == "vlae":
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            nn.init.zeros_(m.bias)
+        elif conv:
+            nn.init.xavier_normal_(m.weight)
+        elif scheme == "he":
+            nn.init.kaiming_normal_(m.weight, a=SLOPE, nonlinearity="leaky_relu")
+            nn.init.zeros_(m.bias)
+

@@ -29,33 +29,54 @@ from torch import nn
 from ..configs import EBMPrior, LadderNets
 from ..distributions import kl_to_standard_mc, kl_to_standard_per_dim, reparameterised_sample
 from .base import ElboTerms, LatentModelBase
-from .blocks import SLOPE, act, conv_stack, down, mlp, up, xavier_init
+from .blocks import SLOPE, act, conv_stack, down, init_weights, mlp, norm_layer, up
 from .priors import build_prior
 from .samplers import langevin
+
+
+class LowerCodeMerge(nn.Module):
+    """How z_i's projection p joins the running features h of the generator (``nets.injection``):
+    ``concat`` [h, p] (Eq. 5), ``add`` h + p (the authors' SVHN HS code), ``gated`` h + g * p with g learned
+    per unit from ``gate_init`` (VLAE's MNIST code, 0.1: a lower code starts with a tenth of its weight, so
+    early training goes through the top of the hierarchy)."""
+
+    def __init__(self, injection: str, shape: tuple[int, ...], gate_init: float | None):
+        super().__init__()
+        self.injection = injection
+        if injection == "gated":
+            self.gate = nn.Parameter(torch.full(shape, float(gate_init)))
+
+    def forward(self, h: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        if self.injection == "concat":
+            return torch.cat([h, p], 1)
+        return h + (self.gate * p if self.injection == "gated" else p)
 
 
 class HierarchicalGenerator(nn.Module):
     def __init__(self, cfg: LadderNets):
         super().__init__()
         C, S, _ = cfg.image_shape
-        ch, L = cfg.channels, len(cfg.latent_dims)
+        ch, L, norm = cfg.channels, len(cfg.latent_dims), cfg.norm
         self.res = [S // 2 ** (j + 1) for j in range(len(ch))]  # resolution of level j+1
         self.concat = cfg.injection == "concat"
         self.progressive = False   # set by HierarchicalLatentModel.set_layer_gates
-        self.top = mlp(cfg.latent_dims[-1], cfg.width, ch[-1] * self.res[-1] ** 2, final_act=self.concat)
-        # projection of z_i (i = 1..L-1) to a feature map at level i
+        self.top = mlp(cfg.latent_dims[-1], cfg.width, ch[-1] * self.res[-1] ** 2, final_act=self.concat, norm=norm)
+        # projection of z_i (i = 1..L-1) to a feature map at level i, and how it joins the features there
         self.proj = nn.ModuleList()
         for i in range(L - 1):
             lin = nn.Linear(cfg.latent_dims[i], ch[i] * self.res[i] ** 2)
             self.proj.append(nn.Sequential(lin, act()) if self.concat else lin)
+        self.merge = nn.ModuleList(LowerCodeMerge(cfg.injection, (ch[i], self.res[i], self.res[i]), cfg.gate_init)
+                                   for i in range(L - 1))
         # up blocks: level j -> level j-1 (level 0 = image)
         self.up = nn.ModuleList()
         for j in range(len(ch)):  # block j maps level j+1 to level j
             cin = ch[j] * (2 if self.concat and j < L - 1 else 1)
-            self.up.append(up(cin, ch[0], last=True, image_channels=C) if j == 0 else up(cin, ch[j - 1]))
+            self.up.append(up(cin, ch[0], last=True, image_channels=C, norm=norm) if j == 0
+                           else up(cin, ch[j - 1], norm=norm))
         # per-layer gate on the path from z_i to x (pro-VLAE: 0 = not yet active, 0..1 = fading in)
         self.register_buffer("gates", torch.ones(L), persistent=False)
-        xavier_init(self)
+        init_weights(self, cfg.init)
 
     def forward(self, zs: list[torch.Tensor]) -> torch.Tensor:
         h = self.top(zs[-1]).view(zs[-1].shape[0], -1, self.res[-1], self.res[-1])
@@ -64,7 +85,7 @@ class HierarchicalGenerator(nn.Module):
                 p = self.proj[j](zs[j]).view(h.shape[0], -1, self.res[j], self.res[j])
                 if self.progressive:
                     p = p * self.gates[j]
-                h = torch.cat([h, p], 1) if self.concat else h + p
+                h = self.merge[j](h, p)
             h = self.up[j](h)
         return h
 
@@ -73,19 +94,19 @@ class LadderEncoder(nn.Module):
     def __init__(self, cfg: LadderNets):
         super().__init__()
         C, S, _ = cfg.image_shape
-        ch, dims = cfg.channels, cfg.latent_dims
-        self.trunk = nn.ModuleList(down(cin, cout) for cin, cout in zip((C,) + ch[:-1], ch))
+        ch, dims, norm = cfg.channels, cfg.latent_dims, cfg.norm
+        self.trunk = nn.ModuleList(down(cin, cout, norm) for cin, cout in zip((C,) + ch[:-1], ch))
         self.heads = nn.ModuleList()
         for i, d in enumerate(dims[:-1]):  # head i reads r_i (r_0 = x) and downsamples to level i+1
             cin = C if i == 0 else ch[i - 1]
             side = S // 2 ** (i + 1)
-            self.heads.append(nn.Sequential(down(cin, ch[i]), nn.Flatten(), nn.Linear(ch[i] * side * side, 2 * d)))
+            self.heads.append(nn.Sequential(down(cin, ch[i], norm), nn.Flatten(), nn.Linear(ch[i] * side * side, 2 * d)))
         top_in = ch[-1] * (S // 2 ** len(ch)) ** 2
-        self.heads.append(nn.Sequential(nn.Flatten(), mlp(top_in, cfg.width, 2 * dims[-1])))
+        self.heads.append(nn.Sequential(nn.Flatten(), mlp(top_in, cfg.width, 2 * dims[-1], norm=norm)))
         # per-layer gate on what head i reads (pro-VLAE's fade-in of a newly added layer)
         self.register_buffer("gates", torch.ones(len(dims)), persistent=False)
         self.progressive = False
-        xavier_init(self)
+        init_weights(self, cfg.init)
 
     def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Per-layer (mean, log-variance), bottom to top."""
@@ -103,28 +124,40 @@ class LadderEncoder(nn.Module):
         return mus, logvars
 
 
-
 class DenseLadderGenerator(nn.Module):
+    """VLAE's MNIST generator (its ``generative2/1/0``): z_L through an MLP; each lower z_i projected to
+    the dense width and merged (``nets.injection``), then an MLP (middle layers) or the map to the first
+    conv level (z_1); transposed convs to the image."""
+
     def __init__(self, cfg: LadderNets):
         super().__init__()
         C, S, _ = cfg.image_shape
-        ch, W, dims = cfg.channels, cfg.width, cfg.latent_dims
+        ch, W, dims, norm = cfg.channels, cfg.width, cfg.latent_dims, cfg.norm
+        concat = cfg.injection == "concat"
+        self.concat = concat
         self.side = S // 2 ** len(ch)
-        self.top = mlp(dims[-1], W, W)
-        self.proj = nn.ModuleList(nn.Sequential(nn.Linear(d, W), act()) for d in dims[:-1])
-        self.mix = nn.ModuleList(mlp(2 * W, W, W) for _ in dims[1:-1])  # after merging z_i, i = 2..L-1
-        self.to_map = nn.Sequential(act(), nn.Linear(2 * W if len(dims) > 1 else W, ch[-1] * self.side ** 2), act())
+        self.top = mlp(dims[-1], W, W, norm=norm)
+        self.proj = nn.ModuleList(nn.Sequential(nn.Linear(d, W), *norm_layer(norm, W, False), act()) for d in dims[:-1])
+        self.merge = nn.ModuleList(LowerCodeMerge(cfg.injection, (W,), cfg.gate_init) for _ in dims[:-1])
+        merged = 2 * W if concat else W
+        self.mix = nn.ModuleList(mlp(merged, W, W, norm=norm) for _ in dims[1:-1])  # after merging z_i, i = 2..L-1
+        n_map = ch[-1] * self.side ** 2
+        # concat (and a one-layer model): the features are activated first (the top path ends in a linear layer)
+        self.to_map = nn.Sequential(*([act()] if concat else []), nn.Linear(merged if len(dims) > 1 else W, n_map),
+                                    *norm_layer(norm, n_map, False), act())
         ups = []
         for j in reversed(range(len(ch))):
             cout = ch[j - 1] if j > 0 else C
-            ups += [nn.ConvTranspose2d(ch[j], cout, 4, 2, 1), nn.Tanh() if j == 0 else act()]
+            ups += [nn.ConvTranspose2d(ch[j], cout, 4, 2, 1)]
+            ups += [nn.Tanh()] if j == 0 else [*norm_layer(norm, cout, True), act()]
         self.up = nn.Sequential(*ups)
-        xavier_init(self)
+        init_weights(self, cfg.init)
 
     def forward(self, zs: list[torch.Tensor]) -> torch.Tensor:
         g = self.top(zs[-1])
         for i in reversed(range(len(zs) - 1)):  # z_{i+1}, from L-1 down to 1
-            g = torch.cat([nn.functional.leaky_relu(g, SLOPE), self.proj[i](zs[i])], 1)
+            h = nn.functional.leaky_relu(g, SLOPE) if self.concat else g
+            g = self.merge[i](h, self.proj[i](zs[i]))
             if i > 0:
                 g = self.mix[i - 1](g)
         h = self.to_map(g).view(g.shape[0], -1, self.side, self.side)
@@ -132,19 +165,23 @@ class DenseLadderGenerator(nn.Module):
 
 
 class DenseLadderEncoder(nn.Module):
+    """VLAE's MNIST inference net: z_1 from its own convs of x; a trunk (convs, then a linear layer) whose
+    deeper dense features feed the heads of z_2..z_L."""
+
     def __init__(self, cfg: LadderNets):
         super().__init__()
         C, S, _ = cfg.image_shape
-        ch, W, dims = cfg.channels, cfg.width, cfg.latent_dims
+        ch, W, dims, norm = cfg.channels, cfg.width, cfg.latent_dims, cfg.norm
         flat = ch[-1] * (S // 2 ** len(ch)) ** 2
         # the shared trunk feeds the heads of z_2..z_L; a one-layer model (VAE, LEBM) has none
-        self.trunk = nn.Sequential(conv_stack(C, ch), nn.Flatten(), nn.Linear(flat, W)) if len(dims) > 1 else None
-        self.deeper = nn.ModuleList(nn.Sequential(act(), mlp(W, W, W)) for _ in dims[2:])
-        self.bottom_head = nn.Sequential(conv_stack(C, ch), nn.Flatten(), nn.Linear(flat, 2 * dims[0]))
+        self.trunk = nn.Sequential(conv_stack(C, ch, norm), nn.Flatten(), nn.Linear(flat, W)) if len(dims) > 1 else None
+        self.deeper = nn.ModuleList(nn.Sequential(act(), mlp(W, W, W, norm=norm)) for _ in dims[2:])
+        self.bottom_head = nn.Sequential(conv_stack(C, ch, norm), nn.Flatten(), nn.Linear(flat, 2 * dims[0]))
+        bn = lambda: norm_layer(norm, W, False)
         self.heads = nn.ModuleList(
-            nn.Sequential(act(), nn.Linear(W, W), act(), nn.Linear(W, W), act(), nn.Linear(W, 2 * d))
+            nn.Sequential(act(), nn.Linear(W, W), *bn(), act(), nn.Linear(W, W), *bn(), act(), nn.Linear(W, 2 * d))
             for d in dims[1:])
-        xavier_init(self)
+        init_weights(self, cfg.init)
 
     def forward(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         outs = [self.bottom_head(x)]

@@ -24,7 +24,7 @@ from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_
 from ..io import resolve_device
 from ..training import TrainingStopped, run_dir_for, stop_at, train_or_load
 from . import manifest
-from .results import read_stored
+from .results import changed_since, read_stored
 
 # most valuable first: the paper's main claims (Table 1, Figure 5), then the rest
 ORDER = ("tab1", "fig5", "tab2", "fig6", "fig7", "fig2", "fig1", "supp_tab1", "tab3", "fig9", "tab5", "tab4", "fig4",
@@ -141,17 +141,29 @@ def format_plan(jobs: list[Job]) -> str:
         note = f" (time est. {how})" if counted and how != "measured" else ""
         lines.append(f"{j.artefact:12s} {j.label[:30]:30s} {j.seed:4d}  {j.state[:30]:30s} {est['cuda']:>11s} "
                      f"{est['cpu']:>14s}{note}")
-    stored = [a for a in dict.fromkeys(j.artefact for j in jobs) if _stored(a)]
+    arts = list(dict.fromkeys(j.artefact for j in jobs))
+    stored, stale = [a for a in arts if _stored(a)], [a for a in arts if _stale(a)]
     lines.append(f"left (unblocked jobs): {_human(totals['cuda'])} on a GPU, {_human(totals['cpu'])} on this CPU; "
-                 f"stored runs: {', '.join(stored) or 'none'}")
+                 f"stored runs: {', '.join(stored) or 'none'}"
+                 + (f"; stored runs of earlier settings, to redo: {', '.join(stale)}" if stale else ""))
     return "\n".join(lines)
 
 
 def _stored(artefact: str) -> bool:
+    """A stored run of today's models (one made with earlier settings is to be redone)."""
     try:
-        return read_stored(artefact) is not None
+        stored = read_stored(artefact)
     except ValueError:
         return False
+    return stored is not None and not changed_since(stored)
+
+
+def _stale(artefact: str) -> bool:
+    try:
+        stored = read_stored(artefact)
+    except ValueError:
+        return False
+    return stored is not None and bool(changed_since(stored))
 
 
 def _human(seconds: float) -> str:

@@ -26,7 +26,7 @@ from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_
 from ..io import device_name, resolve_device
 from ..training import TrainedModel, train_or_load
 from .manifest import get as get_artefact
-from .results import Claim, Result, Row, profile_banner, read_stored, stored_dir, write
+from .results import Claim, Result, Row, changed_since, describe_changes, profile_banner, read_stored, stored_dir, write
 
 
 PRINT_WIDTH = 80   # printed lines wider than this are cut at the page's edge (screenshots at 1280 px)
@@ -56,7 +56,7 @@ class NotebookRun:
         """Config ``name`` at this profile with the user's overrides, then ``extra`` (ablations)."""
         cfg = get_config(name, self.profile,
                          self.overrides.get("*", {}) | self.overrides.get(name, {}) | (extra or {}))
-        self.result.add_config(cfg)
+        self.result.add_config(cfg, extra)
         paper_data = data_lib.spec(get_config(name, "paper").data.name)
         here = data_lib.spec(cfg.data.name)
         if here.name != paper_data.name and here.substitute_for != paper_data.display_name:
@@ -162,7 +162,13 @@ class NotebookRun:
         if stored is None:
             return ("**No stored `paper`-profile run of this artefact yet**: only the paper and this "
                     f"`{self.profile}` run are shown above (`hebm campaign --plan` lists what it needs).")
-        return render_comparison(self.result.to_dict(), stored, self.artefact)
+        table = render_comparison(self.result.to_dict(), stored, self.artefact)
+        changes = changed_since(stored)
+        if changes:
+            table = (f"**The stored `paper`-profile run below was made with earlier settings** "
+                     f"({describe_changes(changes)}): its numbers are those of the earlier models, shown for the "
+                     f"record, not as evidence for today's model.\n\n" + table)
+        return table
 
 
 def _held_out(name: str, n: int | None = None, classes=None) -> data_lib.ImageSet:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from .. import paths
-from ..configs import PROFILES, ExperimentConfig
+from ..configs import PROFILES, ExperimentConfig, changed_settings, config_from_dict, get_config
 from ..io import atomic_write_text, git_state
 
 SCHEMA = "hebm-result/1"
@@ -59,8 +59,10 @@ class Result:
     wall_time_s: float = 0.0
     notes: list[str] = field(default_factory=list)
 
-    def add_config(self, cfg: ExperimentConfig) -> None:
-        self.configs[cfg.hash] = cfg.to_dict()
+    def add_config(self, cfg: ExperimentConfig, extra: dict | None = None) -> None:
+        """Record a resolved config; ``extra``: the overrides of this artefact's own (an ablation's), beside
+        the user's, so that a stored run can be checked against today's config of the same name."""
+        self.configs[cfg.hash] = cfg.to_dict() | ({"extra": extra} if extra else {})
 
     def add_model(self, cfg: ExperimentConfig, seed: int, info: dict) -> None:
         """The provenance of one trained model (its training history stays in the model cache)."""
@@ -127,6 +129,34 @@ def read_stored(artefact: str, profile: str = "paper") -> dict | None:
             raise ValueError(f"{where}: model {m.get('config')} seed {m.get('seed')} lacks {', '.join(missing)}; "
                              f"re-run it with `hebm run {artefact} --profile {profile} --store`")
     return data
+
+
+def changed_since(stored: dict) -> dict[str, list[str]]:
+    """Per model config of a stored run, how today's config of that name (with the run's overrides and
+    the artefact's own) differs from the one the run trained, as 'section.field: then -> now'. Empty: every
+    model of the run is today's model. A run whose configs differ is the evidence of an earlier model, not
+    of today's."""
+    out = {}
+    ov = stored.get("overrides") or {}
+    for c in stored["configs"].values():
+        name = c.get("name", "?")
+        label = name + "".join(f" {k}={v}" for k, v in (c.get("extra") or {}).items())
+        try:
+            then = config_from_dict({k: v for k, v in c.items() if k != "extra"})
+            now = get_config(name, c["profile"], ov.get("*", {}) | ov.get(name, {}) | (c.get("extra") or {}))
+        except (ValueError, KeyError, TypeError) as exc:
+            out[label] = [f"its config cannot be rebuilt today ({exc})"]
+            continue
+        diff = changed_settings(then, now)
+        if diff:
+            out[label] = diff
+    return out
+
+
+def describe_changes(changes: dict[str, list[str]], limit: int = 4) -> str:
+    """One line: what changed since a stored run, per config (the first ``limit`` settings each)."""
+    return "; ".join(f"{name}: " + ", ".join(d[:limit]) + (f" (+{len(d) - limit} more)" if len(d) > limit else "")
+                     for name, d in changes.items())
 
 
 def read(artefact: str, profile: str, out_dir=None) -> dict | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from .manifest import ARTEFACTS
-from .results import profile_banner, read, read_stored, stored_dir
+from .results import changed_since, describe_changes, profile_banner, read, read_stored, stored_dir
 
 
 def verdict(res: dict) -> str:
@@ -56,8 +56,10 @@ def render(profile: str, out_dir=None) -> str:
         else:
             build = {"implemented": "not run in this build", "planned": "planned",
                      "not-reproducible": "nothing to reproduce"}[a.status]
+        changes = changed_since(stored) if stored else {}
         if stored:
-            paper_cell = f"{verdict(stored)}; {_iterations(stored)}"
+            paper_cell = (f"**made with earlier settings**, not evidence for today's model ({describe_changes(changes, 2)})"
+                          if changes else f"{verdict(stored)}; {_iterations(stored)}")
             if (stored_dir("paper") / f"{a.notebook}.ipynb").exists():
                 paper_cell += f"; {{doc}}`page </results/paper/{a.notebook}>`"
         else:
@@ -65,7 +67,8 @@ def render(profile: str, out_dir=None) -> str:
         note = f" ({a.note})" if a.note and not res else ""
         lines.append(f"| {a.label} | {a.title}{note} | {paper_cell} | {build} | {nb} |")
         if stored:
-            details.append(_detail(a, stored, "paper profile, stored run"))
+            details.append(_detail(a, stored, "paper profile, stored run" + (", made with earlier settings" if changes else ""),
+                                   changes))
         if res:
             details.append(_detail(a, res, f"{profile} profile, this build"))
     return "\n".join(lines + [""] + details) + "\n"
@@ -79,10 +82,15 @@ def _iterations(res: dict) -> str:
     return "/".join(f"{i:,}" for i in its) + " iterations" + (", settings overridden" if res["overrides"] else "")
 
 
-def _detail(a, res, which: str) -> str:
+def _detail(a, res, which: str, changes: dict | None = None) -> str:
     prov = res["provenance"]
     git = prov["git"]
-    out = [f"## {a.label}: {a.title} ({which})", "",
+    out = [f"## {a.label}: {a.title} ({which})", ""]
+    if changes:
+        out += [f"```{{warning}}\nThis run trained models whose settings have changed since: "
+                f"{describe_changes(changes)}. Its numbers and claims are those of the earlier models, kept for "
+                f"the record; they are not counted for today's model.\n```", ""]
+    out += [
            f"Datasets: {', '.join(res['datasets']) or '–'}; seeds {res['seeds']}; device `{res['device']}`; "
            f"wall time {res['wall_time_s']:.0f} s; commit `{git['commit'][:10]}`"
            f"{' (uncommitted changes)' if git['dirty'] else ''}; written {prov['created']}; "
