@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	touch $@
 
 data: env
-	$(PY) -m hebm_lib data fetch fmnist mnist5k
+	$(PY) -m hebm_lib data fetch fmnist mnist mnist5k
 
 notebooks: data
 	$(PY) -m hebm_lib run-all --profile $(BOOK_PROFILE) --jobs $(BOOK_JOBS) --out-dir book/generated

@@ -90,12 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", default="90m", help="wall time: 90m, 2h, 600s")
     p.add_argument("--device", default="auto")
     p.add_argument("--profile", default="paper", choices=PROFILES)
-    p.add_argument("--overrides", default="{}", help='JSON, as the notebooks take: {"mnist_ours": {"data.name": "mnist5k"}}')
+    p.add_argument("--overrides", default="{}", help='JSON, as the notebooks take: {"mnist_ours": {"train.iterations": 1000}}')
     p.add_argument("--no-store", action="store_true", help="train only; do not run and store finished artefacts")
     p.add_argument("--workers", type=int, default=1, help="train this many models side by side (processes)")
     p = sub.add_parser("data", help="fetch datasets")
     p.add_argument("action", choices=["fetch"])
-    p.add_argument("names", nargs="*", default=["fmnist", "mnist5k"])
+    p.add_argument("names", nargs="*", default=["fmnist", "mnist", "mnist5k"])
     p.add_argument("--data-dir")
     p = sub.add_parser("status", help="write the status page")
     p.add_argument("--profile", default="cpu", choices=PROFILES)
@@ -165,7 +165,7 @@ def _dispatch(args) -> int:
             except data.DataError as exc:
                 print(f"{name}: {exc}", file=sys.stderr)
                 failed = True
-        return 1 if failed else 0
+        return 2 if failed else 0   # a missing or corrupt data set: one line each, naming the fix
     elif args.command == "status":
         from .io import atomic_write_text
         from .report.status import render

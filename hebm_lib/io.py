@@ -59,6 +59,10 @@ def atomic_write_text(path: Path, text: str) -> None:
     _atomic_write(path, lambda f: f.write(text.encode()))
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    _atomic_write(path, lambda f: f.write(data))
+
+
 def code_hash() -> str:
     """Hash of the library code that changes what training produces."""
     h = hashlib.sha256()

@@ -7,7 +7,7 @@ import scipy.io
 import torch
 
 from hebm_lib import data
-from hebm_lib.data import images
+from hebm_lib.data import DataError, images
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:
@@ -221,3 +221,45 @@ def test_omniglot_loader_reads_burdas_chardata_layout(tmp_path, monkeypatch):
     (tmp_path / "omniglot" / "chardata.mat").write_bytes(b"not a mat file")
     with pytest.raises(data.DataError, match="not a MATLAB file"):
         data.load("omniglot", "test", tmp_path)
+
+
+def _pickled_mnist(n=(6, 2, 3), seed=0):
+    """A small pickled MNIST in the real format: ((x, y) train, validation, test), 784 pixels of k / 256."""
+    import gzip
+    import pickle
+    rng = np.random.default_rng(seed)
+    parts = tuple((rng.integers(0, 256, (k, 784)).astype(np.float32) / 256, rng.integers(0, 10, k)) for k in n)
+    return gzip.compress(pickle.dumps(parts)), parts
+
+
+def test_mnist_from_the_wheel_becomes_mnist_idx_files(tmp_path, monkeypatch):
+    """The pickled MNIST is written as MNIST's IDX files: train + validation in order, pixels back to bytes."""
+    import hashlib
+    from hebm_lib.data import images
+    blob, parts = _pickled_mnist()
+    monkeypatch.setitem(images.MNIST_WHEEL, "md5", hashlib.md5(blob).hexdigest())
+    monkeypatch.setitem(images.MNIST_WHEEL, "size", len(blob))
+    images._write_mnist_idx(blob, tmp_path)
+    train_x = images._read_idx(tmp_path / "train-images-idx3-ubyte.gz")
+    assert train_x.shape == (8, 28, 28) and train_x.dtype == np.uint8
+    expected = np.concatenate([parts[0][0], parts[1][0]]).reshape(-1, 28, 28) * 256
+    assert np.array_equal(train_x, expected.astype(np.uint8))
+    assert images._read_idx(tmp_path / "t10k-labels-idx1-ubyte.gz").tolist() == parts[2][1].tolist()
+    with pytest.raises(DataError, match="md5 .* expected .*the wheel is not the one"):
+        images._write_mnist_idx(blob[:-1] + b"x", tmp_path)
+
+
+def test_mnist_is_mnist_when_fetched():
+    """MNIST as `make data` fetches it: 60,000 / 10,000 digits, the test split's class counts exactly."""
+    if not data.available("mnist"):
+        pytest.skip("MNIST not fetched (make data)")
+    train, test = data.load("mnist", "train"), data.load("mnist", "test")
+    assert (len(train), len(test)) == (60_000, 10_000)
+    assert torch.bincount(test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert train.labels[:5].tolist() == [5, 0, 4, 1, 9] and train.spec.display_name == "MNIST"
+
+
+def test_fetch_refuses_an_unknown_name_listing_the_valid_ones(tmp_path):
+    with pytest.raises(DataError, match="unknown dataset 'nosuch'; valid datasets: .*mnist"):
+        data.fetch("nosuch", tmp_path)
+    assert not any(tmp_path.iterdir())   # nothing was created (it used to fall through to SVHN's downloader)

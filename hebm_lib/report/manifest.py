@@ -29,11 +29,11 @@ class Artefact:
 ARTEFACTS: tuple[Artefact, ...] = (
     Artefact("fig1", "paper", "Figure 1", "BIVA hierarchical sampling on MNIST (6 layers)",
              "fig1_conditional_hierarchy_mnist", ("mnist_hvae6",), "implemented",
-             "The library's conditional HVAE with 6 layers stands in for BIVA; MNIST-5k offline.",
+             "The library's conditional HVAE with 6 layers stands in for BIVA.",
              expected_cpu_minutes=1.1),
     Artefact("fig2", "paper", "Figure 2", "LEBM on MNIST 0/1/2, changing each unit of a 2-d z",
              "fig2_lebm_2d_mnist012", ("mnist012_lebm",), "implemented",
-             "MNIST-5k's digits 0/1/2 offline; class-change rate per unit.", expected_cpu_minutes=0.8),
+             "MNIST's digits 0/1/2; class-change rate per unit.", expected_cpu_minutes=0.8),
     Artefact("fig3", "paper", "Figure 3", "The model: joint EBM prior over a layered generator",
              "fig3_model_diagram", ("fmnist_ours",), "implemented",
              "A diagram drawn from the library's model (sizes read from it); no claim to test.",
@@ -46,7 +46,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
              ("mnist_ours", "mnist_vlae"), "implemented", expected_cpu_minutes=4.3),
     Artefact("fig6", "paper", "Figure 6", "Ours on MNIST 0/1/2 with 2-d z_1, z_2", "fig6_joint_prior_2d_mnist012",
              ("mnist012_ours",), "implemented",
-             "MNIST-5k's digits 0/1/2 offline; class-change rate and class separation per layer.",
+             "MNIST's digits 0/1/2; class-change rate and class separation per layer.",
              expected_cpu_minutes=1.1),
     Artefact("fig7", "paper", "Figure 7", "Langevin transitions of the toy prior", "fig7_langevin_transitions",
              ("mnist012_ours",), "implemented", "Figure 6's models; MMD of prior samples to the posterior codes.",
@@ -108,7 +108,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
     Artefact("vhp_tab2", "VHP", "VHP Table 2", "Negative test log-likelihood (5,000 importance samples)",
              "vhp_tab2_nll", tuple(f"{d}_nll_{m}" for d in ("mnist", "mnist_static", "fmnist", "omniglot")
                                    for m in ("vhp_rewo", "vhp_geco", "vamp", "iwae1", "iwae2")),
-             "implemented", "Dynamically binarised MNIST (MNIST-5k offline) and Fashion-MNIST; static MNIST and "
+             "implemented", "Dynamically binarised MNIST and Fashion-MNIST; static MNIST and "
              "OMNIGLOT where their files are (not offline here).", expected_cpu_minutes=4.1),
 )
 

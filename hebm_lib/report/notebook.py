@@ -91,6 +91,22 @@ class NotebookRun:
         self.note_dataset(ds.spec.label)
         return ds
 
+    def judge(self, cfg: ExperimentConfig, train_set: data_lib.ImageSet | None = None):
+        """The class judge of the sampling figures: ``metrics.train_judge`` on (the first ``judge_train`` of a
+        fixed shuffle of) ``cfg``'s training images, for ``judge_epochs``; its accuracy on the test split (the
+        config's classes only) is printed and kept as a sanity row. Returns (judge, test accuracy 0-1)."""
+        from ..evaluation import metrics
+        train_set = train_set if train_set is not None else self.training_set(cfg)
+        test_set = self.load(cfg.data.name, "test", classes=cfg.data.classes)
+        fitted = train_set.subset(self.settings.get("judge_train"))
+        judge, acc = metrics.train_judge(fitted, test_set, self.settings["judge_epochs"], self.device)
+        which = test_set.spec.display_name + (f" digits {cfg.data.classes}" if cfg.data.classes else "")
+        print(f"judge: trained on {len(fitted):,} images of {which}; test accuracy {100 * acc:.1f}% "
+              f"({len(test_set):,} images)")
+        self.result.rows.append(Row("judge test accuracy", which, round(100 * acc, 2), unit="%", better="higher",
+                                    note=f"sanity check of the class judge ({len(fitted):,} training images)"))
+        return judge, acc
+
     def fid_space(self, train_set: data_lib.ImageSet):
         """The feature network of this profile's FID (settings ``fid_features``, ``feature_epochs``), with its
         label printed and kept in the result's notes; domain features also report their test accuracy."""

@@ -133,9 +133,10 @@ def read_stored(artefact: str, profile: str = "paper") -> dict | None:
 
 def changed_since(stored: dict) -> dict[str, list[str]]:
     """Per model config of a stored run, how today's config of that name (with the run's overrides and
-    the artefact's own) differs from the one the run trained, as 'section.field: then -> now'. Empty: every
-    model of the run is today's model. A run whose configs differ is the evidence of an earlier model, not
-    of today's."""
+    the artefact's own) differs from the one the run trained, as 'section.field: then -> now'; and a data
+    set the run's overrides replaced (a substitute, say) against the profile's own. Empty: every model of the
+    run is today's model on the profile's data. A run whose configs differ is the evidence of an earlier
+    model, not of today's."""
     out = {}
     ov = stored.get("overrides") or {}
     for c in stored["configs"].values():
@@ -147,7 +148,10 @@ def changed_since(stored: dict) -> dict[str, list[str]]:
         except (ValueError, KeyError, TypeError) as exc:
             out[label] = [f"its config cannot be rebuilt today ({exc})"]
             continue
+        written = get_config(name, c["profile"], c.get("extra") or {})
         diff = changed_settings(then, now)
+        diff = [f"{d} (the run's override)" for d in changed_settings(then, written)
+                if d.startswith("data.") and d not in diff] + diff
         if diff:
             out[label] = diff
     return out
