@@ -51,8 +51,7 @@ def test_manifest_lists_every_figure_and_table():
 
 def test_status_page_names_every_artefact(tmp_path, monkeypatch):
     # No stored paper runs, so the row shows this build's verdict alone whatever results/paper/ holds.
-    for module in (results, status):
-        monkeypatch.setattr(module, "stored_dir", lambda profile: tmp_path / "stored")
+    monkeypatch.setattr(results, "stored_dir", lambda profile: tmp_path / "stored")
     r = results.Result("tab1", "Table 1", "smoke", ["d"], [0], "cpu", claims=[results.Claim("c", True, "e")])
     results.write(r, tmp_path)
     page = status.render("smoke", tmp_path)

@@ -170,3 +170,26 @@ def test_a_stored_run_of_earlier_settings_is_marked_and_not_counted(stored_dir, 
     r.configs = {today.hash: today.to_dict()}
     results.write(r, stored_dir)
     assert results.changed_since(results.read_stored("fig5")) == {}
+
+
+def test_the_page_of_a_stored_run_of_earlier_settings_says_so_at_its_top(stored_dir, tmp_path, monkeypatch):
+    import nbformat
+    from hebm_lib import paths
+    from hebm_lib.report import book
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
+    r = _stored_result()
+    earlier = get_config("mnist_ours", "paper", {"nets.norm": "none", "train.iterations": 10000})
+    r.configs = {earlier.hash: earlier.to_dict()}
+    results.write(r, stored_dir)
+    art = campaign.manifest.get("fig5")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Figure 5"), nbformat.v4.new_code_cell("1")])
+    nbformat.write(nb, stored_dir / f"{art.notebook}.ipynb")
+    page = book.stored_page(art)
+    assert page == f"book/generated/stored/{art.notebook}"
+    marked = nbformat.read(tmp_path / f"{page}.ipynb", as_version=4)
+    assert marked.cells[0].source == "# Figure 5" and "settings that have changed since" in marked.cells[1].source
+    assert f"file: {page}" in book.toc_yaml()
+    today = get_config("mnist_ours", "paper", {"train.iterations": 10000})
+    r.configs = {today.hash: today.to_dict()}
+    results.write(r, stored_dir)
+    assert book.stored_page(art) == f"results/paper/{art.notebook}"   # today's model: the run as stored

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 from .. import paths
-from .manifest import ARTEFACTS, runnable
+from ..io import atomic_write_text
+from .manifest import ARTEFACTS, Artefact, runnable
+from . import results
+from .results import changed_since, describe_changes, read_stored
 
 # parts of the book, by the source of the artefact (the manifest's order within a part)
 PARTS = (
@@ -12,6 +15,32 @@ PARTS = (
 )
 GENERATED = "book/generated"
 STORED = "results/paper"
+STORED_EARLIER = "book/generated/stored"   # marked copies of stored runs made with earlier settings
+
+
+def stored_page(a: Artefact) -> str | None:
+    """The book page (docname) of artefact ``a``'s stored `paper` run, None without one: its executed
+    notebook, or, when the run was made with settings that have changed since, a copy of it that says so at
+    its top (written under STORED_EARLIER), so the page is never read as evidence for today's model."""
+    source = results.stored_dir("paper") / f"{a.notebook}.ipynb"
+    if not a.notebook or not source.exists():
+        return None
+    try:
+        stored = read_stored(a.id)
+    except ValueError:   # refused (the status page says why): shown as it is
+        return f"{STORED}/{a.notebook}"
+    changes = changed_since(stored) if stored else {}
+    if not changes:
+        return f"{STORED}/{a.notebook}"
+    import nbformat
+    nb = nbformat.read(source, as_version=4)
+    warning = nbformat.v4.new_markdown_cell(
+        "```{warning}\nThis stored `paper`-profile run was made with settings that have changed since: "
+        f"{describe_changes(changes)}. Its numbers and claims are those of the earlier models, kept for the "
+        "record; they are not evidence for today's model (`hebm campaign --plan` lists it to redo).\n```")
+    nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0, warning)   # below the title
+    atomic_write_text(paths.REPO_ROOT / STORED_EARLIER / f"{a.notebook}.ipynb", nbformat.writes(nb))
+    return f"{STORED_EARLIER}/{a.notebook}"
 
 
 def toc_yaml() -> str:
@@ -28,8 +57,8 @@ def toc_yaml() -> str:
         if arts:
             lines += [f"  - caption: {caption}", "    chapters:"]
             lines += [f"      - file: {GENERATED}/{a.notebook}" for a in arts]
-    stored = [a for a in runnable() if (paths.REPO_ROOT / STORED / f"{a.notebook}.ipynb").exists()]
+    stored = [page for page in map(stored_page, runnable()) if page]
     if stored:
         lines += ["  - caption: Stored paper-profile runs (made once on a GPU, rendered by every build)", "    chapters:"]
-        lines += [f"      - file: {STORED}/{a.notebook}" for a in stored]
+        lines += [f"      - file: {page}" for page in stored]
     return "\n".join(lines) + "\n"

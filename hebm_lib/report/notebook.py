@@ -25,8 +25,9 @@ from .. import paths
 from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_config
 from ..io import device_name, resolve_device
 from ..training import TrainedModel, train_or_load
+from .book import stored_page
 from .manifest import get as get_artefact
-from .results import Claim, Result, Row, changed_since, describe_changes, profile_banner, read_stored, stored_dir, write
+from .results import Claim, Result, Row, changed_since, describe_changes, profile_banner, read_stored, write
 
 
 PRINT_WIDTH = 80   # printed lines wider than this are cut at the page's edge (screenshots at 1280 px)
@@ -209,7 +210,7 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
     prov, models = stored["provenance"], stored["models"]
     its = sorted({m["iterations"] for m in models})
     written = sorted({c["train"]["iterations"] for c in stored["configs"].values()})
-    nb = get_artefact(artefact).notebook
+    page = stored_page(get_artefact(artefact))
     git = prov["git"]
     lines = [f"### Paper, `paper` profile (stored run) and `{current['profile']}` side by side", "",
              f"The stored run: {stored['device']}, commit `{git['commit'][:10]}`"
@@ -218,8 +219,7 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
              + (f" (the profile as written: {' / '.join(f'{i:,}' for i in written)})" if its != written else "")
              + (f"; overridden settings: `{json.dumps(stored['overrides'])}`" if stored["overrides"]
                 else "; no overridden settings")
-             + (f"; {{doc}}`its executed notebook </results/paper/{nb}>`."
-                if (stored_dir("paper") / f"{nb}.ipynb").exists() else "."), ""]
+             + (f"; {{doc}}`its executed notebook </{page}>`." if page else "."), ""]
     rows = {(r["metric"], r["setting"]): r for r in stored["rows"]}
     fmt = lambda r: "–" if r is None or r["reproduced"] is None else (
         f"{r['reproduced']:g}{r['unit']}" + (f" ± {r['spread']:g}" if r.get("spread") is not None else ""))

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 
+from .book import stored_page
 from .manifest import ARTEFACTS
-from .results import changed_since, describe_changes, profile_banner, read, read_stored, stored_dir
+from .results import changed_since, describe_changes, profile_banner, read, read_stored
 
 
 def verdict(res: dict) -> str:
@@ -60,8 +61,9 @@ def render(profile: str, out_dir=None) -> str:
         if stored:
             paper_cell = (f"**made with earlier settings**, not evidence for today's model ({describe_changes(changes, 2)})"
                           if changes else f"{verdict(stored)}; {_iterations(stored)}")
-            if (stored_dir("paper") / f"{a.notebook}.ipynb").exists():
-                paper_cell += f"; {{doc}}`page </results/paper/{a.notebook}>`"
+            page = stored_page(a)
+            if page:
+                paper_cell += f"; {{doc}}`page </{page}>`"
         else:
             paper_cell = f"refused: {refused}" if refused else "–"
         note = f" ({a.note})" if a.note and not res else ""
