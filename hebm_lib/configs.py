@@ -248,6 +248,9 @@ class TrainConfig:
     checkpoint_every: int = 500
     snapshot_epochs: int = 0       # keep the weights at the end of each of the last N epochs (Table 3 averages them)
     max_energy_gap: float = 1e3    # |mean f(z+) - mean f(z-)| above this is divergence
+    # |mean f(z+)| above this many times its running scale (an average of |f| over the last ~100 iterations,
+    # plus 1) is divergence: an exploding EBM (prior.lr too high) moves the tilt long before the gap
+    max_tilt_ratio: float = 100.0
     # free nats (Havtorn et al.): (nats per layer, held for N iterations, then linearly to 0 over M); the
     # KL of a layer below it gets no gradient. None: off
     free_nats: tuple[float, int, int] | None = None
@@ -258,6 +261,9 @@ class TrainConfig:
         _check(self.iterations >= 1 and self.batch_size >= 1 and self.checkpoint_every >= 1,
                "train.iterations, train.batch_size and train.checkpoint_every must be >= 1")
         _check(self.snapshot_epochs >= 0, f"train.snapshot_epochs must be >= 0, got {self.snapshot_epochs}")
+        _check(self.max_energy_gap > 0 and self.max_tilt_ratio > 1,
+               f"train.max_energy_gap must be > 0 and train.max_tilt_ratio > 1, got {self.max_energy_gap}, "
+               f"{self.max_tilt_ratio}")
         _check(self.free_nats is None or (len(self.free_nats) == 3 and min(self.free_nats) >= 0),
                f"train.free_nats must be None or (nats, hold, decay) >= 0, got {self.free_nats}")
 

@@ -193,3 +193,69 @@ def test_the_page_of_a_stored_run_of_earlier_settings_says_so_at_its_top(stored_
     r.configs = {today.hash: today.to_dict()}
     results.write(r, stored_dir)
     assert book.stored_page(art) == f"results/paper/{art.notebook}"   # today's model: the run as stored
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+@pytest.fixture
+def stored_copy(tmp_path, monkeypatch):
+    """A copy of the repository's stored runs in HEBM_STORED_DIR, and a scratch build folder."""
+    import shutil
+    from hebm_lib import paths
+    shutil.copytree(paths.REPO_ROOT / "results", tmp_path / "stored")
+    env = dict(__import__("os").environ, HEBM_STORED_DIR=str(tmp_path / "stored"), HEBM_BUILD_DIR=str(tmp_path / "build"),
+               HEBM_CACHE_DIR=str(tmp_path / "cache"))
+    return tmp_path / "stored" / "paper", env
+
+
+def test_a_failing_store_run_leaves_the_stored_runs_untouched(stored_copy):
+    import subprocess
+    import sys
+    folder, env = stored_copy
+    before = _snapshot(folder)
+    proc = subprocess.run([sys.executable, "-m", "hebm_lib", "run", "tab1", "--profile", "paper", "--store",
+                           "-p", "seeds=[-1]"], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "seeds must be a non-empty list" in proc.stdout + proc.stderr
+    assert _snapshot(folder) == before
+
+
+def test_a_store_run_killed_mid_execution_leaves_the_stored_runs_untouched(stored_copy):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    folder, env = stored_copy
+    before = _snapshot(folder)
+    proc = subprocess.Popen([sys.executable, "-m", "hebm_lib", "run", "tab1", "--profile", "paper", "--store"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cache = __import__("pathlib").Path(env["HEBM_CACHE_DIR"])
+    deadline = time.monotonic() + 240
+    while not list(cache.glob("models/*/config.json")) and time.monotonic() < deadline:   # training started
+        time.sleep(0.5)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _snapshot(folder) == before
+    assert results.read_stored("tab1", directory=folder) is not None
+
+
+def test_a_result_of_another_profile_or_a_truncated_one_is_refused_naming_the_file(tmp_path):
+    smoke = results.Result("fig5", "Figure 5", "smoke", [], [0], "cpu")
+    path = results.write(smoke, tmp_path / "build")          # a smoke result where the cpu build reads
+    page = status.render("cpu", tmp_path / "build")
+    assert f"refused: {path}: a result of profile 'smoke' where one of 'cpu' was expected" in page
+    path.write_text(path.read_text()[:40])                     # truncated
+    with pytest.raises(ValueError, match=f"{path}: not a readable results file .*hebm run fig5 --profile cpu"):
+        results.read("fig5", "cpu", tmp_path / "build")
+    assert f"refused: {path}: not a readable results file" in status.render("cpu", tmp_path / "build")
+
+
+def test_a_stored_run_with_a_non_finite_number_is_refused(stored_dir):
+    r = _stored_result()
+    r.rows.append(results.Row("FID", "ours", float("nan")))
+    results.write(r, stored_dir)
+    with pytest.raises(ValueError, match="results/paper/fig5.json: row 'FID' / 'ours' has a non-finite reproduced"):
+        results.read_stored("fig5")

@@ -312,3 +312,15 @@ def test_posterior_langevin_samples_the_log_joint():
     model.log_joint = lambda x, z: -2.0 * (z - 2.0).pow(2).sum(1)
     z = model.infer_by_langevin(torch.zeros(500, 1, 28, 28), torch.Generator().manual_seed(0))
     assert abs(z.mean().item() - 2.0) < 0.03 and abs(z.std().item() - 0.51) < 0.03
+
+
+def test_an_exploding_tilt_is_divergence_and_names_the_setting(tiny_images, tmp_path):
+    """An EBM learning rate far too high moves f(z+) long before the energy gap: the tilt monitor stops it."""
+    cfg = get_config("mnist_ours", "smoke", {"data.n_train": 64, "train.batch_size": 16, "train.iterations": 40,
+                                             "train.checkpoint_every": 1, "prior.lr": 1000.0,
+                                             "train.max_tilt_ratio": 2.0})
+    with pytest.raises(TrainingDiverged, match=r"tilt f\(z\+\) = .* over train.max_tilt_ratio=2 times its running "
+                                               r"scale .* Lower prior.lr"):
+        train(cfg, 0, tmp_path, tiny_images, progress=False)
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    assert state["iteration"] < 40 and "tilt_scale" in state

@@ -3,8 +3,9 @@ joined with a prior. Two layouts (``LadderNets.layout``):
 
 ``dense``: VLAE's MNIST ladder (Zhao et al. 2017), which the paper says it reuses for Table 1.
     Layers above the bottom one live in a dense path of width W = ``width``:
-    generator  g = MLP_3(z_L);  g = MLP_3([g, P_i z_i]) for i = L-1..2;  g = [g, P_1 z_1]
+    generator  g = MLP_3(z_L);  g = MLP_3(g (+) P_i z_i) for i = L-1..2;  g = g (+) P_1 z_1
                -> Linear -> c_n x S/2^n map -> n transposed convs -> tanh image
+               where (+) is ``injection``: [g, P z] (concat), g + P z (add) or g + gate * P z (gated, VLAE's)
     inference  r = convs(x) -> Linear(W) = h_1;  h_i = MLP_3(h_{i-1});  z_1 reads its own convs of x,
                z_i (i >= 2) reads h_{i-1} through two dense layers.
 
@@ -17,7 +18,9 @@ joined with a prior. Two layouts (``LadderNets.layout``):
     inference: r_j = block_j(r_{j-1}), r_0 = x;  head i reads r_{i-1} (its own conv block);
                the top head reads r_n through an MLP.
 
-With the N(0, I) prior (``prior`` None) the same nets are VLAE; with one latent layer, a VAE or LEBM.
+Both layouts take ``norm`` (a batch norm before every hidden activation, VLAE's) and ``init`` (the weights'
+scheme, hebm_lib.models.blocks.init_weights). With the N(0, I) prior (``prior`` None) the same nets are
+VLAE; with one latent layer, a VAE or LEBM.
 """
 from __future__ import annotations
 
@@ -133,8 +136,7 @@ class DenseLadderGenerator(nn.Module):
         super().__init__()
         C, S, _ = cfg.image_shape
         ch, W, dims, norm = cfg.channels, cfg.width, cfg.latent_dims, cfg.norm
-        concat = cfg.injection == "concat"
-        self.concat = concat
+        self.concat = concat = cfg.injection == "concat"
         self.side = S // 2 ** len(ch)
         self.top = mlp(dims[-1], W, W, norm=norm)
         self.proj = nn.ModuleList(nn.Sequential(nn.Linear(d, W), *norm_layer(norm, W, False), act()) for d in dims[:-1])

@@ -48,20 +48,48 @@ def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: P
     if store:
         if profile != "paper" or prepare_only:
             raise UsageError("--store keeps paper-profile runs (the cpu profile is what every build runs)")
-        from .results import stored_dir
-        output = stored_dir(profile) / f"{art.notebook}.ipynb"
-        os.environ["HEBM_RESULTS_DIR"] = str(stored_dir(profile))  # the kernel inherits it
+        return _run_and_store(art, profile, source, params)
     output = Path(output or paths.build_dir() / "executed" / profile / f"{art.notebook}.ipynb")
     output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
-                               language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
-                               progress_bar=False, log_output=False)
+    _execute(source, output, params, prepare_only)
+    return output
+
+
+def _execute(source: Path, output: Path, params: dict, prepare_only: bool = False, env: dict | None = None) -> None:
+    import papermill
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})   # the kernel inherits it
+    try:
+        papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
+                                   language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
+                                   progress_bar=False, log_output=False)
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     if not prepare_only:
         _fold_injected_parameters(output)
-    if store:
-        from .results import read_stored
-        read_stored(artefact_id, profile)   # refuses a result without its provenance
-    return output
+
+
+def _run_and_store(art: manifest.Artefact, profile: str, source: Path, params: dict) -> Path:
+    """A stored run: executed into a scratch folder, its result checked for provenance, and only then the
+    notebook and the result moved into results/<profile>/ together, so a crash or a failing notebook
+    leaves the stored run that was there untouched."""
+    import shutil
+    import tempfile
+    from .results import read_stored, stored_dir
+    final = stored_dir(profile)
+    paths.build_dir().mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"store-{art.id}-", dir=paths.build_dir()))
+    try:
+        output = scratch / f"{art.notebook}.ipynb"
+        _execute(source, output, params, env={"HEBM_RESULTS_DIR": str(scratch)})
+        read_stored(art.id, profile, scratch)   # refuses a result without its provenance
+        final.mkdir(parents=True, exist_ok=True)
+        os.replace(scratch / f"{art.id}.json", final / f"{art.id}.json")
+        os.replace(output, final / output.name)
+        return final / output.name
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _fold_injected_parameters(path: Path) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
+import math
 import os
 import platform
 import statistics
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 
@@ -107,12 +109,16 @@ MODEL_FIELDS = {"config", "config_hash", "seed", "iterations", "train_wall_time_
 
 
 def stored_dir(profile: str):
-    return paths.REPO_ROOT / "results" / profile
+    """results/<profile>/ of the repository (the stored runs every build renders); $HEBM_STORED_DIR/<profile>
+    when set (the tests, or stored runs kept elsewhere)."""
+    root = os.environ.get("HEBM_STORED_DIR")
+    return (Path(root) if root else paths.REPO_ROOT / "results") / profile
 
 
-def read_stored(artefact: str, profile: str = "paper") -> dict | None:
-    """A stored run's result, checked for every provenance field; None when there is none."""
-    data = read(artefact, profile, stored_dir(profile))
+def read_stored(artefact: str, profile: str = "paper", directory=None) -> dict | None:
+    """A stored run's result (in results/<profile>/, or ``directory``), checked for every provenance field;
+    None when there is none."""
+    data = read(artefact, profile, directory or stored_dir(profile))
     if data is None:
         return None
     where = f"results/{profile}/{artefact}.json"
@@ -123,6 +129,12 @@ def read_stored(artefact: str, profile: str = "paper") -> dict | None:
                 raise ValueError(f"{where}: stored run lacks provenance field {key!r}; re-run it with "
                                  f"`hebm run {artefact} --profile {profile} --store`")
             node = node[part]
+    for r in data.get("rows", []):
+        bad = [k for k in ("reproduced", "spread") if isinstance(r.get(k), float) and not math.isfinite(r[k])]
+        if bad:
+            raise ValueError(f"{where}: row {r['metric']!r} / {r['setting']!r} has a non-finite {bad[0]} "
+                             f"({r[bad[0]]}); a diverged run is not stored: re-run it with "
+                             f"`hebm run {artefact} --profile {profile} --store`")
     for m in data["models"]:
         missing = sorted(MODEL_FIELDS - set(m))
         if missing:
@@ -167,9 +179,16 @@ def read(artefact: str, profile: str, out_dir=None) -> dict | None:
     path = paths.results_dir(profile, out_dir) / f"{artefact}.json"
     if not path.exists():
         return None
-    data = json.loads(path.read_text())
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable results file ({exc}); delete it and run the artefact again "
+                         f"(`hebm run {artefact} --profile {profile}`)") from None
     if data.get("schema") != SCHEMA:
         raise ValueError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA!r}")
+    if data.get("profile") != profile:
+        raise ValueError(f"{path}: a result of profile {data.get('profile')!r} where one of {profile!r} was "
+                         f"expected; run the artefact at {profile!r} or point HEBM_RESULTS_DIR elsewhere")
     return data
 
 

@@ -44,7 +44,12 @@ def render(profile: str, out_dir=None) -> str:
     ]
     details = []
     for a in ARTEFACTS:
-        res = read(a.id, profile, out_dir) if a.notebook else None
+        try:
+            res = read(a.id, profile, out_dir) if a.notebook else None
+        except ValueError as exc:   # truncated, or another profile's result: refused, said in the row
+            res, build_refused = None, str(exc)
+        else:
+            build_refused = ""
         try:
             stored = read_stored(a.id) if a.notebook and profile != "paper" else None
         except ValueError as exc:
@@ -54,6 +59,8 @@ def render(profile: str, out_dir=None) -> str:
         nb = f"{{doc}}`{a.notebook}`" if a.notebook and res else (f"`{a.notebook}`" if a.notebook else "–")
         if res:
             build = verdict(res)
+        elif build_refused:
+            build = f"refused: {build_refused}"
         else:
             build = {"implemented": "not run in this build", "planned": "planned",
                      "not-reproducible": "nothing to reproduce"}[a.status]

@@ -131,6 +131,8 @@ class Trainer:
         self._kl_layers = torch.zeros(len(self.model.latent_dims), device=self.device)
         self._it_tensor = torch.zeros((), device=self.device)
         self._first_bad = torch.full((), -1.0, device=self.device)
+        self._tilt_scale = torch.zeros((), device=self.device)   # running mean of |f(z+)| (the tilt monitor)
+        self._bad_scale = torch.zeros((), device=self.device)
         self._bad_stats = torch.zeros(len(STAT_NAMES), device=self.device)
         self._graph = None
         self._x_static = None
@@ -142,7 +144,8 @@ class Trainer:
                 "model": self.model.state_dict(), "opt_gi": self.opt_gi.state_dict(),
                 "opt_ebm": self.opt_ebm.state_dict() if self.opt_ebm else None,
                 "scaler": self.scaler.state_dict(), "rng": self.rng.get_state(),
-                "schedule": self.schedule.state_dict(), "config_hash": self.cfg.hash, "seed": self.seed}
+                "schedule": self.schedule.state_dict(), "config_hash": self.cfg.hash, "seed": self.seed,
+                "tilt_scale": self._tilt_scale.item()}
 
     def load_state_dict(self, state: dict) -> None:
         if state["config_hash"] != self.cfg.hash or state["seed"] != self.seed:
@@ -157,6 +160,7 @@ class Trainer:
         self.history = list(state["history"])
         self.schedule.load_state_dict(state["schedule"])
         self._it_tensor.fill_(self.iteration)
+        self._tilt_scale.fill_(state.get("tilt_scale", 0.0))   # checkpoints of before the tilt monitor: 0
 
     # -- the per-iteration inputs (host side) ---------------------------------------------
     def _batch(self, it: int) -> torch.Tensor:
@@ -240,10 +244,13 @@ class Trainer:
         self._stats.copy_(stats)
         self._kl_layers.copy_(terms.kl_layers.detach())
         self._it_tensor.add_(1)
-        bad = ~torch.isfinite(stats).all() | (stats[-1].abs() > self.cfg.train.max_energy_gap)
+        tilt, limit = stats[3].abs(), self.cfg.train.max_tilt_ratio * (self._tilt_scale + 1)
+        bad = ~torch.isfinite(stats).all() | (stats[-1].abs() > self.cfg.train.max_energy_gap) | (tilt > limit)
         first = bad & (self._first_bad < 0)
         self._first_bad.copy_(torch.where(first, self._it_tensor, self._first_bad))
         self._bad_stats.copy_(torch.where(first, stats, self._bad_stats))
+        self._bad_scale.copy_(torch.where(first, self._tilt_scale, self._bad_scale))
+        self._tilt_scale.lerp_(torch.nan_to_num(tilt, nan=0.0, posinf=0.0), 0.01)
 
     def step(self) -> dict:
         """One iteration. Returns the device tensors of its statistics (read them only when needed)."""
@@ -324,7 +331,8 @@ class Trainer:
         self.rng.set_state(saved["rng"])
 
     def _monitor_tensors(self) -> list[torch.Tensor]:
-        return [self._stats, self._kl_layers, self._it_tensor, self._first_bad, self._bad_stats]
+        return [self._stats, self._kl_layers, self._it_tensor, self._first_bad, self._bad_stats, self._tilt_scale,
+                self._bad_scale]
 
     # -- reading the statistics --------------------------------------------------------------
     def read_stats(self) -> dict:
@@ -347,9 +355,13 @@ class Trainer:
         if nonfinite:
             raise TrainingDiverged(f"{where}: non-finite {', '.join(nonfinite)} ({stats}). "
                                    f"Lower train.lr / prior.lr.")
-        raise TrainingDiverged(f"{where}: EBM energy gap {stats['energy_gap']:.3g} exceeds "
-                               f"train.max_energy_gap={self.cfg.train.max_energy_gap:g}. "
-                               f"Lower prior.lr or keep spectral norm on.")
+        if abs(stats["energy_gap"]) > self.cfg.train.max_energy_gap:
+            raise TrainingDiverged(f"{where}: EBM energy gap {stats['energy_gap']:.3g} exceeds "
+                                   f"train.max_energy_gap={self.cfg.train.max_energy_gap:g}. "
+                                   f"Lower prior.lr or keep spectral norm on.")
+        raise TrainingDiverged(f"{where}: the EBM's tilt f(z+) = {stats['tilt']:.3g} is over "
+                               f"train.max_tilt_ratio={self.cfg.train.max_tilt_ratio:g} times its running scale "
+                               f"({self._bad_scale.item():.3g} + 1). Lower prior.lr.")
 
 
 def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor, device=None,
