@@ -119,12 +119,22 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from .io import UnreadableFile
+    from .training import TrainingDiverged, TrainingStopped
     try:
         return _dispatch(args)
-    except UsageError as exc:
-        parser.exit(2, f"hebm: error: {exc}\n")
+    except (UsageError, data.DataError, UnreadableFile, TrainingDiverged, PermissionError) as exc:
+        parser.exit(2, f"hebm: error: {_one_line(exc)}\n")   # bad input or a bad file: the line names the fix
+    except TrainingStopped as exc:
+        parser.exit(1, f"hebm: stopped: {exc}\n")
     except NotebookFailed as exc:
         parser.exit(1, f"hebm: {exc}\n")
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text if not isinstance(exc, PermissionError) else f"{text}: make the folder writable or point " \
+        f"HEBM_CACHE_DIR / HEBM_RESULTS_DIR / HEBM_BUILD_DIR elsewhere"
 
 
 def _dispatch(args) -> int:
@@ -132,8 +142,16 @@ def _dispatch(args) -> int:
         for a in manifest.ARTEFACTS:
             print(f"{a.id:10s} {a.label:15s} {a.status:17s} {a.notebook or '-':40s} {a.title}")
     elif args.command == "run":
-        out = run_notebook(args.artefact, args.profile, args.device, args.output, _parse_params(args.param),
-                           args.prepare_only, args.store)
+        import papermill
+        try:
+            out = run_notebook(args.artefact, args.profile, args.device, args.output, _parse_params(args.param),
+                               args.prepare_only, args.store)
+        except papermill.PapermillExecutionError as exc:
+            # bad parameters, data or settings reach the notebook as these: the user's to fix, exit 2
+            kind = UsageError if exc.ename in ("ValueError", "DataError", "TrainingDiverged", "UnreadableFile") \
+                else NotebookFailed
+            raise kind(f"{args.artefact} failed in cell {exc.exec_count}: {exc.ename}: "
+                       f"{' '.join(exc.evalue.split())}") from None
         print(f"wrote {out}")
     elif args.command == "run-all":
         from .report.execute import run_all
@@ -184,6 +202,8 @@ def _dispatch(args) -> int:
 def _train(args) -> None:
     import torch
     from .training import train_or_load
+    if args.seed < 0:
+        raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
     cfg = _config(args.config, args.profile, _parse_params(args.override))
     check_device(args.device)
     if "LOCAL_RANK" in os.environ and not torch.distributed.is_initialized():  # under torchrun
@@ -197,7 +217,9 @@ def _train(args) -> None:
     callback = stop_at(time.monotonic() + args.stop_after) if args.stop_after is not None else None
     try:
         tm = train_or_load(cfg, args.seed, args.device, mode=args.mode, callback=callback)
-    except TrainingStopped:
+    except TrainingStopped as exc:
+        if str(exc):   # a signal: said by the trainer, exit 1 (main)
+            raise
         print(f"{cfg.name}/{cfg.profile} seed {args.seed}: stopped after {args.stop_after:g} s; checkpoint kept")
         return
     info = {k: v for k, v in tm.info.items() if k != "history"}

@@ -36,6 +36,19 @@ def atomic_save(obj, path: Path) -> None:
     _atomic_write(path, lambda f: torch.save(obj, f))
 
 
+class UnreadableFile(RuntimeError):
+    """A saved file that cannot be read (truncated, say); the message names the file and the fix."""
+
+
+def torch_load(path: Path, fix: str, map_location="cpu"):
+    """torch.load, whose reader errors name no file, with one line naming ``path`` and ``fix`` instead."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except (RuntimeError, EOFError, OSError, KeyError, ValueError, AttributeError) as exc:
+        first = (str(exc).splitlines() or [""])[0][:120]
+        raise UnreadableFile(f"{path} cannot be read ({type(exc).__name__}: {first}); {fix}") from None
+
+
 def atomic_save_numpy(array, path: Path) -> None:
     """np.save that never leaves a half-written file behind."""
     import numpy as np

@@ -24,9 +24,9 @@ import torch
 from .. import data as data_lib
 from .. import paths
 from ..configs import ExperimentConfig
-from ..io import atomic_save, atomic_write_text, code_hash, device_name, exclusive_lock, resolve_device
+from ..io import atomic_save, atomic_write_text, code_hash, device_name, exclusive_lock, resolve_device, torch_load
 from ..models import LatentModel, build_model
-from .trainer import train
+from .trainer import CHECKPOINT_FIX, train
 
 
 @dataclass
@@ -39,7 +39,7 @@ class TrainedModel:
 
     def _load(self, path: Path) -> tuple[dict, LatentModel]:
         device = next(self.model.parameters()).device
-        saved = torch.load(path, map_location=device, weights_only=False)
+        saved = _read_model_file(path, device)
         m = build_model(self.cfg.nets, self.cfg.prior).to(device)
         m.load_state_dict(saved["model"])
         return saved, m.eval()
@@ -101,6 +101,9 @@ def train_or_load(cfg: ExperimentConfig, seed: int, device=None, data_dir=None, 
     if train_set is None:
         train_set = data_lib.training_set(cfg.data, data_dir)
     key = run_key(cfg, seed, train_set.fingerprint)
+    if (run_dir_for(cfg, seed, train_set.fingerprint, cache_dir) / "model.pt").exists():
+        # finished: read it without the lock (written atomically; a read-only cache works)
+        return _train_or_load_locked(cfg, seed, device, mode, train_set, key, cache_dir, progress, callback)
     with _training_lock(key, cache_dir):
         return _train_or_load_locked(cfg, seed, device, mode, train_set, key, cache_dir, progress, callback)
 
@@ -137,14 +140,22 @@ def _train_or_load_locked(cfg, seed, device, mode, train_set, key, cache_dir, pr
             atomic_save({"model": trainer.model.state_dict(), "info": info}, final)
         if trainer.world > 1:
             torch.distributed.barrier()  # the other ranks read what rank 0 wrote
-    saved = torch.load(final, map_location=device, weights_only=False)
+    saved = _read_model_file(final, device)
     model = build_model(cfg.nets, cfg.prior).to(device)
     model.load_state_dict(saved["model"])
     model.eval()
     return TrainedModel(model, cfg, seed, run_dir, dict(saved["info"], cached=cached))
 
 
+MODEL_FIX = "delete it (and the checkpoint.pt beside it) to train the model again"
+
+
+
+def _read_model_file(path: Path, device="cpu") -> dict:
+    return torch_load(path, MODEL_FIX, device)
+
+
 def _checkpoint_iteration(path: Path) -> int | None:
     if not path.exists():
         return None
-    return int(torch.load(path, map_location="cpu", weights_only=False)["iteration"])
+    return int(torch_load(path, CHECKPOINT_FIX)["iteration"])

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from ..configs import ExperimentConfig
 from ..distributions import to_unit_range
-from ..io import atomic_save, resolve_device
+from ..io import atomic_save, resolve_device, torch_load
 from ..models import build_model
 from ..models.base import ElboTerms
 from .distributed import average_grads, rank_and_world
@@ -47,12 +47,35 @@ STAT_NAMES = ("loss", "rec", "kl0", "tilt", "energy_gap")
 WARMUP_ITERATIONS = 3   # eager iterations (real ones) before a CUDA graph is captured
 
 
+CHECKPOINT_FIX = "delete it to train from the start (its iterations are lost)"
+
+
 class TrainingDiverged(RuntimeError):
     """Loss or energy went non-finite or exploded; the last good checkpoint is kept."""
 
 
 class TrainingStopped(Exception):
-    """A deadline passed; a checkpoint of the current state was written, and the same call resumes it."""
+    """A deadline passed or the process was asked to stop (SIGTERM, Ctrl-C); a checkpoint of the current
+    state was written, and the same call resumes it."""
+
+
+@contextlib.contextmanager
+def _stop_requests():
+    """SIGTERM and Ctrl-C (SIGINT) during training set a flag instead of killing the process mid-step, so the
+    loop can checkpoint the iteration it finished and stop (only the main thread can take signals)."""
+    import signal
+    import threading
+    asked: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield asked
+        return
+    handler = lambda signum, frame: asked.append(signal.Signals(signum).name)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield asked
+    finally:
+        for sig, h in previous.items():
+            signal.signal(sig, h)
 
 
 def stop_at(deadline: float):
@@ -379,15 +402,20 @@ def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor,
     trainer = Trainer(cfg, build_model(cfg.nets, cfg.prior), images, seed, device, mode)
     trainer.run_dir = run_dir
     if ckpt.exists():
-        trainer.load_state_dict(torch.load(ckpt, map_location=device, weights_only=False))
+        trainer.load_state_dict(torch_load(ckpt, CHECKPOINT_FIX, device))
     total = cfg.train.iterations
     bar = tqdm(total=total, initial=trainer.iteration, desc=f"{cfg.name}/{cfg.profile}/seed{seed}",
                disable=not progress or trainer.rank != 0, mininterval=10, leave=False)
     log_every = max(1, total // 50)
     trainer.model.train()
     every = cfg.train.checkpoint_every
-    with bar:
+    with bar, _stop_requests() as asked:
         while trainer.iteration < total:
+            if asked:   # a signal arrived during the last iteration: keep it, then stop
+                trainer.check()
+                atomic_save(trainer.state_dict(), ckpt)
+                raise TrainingStopped(f"{cfg.name} (seed {seed}): {asked[0]} at iteration {trainer.iteration:,}; "
+                                      f"checkpoint written to {ckpt}; run the same command again to resume")
             t0 = time.perf_counter()
             stats = trainer.step()
             it = trainer.iteration
