@@ -120,3 +120,12 @@ def test_side_by_side_runs_the_longest_notebooks_first():
         return Artefact(i, "paper", i, i, i, (), "implemented", expected_cpu_minutes=minutes)
     order = longest_first([art("a", 1), art("b", 5), art("c", None), art("d", 12), art("e", 1)])
     assert [a.id for a in order] == ["d", "b", "a", "c", "e"]   # None counts as 1 minute; ties keep their order
+
+
+def test_an_override_of_a_config_the_notebook_does_not_train_is_refused():
+    from hebm_lib.report import notebook
+    with pytest.raises(ValueError, match=r"overrides for unknown config\(s\) 'mnist_our': tab1 trains mnist_ours, "):
+        notebook.setup("tab1", "smoke", "cpu", None, {"mnist_our": {"train.iterations": 1}})
+    run = notebook.setup("tab1", "smoke", "cpu", None, {"*": {"train.iterations": 1}, "mnist_ours": {}})
+    with pytest.raises(ValueError, match="does not list"):
+        run.config("fmnist_vae")

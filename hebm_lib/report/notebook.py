@@ -47,6 +47,7 @@ class NotebookRun:
     overrides: dict
     settings: dict
     result: Result = None
+    configs: tuple[str, ...] = ()    # the config names this notebook may resolve (its manifest entry's)
     started: float = field(default_factory=time.perf_counter)
 
     @property
@@ -55,6 +56,9 @@ class NotebookRun:
 
     def config(self, name: str, extra: dict | None = None) -> ExperimentConfig:
         """Config ``name`` at this profile with the user's overrides, then ``extra`` (ablations)."""
+        if name not in self.configs:   # the manifest lists what each notebook trains (overrides are checked on it)
+            raise ValueError(f"{self.artefact} asked for config {name!r}, which its manifest entry does not list "
+                             f"({', '.join(self.configs)}); add it to hebm_lib/report/manifest.py")
         cfg = get_config(name, self.profile,
                          self.overrides.get("*", {}) | self.overrides.get(name, {}) | (extra or {}))
         self.result.add_config(cfg, extra)
@@ -245,16 +249,23 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
     return "\n".join(lines)
 
 
-def setup(artefact: str, profile: str, device: str = "auto", seeds=None, overrides: dict | None = None) -> NotebookRun:
-    """The run of one artefact's notebook: resolved seeds and settings, the profile's banner printed."""
+def setup(artefact: str, profile: str, device: str = "auto", seeds=None, overrides: dict | None = None,
+          configs=None) -> NotebookRun:
+    """The run of one artefact's notebook: resolved seeds and settings, the profile's banner printed.
+    ``configs``: the config names it resolves when they are not its manifest entry's (Figure 3 draws any)."""
     settings = evaluation_settings(artefact, profile)   # also rejects an unknown profile
     art = get_artefact(artefact)
+    configs = tuple(configs or art.configs)
+    unknown = sorted(set(overrides or {}) - set(configs) - {"*"})
+    if unknown:
+        raise ValueError(f"overrides for unknown config(s) {', '.join(map(repr, unknown))}: {artefact} trains "
+                         f"{', '.join(configs)} (or '*' for all of them)")
     seeds = default_seeds(artefact, profile) if seeds is None else list(seeds)
     if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
     torch_device = resolve_device(device)
     dev = str(torch_device)
-    run = NotebookRun(artefact, profile, dev, seeds, dict(overrides or {}), settings)
+    run = NotebookRun(artefact, profile, dev, seeds, dict(overrides or {}), settings, configs=configs)
     run.result = Result(artefact=artefact, title=f"{art.label}: {art.title}", profile=profile, datasets=[],
                         seeds=seeds, device=f"{dev} ({device_name(torch_device)})", overrides=dict(overrides or {}))
     print(profile_banner(profile))
