@@ -47,6 +47,6 @@ def test_training_set_applies_the_anomaly_protocol():
     from hebm_lib.configs import get_config
     cfg = get_config("anomaly_vae", "cpu", {"data.held_out": 4})
     tr = data.training_set(cfg.data)
-    ref, _, _ = data.anomaly_split(data.load("mnist5k", "train"), data.load("mnist5k", "test"), 4)
+    ref, _, _ = data.anomaly_split(data.load("mnist", "train"), data.load("mnist", "test"), 4)
     assert (tr.labels != 4).all() and torch.equal(tr.images, ref.images)
     assert tr.fingerprint == ref.fingerprint

@@ -19,3 +19,15 @@ def average_grads(params) -> None:
         if p.grad is not None:
             torch.distributed.all_reduce(p.grad)
             p.grad.div_(world)
+
+
+def average_buffers(module: torch.nn.Module) -> None:
+    """Average the floating-point buffers (batch norms' running statistics) over the ranks after a step, so
+    every rank holds the same model; each rank normalises its own share of the batch, as under DDP."""
+    _, world = rank_and_world()
+    if world == 1:
+        return
+    for b in module.buffers():
+        if b.is_floating_point():
+            torch.distributed.all_reduce(b)
+            b.div_(world)

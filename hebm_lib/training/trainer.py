@@ -39,7 +39,7 @@ from ..distributions import to_unit_range
 from ..io import atomic_save, resolve_device, torch_load
 from ..models import build_model
 from ..models.base import ElboTerms
-from .distributed import average_grads, rank_and_world
+from .distributed import average_buffers, average_grads, rank_and_world
 from .schedules import build_schedule, free_nats_at
 
 MODES = ("eager", "compiled", "graph")
@@ -251,6 +251,8 @@ class Trainer:
         average_grads(self.gi_params)
         self.scaler.step(self.opt_gi)
         self.scaler.update()
+        average_buffers(m.generator)   # batch norms' running statistics (a no-op on one process)
+        average_buffers(m.encoder)
         # 4. EBM update (Eq. 10)
         e_gap = torch.zeros((), device=self.device)
         if self.opt_ebm:
