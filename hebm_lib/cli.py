@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     from .training import TrainingDiverged, TrainingStopped
     try:
         return _dispatch(args)
-    except (UsageError, data.DataError, UnreadableFile, TrainingDiverged, PermissionError) as exc:
+    except (UsageError, data.DataError, UnreadableFile, TrainingDiverged, OSError) as exc:
         parser.exit(2, f"hebm: error: {_one_line(exc)}\n")   # bad input or a bad file: the line names the fix
     except TrainingStopped as exc:
         parser.exit(1, f"hebm: stopped: {exc}\n")
@@ -133,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line(exc: Exception) -> str:
     text = " ".join(str(exc).split())
-    return text if not isinstance(exc, PermissionError) else f"{text}: make the folder writable or point " \
-        f"HEBM_CACHE_DIR / HEBM_RESULTS_DIR / HEBM_BUILD_DIR elsewhere"
+    if isinstance(exc, OSError):   # a folder that cannot be made or written
+        text += "; make it writable, or point HEBM_CACHE_DIR / HEBM_RESULTS_DIR / HEBM_BUILD_DIR elsewhere"
+    return text
 
 
 def _dispatch(args) -> int:

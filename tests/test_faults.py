@@ -85,3 +85,25 @@ def test_a_truncated_checkpoint_is_exit_2_with_one_line(tmp_path):
 def test_bad_input_is_exit_2_with_one_line(tmp_path, args, message):
     proc = _hebm(*args, env={"HEBM_CACHE_DIR": str(tmp_path)})
     assert proc.returncode == 2 and message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "tab1", "--profile", "smoke", "-p", "seeds=[-1]"],
+     "ValueError: seeds must be a non-empty list of non-negative integers"),
+    (["train", "mnist_ours", "--profile", "smoke", "-o", "data.name=svhn"], "SVHN file train_32x32.mat not found"),
+    (["train", "mnist_ours", "--profile", "smoke", "-o", "prior.lr=1000", "-o", "train.max_tilt_ratio=2",
+      "-o", "train.iterations=40"], "diverged at iteration"),
+])
+def test_bad_settings_and_data_are_exit_2_with_one_line(tmp_path, args, message):
+    proc = _hebm(*args, env={"HEBM_CACHE_DIR": str(tmp_path / "cache"), "HEBM_RESULTS_DIR": str(tmp_path / "res"),
+                             "HEBM_BUILD_DIR": str(tmp_path / "build")})
+    last = proc.stderr.strip().splitlines()[-1]   # after a progress bar
+    assert proc.returncode == 2 and last.startswith("hebm: error: ") and message in last, proc.stderr[-2000:]
+
+
+def test_a_cache_folder_that_cannot_be_made_is_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    proc = _hebm("train", "fmnist_vlae", "--profile", "smoke", env={"HEBM_CACHE_DIR": str(blocker)})
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert str(blocker) in proc.stderr and "point HEBM_CACHE_DIR" in proc.stderr
