@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from .. import paths
 from ..io import atomic_write_text
-from .manifest import ARTEFACTS, Artefact, runnable
 from . import results
+from .manifest import ARTEFACTS, Artefact, runnable
 from .results import changed_since, describe_changes, read_stored
 
 # parts of the book, by the source of the artefact (the manifest's order within a part)
