@@ -63,56 +63,64 @@ def _config(name: str, profile: str, overrides: dict) -> configs.ExperimentConfi
         raise UsageError(str(exc)) from None
 
 
+DESCRIPTION = """The reproducible companion to "Learning Hierarchical Features with Joint Latent Space
+Energy-Based Prior" (ICCV 2023): run one figure or table's notebook, train models, fetch data, write
+the book's pages. A wrong name, parameter or device is one line on stderr (hebm: error: ...) with the
+valid values, and exit status 2."""
+PROFILE_HELP = "smoke (seconds, tests only), cpu (what the book runs), paper (the paper's settings; a GPU)"
+DEVICE_HELP = "auto (a GPU when there is one), cpu, cuda or cuda:N"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="hebm", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="artefacts and their notebooks")
+    parser = argparse.ArgumentParser(prog="hebm", description=DESCRIPTION)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("list", help="every figure and table: data, claims holding, stored paper run")
     p = sub.add_parser("run", help="execute one artefact's notebook with papermill")
-    p.add_argument("artefact")
-    p.add_argument("--profile", default="cpu", choices=PROFILES)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--output", type=Path)
+    p.add_argument("artefact", help="an artefact id of `hebm list` (tab1, fig5, ...)")
+    p.add_argument("--profile", default="cpu", choices=PROFILES, help=PROFILE_HELP)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--output", type=Path, help="the executed notebook (default: build/executed/PROFILE/)")
     p.add_argument("--prepare-only", action="store_true", help="inject parameters, do not execute")
     p.add_argument("--store", action="store_true", help="keep the run under results/paper/ for every build to render")
     p.add_argument("-p", "--param", action="append", default=[], help="NAME=VALUE (YAML value), repeatable")
-    p = sub.add_parser("run-all", help="execute every artefact's notebook (the manifest's order)")
-    p.add_argument("--profile", default="cpu", choices=PROFILES)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--out-dir", type=Path, required=True)
+    p = sub.add_parser("run-all", help="execute every artefact's notebook (what `make book` runs)")
+    p.add_argument("--profile", default="cpu", choices=PROFILES, help=PROFILE_HELP)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--out-dir", type=Path, required=True, help="the folder of the executed notebooks")
     p.add_argument("--prepare-only", action="store_true", help="inject parameters, do not execute")
     p.add_argument("--jobs", type=int, default=1,
                    help="notebooks run side by side, each with cores / jobs threads (`make book` uses 2)")
     p = sub.add_parser("toc", help="write the book's table of contents from the manifest")
-    p.add_argument("--out", type=Path, default=paths.REPO_ROOT / "_toc.yml")
+    p.add_argument("--out", type=Path, default=paths.REPO_ROOT / "_toc.yml", help="default: the repository's _toc.yml")
     p = sub.add_parser("campaign", help="train the paper-profile models in order of value, within a budget")
     p.add_argument("--plan", action="store_true", help="print what is done and left, with time estimates")
     p.add_argument("--budget", default="90m", help="wall time: 90m, 2h, 600s")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--profile", default="paper", choices=PROFILES)
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
+    p.add_argument("--profile", default="paper", choices=PROFILES, help=PROFILE_HELP)
     p.add_argument("--overrides", default="{}", help='JSON, as the notebooks take: {"mnist_ours": {"train.iterations": 1000}}')
     p.add_argument("--no-store", action="store_true", help="train only; do not run and store finished artefacts")
     p.add_argument("--workers", type=int, default=1, help="train this many models side by side (processes)")
     p = sub.add_parser("data", help="fetch datasets")
-    p.add_argument("action", choices=["fetch"])
-    p.add_argument("names", nargs="*", default=["fmnist", "mnist", "mnist5k"])
-    p.add_argument("--data-dir")
+    p.add_argument("action", choices=["fetch"], help="fetch: make the data sets available (checked by checksum)")
+    p.add_argument("names", nargs="*", default=["fmnist", "mnist", "mnist5k"],
+                   help="data set names (default: the offline ones, fmnist mnist mnist5k)")
+    p.add_argument("--data-dir", help="default: $HEBM_DATA_DIR, else the repository's data/")
     p = sub.add_parser("status", help="write the status page")
-    p.add_argument("--profile", default="cpu", choices=PROFILES)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--profile", default="cpu", choices=PROFILES, help="the profile of this build's results")
+    p.add_argument("--out", type=Path, required=True, help="the page to write (Markdown)")
     p = sub.add_parser("train", help="train one config into the model cache")
-    p.add_argument("config")
-    p.add_argument("--profile", default="cpu", choices=PROFILES)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("config", help="a config name of `hebm configs`")
+    p.add_argument("--profile", default="cpu", choices=PROFILES, help=PROFILE_HELP)
+    p.add_argument("--seed", type=int, default=0, help="a non-negative integer")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--mode", default="auto", choices=("auto", "eager", "compiled", "graph"),
                    help="auto: a CUDA graph on a GPU, eager on a CPU")
     p.add_argument("-o", "--override", action="append", default=[], help="dotted.key=VALUE, repeatable")
     p.add_argument("--stop-after", type=float, default=None,
                    help="seconds: then write a checkpoint and exit (0), to be resumed by the same command")
     p = sub.add_parser("configs", help="config names, or one config resolved")
-    p.add_argument("name", nargs="?")
-    p.add_argument("--profile", default="paper", choices=PROFILES)
+    p.add_argument("name", nargs="?", help="a config to print resolved (default: list the names)")
+    p.add_argument("--profile", default="paper", choices=PROFILES, help=PROFILE_HELP)
     return parser
 
 
@@ -123,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     from .training import TrainingDiverged, TrainingStopped
     try:
         return _dispatch(args)
+    except BrokenPipeError:   # `hebm list | head`
+        sys.stderr.close()
+        return 0
     except (UsageError, data.DataError, UnreadableFile, TrainingDiverged, OSError) as exc:
         parser.exit(2, f"hebm: error: {_one_line(exc)}\n")   # bad input or a bad file: the line names the fix
     except TrainingStopped as exc:
@@ -133,15 +144,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _one_line(exc: Exception) -> str:
     text = " ".join(str(exc).split())
-    if isinstance(exc, OSError):   # a folder that cannot be made or written
+    if isinstance(exc, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)):   # a folder
         text += "; make it writable, or point HEBM_CACHE_DIR / HEBM_RESULTS_DIR / HEBM_BUILD_DIR elsewhere"
     return text
 
 
 def _dispatch(args) -> int:
     if args.command == "list":
-        for a in manifest.ARTEFACTS:
-            print(f"{a.id:10s} {a.label:15s} {a.status:17s} {a.notebook or '-':40s} {a.title}")
+        from .report.status import artefact_table
+        print(artefact_table())
     elif args.command == "run":
         import papermill
         try:

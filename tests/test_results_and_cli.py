@@ -129,3 +129,28 @@ def test_an_override_of_a_config_the_notebook_does_not_train_is_refused():
     run = notebook.setup("tab1", "smoke", "cpu", None, {"*": {"train.iterations": 1}, "mnist_ours": {}})
     with pytest.raises(ValueError, match="does not list"):
         run.config("fmnist_vae")
+
+
+def test_hebm_list_has_a_header_and_a_row_per_artefact():
+    from hebm_lib.cli import main
+    from hebm_lib.report import manifest
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["list"]) == 0
+    lines = out.getvalue().splitlines()
+    assert lines[0].split()[:2] == ["id", "artefact"] and "claims hold: cpu" in lines[0]
+    assert [l.split()[0] for l in lines[1:]] == [a.id for a in manifest.ARTEFACTS]
+    tab1 = next(l for l in lines if l.startswith("tab1 "))
+    assert "MNIST; Fashion-MNIST" in tab1
+
+
+def test_every_cli_argument_has_help_and_the_help_has_no_rest_markup():
+    from hebm_lib.cli import build_parser
+    parser = build_parser()
+    assert "``" not in parser.format_help() and parser.format_help().count("campaign") == 1
+    for name, sub in parser._subparsers._group_actions[0].choices.items():
+        for action in sub._actions:
+            if action.dest != "help":
+                assert action.help, f"hebm {name}: {action.dest} has no help text"

@@ -122,3 +122,43 @@ def _detail(a, res, which: str, changes: dict | None = None) -> str:
         out.append(f"| {r['metric']} | {r['setting']} | {_fmt(r['paper'], r['unit'])} | "
                    f"{_fmt(r['reproduced'], r['unit'])} | {_fmt(r['spread'])} | {r['n_seeds']} |")
     return "\n".join(out) + "\n"
+
+
+def _claims_cell(res: dict | None) -> str:
+    if res is None:
+        return "-"
+    tested = [c for c in res["claims"] if c["holds"] is not None]
+    return f"{sum(c['holds'] for c in tested)} of {len(tested)}" if tested else "none tested"
+
+
+def artefact_table(out_dir=None) -> str:
+    """`hebm list`: per artefact its id, what it is, the data the `cpu` build uses (a substitute named as
+    one), the claims holding in this build's `cpu` result and in the stored `paper` run."""
+    from .. import data as data_lib
+    from ..configs import get_config
+    rows = [("id", "artefact", "claims hold: cpu", "paper (stored run)", "data at cpu (a stand-in: 'for' the paper's)")]
+    for a in ARTEFACTS:
+        labels = []
+        for name in a.configs:
+            try:
+                spec = data_lib.spec(get_config(name, "cpu").data.name)
+                label = spec.display_name + (f" for {spec.substitute_for}" if spec.substitute_for else "")
+            except ValueError:
+                continue
+            if label not in labels:
+                labels.append(label)
+        try:
+            cpu = read(a.id, "cpu", out_dir) if a.notebook else None
+        except ValueError:
+            cpu = None
+        try:
+            stored = read_stored(a.id) if a.notebook else None
+        except ValueError:
+            paper = "refused"
+        else:
+            paper = ("earlier settings" if stored and changed_since(stored) else _claims_cell(stored)) if stored \
+                else "none"
+        what = f"{a.label}: {a.title}" if a.notebook else f"{a.label}: {a.title} ({a.status})"
+        rows.append((a.id, what[:50], _claims_cell(cpu) if a.notebook else "-", paper, "; ".join(labels) or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
