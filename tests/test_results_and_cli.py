@@ -154,3 +154,11 @@ def test_every_cli_argument_has_help_and_the_help_has_no_rest_markup():
         for action in sub._actions:
             if action.dest != "help":
                 assert action.help, f"hebm {name}: {action.dest} has no help text"
+
+
+def test_every_page_says_how_to_remake_itself():
+    from hebm_lib.report import manifest, notebook
+    for a in manifest.runnable():
+        text = notebook.remake_instructions(a.id)
+        assert f"notebooks/{a.notebook}.md" in text and f"hebm run {a.id} --profile cpu" in text
+        assert f"hebm run {a.id} --profile paper --device cuda --store" in text and "GPU hours" in text

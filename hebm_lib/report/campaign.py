@@ -104,7 +104,9 @@ def _ms_per_iteration(cfg: ExperimentConfig, device_type: str) -> tuple[float, s
     return table.get(proxy, float("nan")), f"as {proxy}"
 
 
-def plan(profile: str = "paper", overrides: dict | None = None, artefacts=ORDER) -> list[Job]:
+def plan(profile: str = "paper", overrides: dict | None = None, artefacts=ORDER, progress: bool = True) -> list[Job]:
+    """Every (config, seed) the artefacts train at ``profile``, in order; ``progress`` False: every job as
+    still to do, without reading data or the model cache (a quick estimate)."""
     overrides = overrides or {}
     jobs, first = [], {}
     for artefact in artefacts:
@@ -117,7 +119,7 @@ def plan(profile: str = "paper", overrides: dict | None = None, artefacts=ORDER)
                                     estimate_s={"cuda": 0.0, "cpu": 0.0}))
                     continue
                 first[cfg.hash, seed] = artefact
-                done, blocked = _progress(cfg, seed)
+                done, blocked = _progress(cfg, seed) if progress else (0, "")
                 job = Job(artefact, cfg, seed, done, blocked, label=label)
                 left = max(0, cfg.train.iterations - done)
                 for dev in ("cuda", "cpu"):
@@ -125,6 +127,13 @@ def plan(profile: str = "paper", overrides: dict | None = None, artefacts=ORDER)
                     job.estimate_s[dev] = left * ms / 1000
                 jobs.append(job)
     return jobs
+
+
+def gpu_hours(artefact: str) -> float:
+    """The GPU time (hours, from benchmarks/step_times.json) of training the artefact's `paper` models from
+    scratch, each model once (the estimate each page prints)."""
+    jobs = plan("paper", artefacts=(artefact,), progress=False)
+    return sum(j.estimate_s["cuda"] for j in jobs if not j.shared_with) / 3600
 
 
 def format_plan(jobs: list[Job]) -> str:

@@ -171,6 +171,7 @@ class NotebookRun:
         display(Markdown(f"Datasets used: {', '.join(self.result.datasets) or '–'}. Seeds: {self.seeds}. Device: "
                          f"`{self.device}`. Results file: `{path.name}` (profile `{self.profile}`); resolved "
                          f"configs by hash: {configs}."))
+        display(Markdown(remake_instructions(self.artefact)))
         self.result_path = path
 
 
@@ -190,6 +191,22 @@ class NotebookRun:
                      f"({describe_changes(changes)}): its numbers are those of the earlier models, shown for the "
                      f"record, not as evidence for today's model.\n\n" + table)
         return table
+
+
+def remake_instructions(artefact: str) -> str:
+    """Markdown: how to make this page again, at `cpu` and at the paper's settings."""
+    from .campaign import gpu_hours
+    art = get_artefact(artefact)
+    cpu = f", about {art.expected_cpu_minutes:g} min on 2 cores" if art.expected_cpu_minutes else ""
+    hours = gpu_hours(artefact)
+    gpu = (f"training its `paper` models from scratch takes about {hours:.1f} GPU hours (per-iteration times "
+           f"measured on an H100, `benchmarks/step_times.json`)" if hours == hours and hours > 0 else "its `paper` run trains no model of its own")
+    return "\n".join([
+        "**Remake this page.** Its source is `notebooks/" + f"{art.notebook}.md`.", "",
+        f"- this profile: `hebm run {artefact} --profile cpu`{cpu} (the executed notebook lands in `build/executed/cpu/`);",
+        f"- the paper's settings on a GPU, kept for every build: `hebm run {artefact} --profile paper --device cuda "
+        f"--store`; {gpu}; `hebm campaign --plan` says what is already trained.",
+    ])
 
 
 def _held_out(name: str, n: int | None = None, classes=None) -> data_lib.ImageSet:
