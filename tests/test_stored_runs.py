@@ -259,3 +259,44 @@ def test_a_stored_run_with_a_non_finite_number_is_refused(stored_dir):
     results.write(r, stored_dir)
     with pytest.raises(ValueError, match="results/paper/fig5.json: row 'FID' / 'ours' has a non-finite reproduced"):
         results.read_stored("fig5")
+
+
+def test_a_store_run_takes_its_training_curves_along(tmp_path, monkeypatch):
+    """--store moves the result, the executed notebook and the models' history CSVs into results/paper/
+    together (the notebook run is faked: it writes what a real one writes)."""
+    import json as json_
+    from hebm_lib.report import execute
+    monkeypatch.setenv("HEBM_STORED_DIR", str(tmp_path / "stored"))
+    monkeypatch.setenv("HEBM_BUILD_DIR", str(tmp_path / "build"))
+
+    def fake_execute(source, output, params, prepare_only=False, env=None):
+        scratch = __import__("pathlib").Path(env["HEBM_RESULTS_DIR"])
+        r = _stored_result()
+        r.models[0]["history"] = "fig5-histories/mnist_ours-x-seed0.csv"
+        results.write(r, scratch)
+        (scratch / "fig5-histories").mkdir()
+        (scratch / "fig5-histories" / "mnist_ours-x-seed0.csv").write_text("iteration,loss\n1,2\n")
+        output.write_text("{}")
+    monkeypatch.setattr(execute, "_execute", fake_execute)
+    out = execute._run_and_store(campaign.manifest.get("fig5"), "paper", tmp_path / "src.ipynb", {})
+    stored = tmp_path / "stored" / "paper"
+    assert out == stored / "fig5_hierarchical_sampling_mnist.ipynb" and out.exists()
+    assert (stored / "fig5-histories" / "mnist_ours-x-seed0.csv").read_text() == "iteration,loss\n1,2\n"
+    assert json_.loads((stored / "fig5.json").read_text())["models"][0]["history"].endswith(".csv")
+    assert not list((tmp_path / "build").glob("store-*"))   # the scratch folder is gone
+
+
+def test_the_training_history_is_a_csv_beside_the_model(tmp_path):
+    from hebm_lib.training import HISTORY_FILE
+    cfg = get_config("fmnist_ours", "smoke", {"train.iterations": 4})
+    images = __import__("torch").randint(0, 256, (64, 1, 28, 28), dtype=__import__("torch").uint8)
+    ds = data.ImageSet(images, __import__("torch").zeros(64, dtype=__import__("torch").int64), data.spec("fmnist"),
+                       "train", "fp")
+    from hebm_lib.training import train_or_load
+    tm = train_or_load(cfg, 0, "cpu", cache_dir=tmp_path, progress=False, train_set=ds)
+    lines = (tm.run_dir / HISTORY_FILE).read_text().splitlines()
+    assert lines[0] == "iteration,loss,rec,kl0,tilt,energy_gap,kl_z1,kl_z2,kl_z3,lr,seconds"
+    assert [int(l.split(",")[0]) for l in lines[1:]] == [h["iteration"] for h in tm.info["history"]] == [1, 2, 3, 4]
+    first = dict(zip(lines[0].split(","), lines[1].split(",")))
+    assert float(first["loss"]) == pytest.approx(tm.info["history"][0]["loss"], rel=1e-5)
+    assert float(first["lr"]) == cfg.train.lr

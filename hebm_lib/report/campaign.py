@@ -12,6 +12,7 @@ campaign trains the same configs with the same overrides, so the notebook then l
 from __future__ import annotations
 
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,7 +236,7 @@ def run(budget_s: float, device: str = "auto", profile: str = "paper", overrides
                 if job.blocked or job.shared_with or job.state == "done":
                     continue
                 log(f"{artefact}: training {job.cfg.name} seed {job.seed} ({job.state})")
-                train_or_load(job.cfg, job.seed, dev, progress=False, callback=stop_at(deadline))
+                train_or_load(job.cfg, job.seed, dev, progress=sys.stderr.isatty(), callback=stop_at(deadline))
             ready = all(_progress(j.cfg, j.seed) == (j.cfg.train.iterations, "") for j in jobs)
             if store and profile == "paper" and ready and not _stored(artefact):
                 from .execute import run_notebook

@@ -57,12 +57,17 @@ def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: P
 
 def _execute(source: Path, output: Path, params: dict, prepare_only: bool = False, env: dict | None = None) -> None:
     import papermill
-    saved = {k: os.environ.get(k) for k in (env or {})}
-    os.environ.update(env or {})   # the kernel inherits it
+    import sys
+    # on a terminal: papermill's bar of the cells, and the kernel's training bars, which it writes to this
+    # terminal's device (HEBM_PROGRESS; the kernel's own stderr is the page); logs and pages stay quiet otherwise
+    terminal = sys.stderr.isatty() and not prepare_only
+    env = {**(env or {}), "HEBM_PROGRESS": os.ttyname(sys.stderr.fileno()) if terminal else ""}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)   # the kernel inherits it
     try:
         papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
                                    language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
-                                   progress_bar=False, log_output=False)
+                                   progress_bar=terminal, log_output=False)
     finally:
         for k, v in saved.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
@@ -85,6 +90,10 @@ def _run_and_store(art: manifest.Artefact, profile: str, source: Path, params: d
         _execute(source, output, params, env={"HEBM_RESULTS_DIR": str(scratch)})
         read_stored(art.id, profile, scratch)   # refuses a result without its provenance
         final.mkdir(parents=True, exist_ok=True)
+        histories = scratch / f"{art.id}-histories"   # the models' training curves
+        if histories.exists():
+            shutil.rmtree(final / histories.name, ignore_errors=True)
+            shutil.move(str(histories), final / histories.name)
         os.replace(scratch / f"{art.id}.json", final / f"{art.id}.json")
         os.replace(output, final / output.name)
         return final / output.name

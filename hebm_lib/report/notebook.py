@@ -13,6 +13,7 @@ HEBM_CACHE_DIR, HEBM_RESULTS_DIR), not from notebook parameters.
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from .. import paths
 from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_config
 from ..io import device_name, resolve_device
 from ..training import TrainedModel, train_or_load
+from . import results as results_module
 from .book import stored_page
 from .manifest import get as get_artefact
 from .results import Claim, Result, Row, changed_since, describe_changes, profile_banner, read_stored, write
@@ -69,12 +71,27 @@ class NotebookRun:
         return cfg
 
     def model(self, cfg: ExperimentConfig, seed: int, train_set=None) -> TrainedModel:
-        # no progress bar: papermill would keep every refresh of it in the page
-        tm = train_or_load(cfg, seed, self.device, progress=False, train_set=train_set)
+        # a training bar only on the terminal of `hebm run` (HEBM_PROGRESS names it): the page would keep
+        # every refresh of a bar
+        tm = train_or_load(cfg, seed, self.device, progress=os.environ.get("HEBM_PROGRESS") or False,
+                           train_set=train_set)
         how = "from the cache" if tm.info["cached"] else f"trained in {tm.info['train_wall_time_s']:.0f} s"
         print(f"{cfg.name} seed {seed}: {how}, {tm.info['iterations']:,} iterations")
-        self.result.add_model(cfg, seed, tm.info)
+        self.result.add_model(cfg, seed, tm.info, self._keep_history(cfg, seed, tm))
         return tm
+
+    def _keep_history(self, cfg: ExperimentConfig, seed: int, tm: TrainedModel) -> str | None:
+        """The model's training curve (history.csv) copied beside this result (a stored run takes it along);
+        returns its path relative to the results folder, None for a model trained before curves were kept."""
+        from ..io import atomic_write_text
+        from ..training import HISTORY_FILE, history_csv
+        source = tm.run_dir / HISTORY_FILE
+        text = source.read_text() if source.exists() else history_csv(tm.info.get("history") or [])
+        if not text:
+            return None
+        name = f"{self.artefact}-histories/{cfg.name}-{cfg.hash}-seed{seed}.csv"
+        atomic_write_text(paths.results_dir(self.profile) / name, text)
+        return name
 
     def load(self, name: str, split: str, classes=None) -> data_lib.ImageSet:
         """A dataset split (only the labels ``classes`` when given), recorded (with what it substitutes
@@ -160,11 +177,46 @@ class NotebookRun:
         display(Markdown("\n".join(f"- {c.claim}: {verdict[c.holds]} at the `{self.profile}` profile ({c.evidence})."
                                    for c in self.result.claims)))
 
+    def plot_training_curves(self, max_configs: int = 8) -> None:
+        """The training curves of this page's models (their history.csv beside the result): the loss and the
+        summed KL of each config, mean over seeds, against the fraction of training; the stored `paper` run's
+        curves dashed where it kept them. Nothing when the page trained no model."""
+        import pandas as pd
+        import matplotlib.pyplot as plt
+        from IPython.display import Markdown, display
+        curves = _curves(self.result.models, paths.results_dir(self.profile))
+        try:
+            stored = read_stored(self.artefact) if self.profile != "paper" else None
+        except ValueError:
+            stored = None
+        stored_curves = _curves(stored["models"], results_module.stored_dir("paper")) if stored else {}
+        if not curves:
+            return
+        names = list(curves)[:max_configs]
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.0))
+        for i, name in enumerate(names):
+            for frame, style, label in ((curves[name], "-", f"{name} ({self.profile})"),
+                                        (stored_curves.get(name), "--", f"{name} (stored paper run)")):
+                if frame is None:
+                    continue
+                axes[0].plot(frame.fraction, frame.loss, style, color=f"C{i % 10}", label=label, lw=1)
+                axes[1].plot(frame.fraction, frame.kl, style, color=f"C{i % 10}", lw=1)
+        axes[0].set(xlabel="fraction of training", ylabel="loss (batch mean)", title="training loss")
+        axes[1].set(xlabel="fraction of training", ylabel="KL to N(0, I), all layers (nats)", title="KL")
+        axes[0].legend(fontsize=6)
+        self.watermark(fig)
+        fig.tight_layout()
+        plt.show()
+        more = f" (the first {max_configs} of {len(curves)} configs)" if len(curves) > max_configs else ""
+        display(Markdown(f"Training curves of this page's models{more}, mean over seeds, from the `history.csv` "
+                         f"kept beside each result" + (" (dashed: the stored `paper` run's)." if stored_curves else ".")))
+
     def finish(self) -> None:
         """Write the results file, show the stored paper-profile run beside this one, and the provenance."""
         from IPython.display import Markdown, display
         self.result.wall_time_s = round(time.perf_counter() - self.started, 1)
         path = write(self.result)
+        self.plot_training_curves()
         if self.profile != "paper":
             display(Markdown(self.stored_comparison()))
         configs = ", ".join(f"`{h}` ({c['name']})" for h, c in self.result.configs.items())
@@ -191,6 +243,20 @@ class NotebookRun:
                      f"({describe_changes(changes)}): its numbers are those of the earlier models, shown for the "
                      f"record, not as evidence for today's model.\n\n" + table)
         return table
+
+
+def _curves(models: list[dict], folder) -> dict:
+    """Per config name: a frame (fraction of training, loss, summed KL), mean over its seeds' history CSVs."""
+    import pandas as pd
+    frames: dict[str, list] = {}
+    for m in models:
+        if not m.get("history") or not (Path(folder) / m["history"]).exists():
+            continue
+        h = pd.read_csv(Path(folder) / m["history"])
+        kl = h[[c for c in h.columns if c.startswith("kl_z")]].sum(axis=1)
+        frames.setdefault(m["config"], []).append(
+            pd.DataFrame({"fraction": h.iteration / max(m["iterations"] or 1, 1), "loss": h.loss, "kl": kl}))
+    return {name: pd.concat(fs).groupby("fraction", as_index=False).mean() for name, fs in frames.items()}
 
 
 def remake_instructions(artefact: str) -> str:

@@ -66,12 +66,13 @@ class Result:
         the user's, so that a stored run can be checked against today's config of the same name."""
         self.configs[cfg.hash] = cfg.to_dict() | ({"extra": extra} if extra else {})
 
-    def add_model(self, cfg: ExperimentConfig, seed: int, info: dict) -> None:
-        """The provenance of one trained model (its training history stays in the model cache)."""
+    def add_model(self, cfg: ExperimentConfig, seed: int, info: dict, history: str | None = None) -> None:
+        """The provenance of one trained model; ``history``: its training curve's CSV beside this result."""
         entry = {"config": cfg.name, "config_hash": cfg.hash, "seed": seed,
                  **{k: info.get(k) for k in ("iterations", "train_wall_time_s", "device", "device_name", "mode",
                                              "torch", "key", "dataset", "n_train")},
-                 "final": {k: v for k, v in (info.get("final") or {}).items() if k != "iteration"}}
+                 "final": {k: v for k, v in (info.get("final") or {}).items() if k != "iteration"},
+                 "history": history}
         if entry not in self.models:
             self.models.append(entry)
 

@@ -5,8 +5,8 @@
     distributed  torchrun data parallelism
     cache        train_or_load: the trained model of (config, seed, data, code), trained once
 """
-from .cache import TrainedModel, run_dir_for, run_key, train_or_load, training_mode
+from .cache import HISTORY_FILE, TrainedModel, history_csv, run_dir_for, run_key, train_or_load, training_mode
 from .trainer import MODES, Trainer, TrainingDiverged, TrainingStopped, epoch_permutation, stop_at, train
 
-__all__ = ["MODES", "Trainer", "TrainingDiverged", "TrainingStopped", "stop_at", "TrainedModel", "epoch_permutation", "run_dir_for", "run_key", "train",
+__all__ = ["HISTORY_FILE", "history_csv", "MODES", "Trainer", "TrainingDiverged", "TrainingStopped", "stop_at", "TrainedModel", "epoch_permutation", "run_dir_for", "run_key", "train",
            "train_or_load", "training_mode"]

@@ -65,6 +65,30 @@ class TrainedModel:
 TRAINING_VERSION = "2026-11-23.1"
 
 
+HISTORY_FILE = "history.csv"   # the training curve beside model.pt, one row per logged iteration
+
+
+def history_csv(history: list[dict]) -> str:
+    """The training history as CSV: iteration, the loss terms, the KL of each layer (kl_z1 = bottom), the
+    energy gap (0 without an EBM), the learning rate, the training seconds so far (and REWO / GECO's beta)."""
+    import csv
+    import io
+    if not history:
+        return ""
+    n_layers = len(history[0]["kl_layers"])
+    extra = [k for k in ("beta", "c_hat") if k in history[0]]
+    fields = ["iteration", "loss", "rec", "kl0", "tilt", "energy_gap", *[f"kl_z{i + 1}" for i in range(n_layers)],
+              "lr", "seconds", *extra]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(fields)
+    for h in history:
+        w.writerow([h["iteration"], *(f"{h[k]:.6g}" for k in ("loss", "rec", "kl0", "tilt", "energy_gap")),
+                    *(f"{v:.6g}" for v in h["kl_layers"]), f"{h.get('lr', float('nan')):.6g}",
+                    h.get("seconds", ""), *(f"{h[k]:.6g}" for k in extra)])
+    return out.getvalue()
+
+
 def run_key(cfg: ExperimentConfig, seed: int, data_fingerprint: str) -> str:
     """The cache key of a model: config hash, seed, training data and TRAINING_VERSION."""
     blob = json.dumps([cfg.hash, seed, data_fingerprint, TRAINING_VERSION])
@@ -137,6 +161,7 @@ def _train_or_load_locked(cfg, seed, device, mode, train_set, key, cache_dir, pr
                 "final": trainer.history[-1] if trainer.history else None, "history": trainer.history,
                 "dataset": train_set.spec.display_name, "n_train": len(train_set), "key": key}
         if trainer.rank == 0:
+            atomic_write_text(run_dir / HISTORY_FILE, history_csv(trainer.history))
             atomic_save({"model": trainer.model.state_dict(), "info": info}, final)
         if trainer.world > 1:
             torch.distributed.barrier()  # the other ranks read what rank 0 wrote

@@ -26,6 +26,7 @@ uninterrupted one in the same mode. A NaN or an exploding energy stops training 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -363,8 +364,10 @@ class Trainer:
     def read_stats(self) -> dict:
         """The last iteration's statistics as numbers (a host read)."""
         values = self._stats.tolist()
+        lr = self.opt_gi.param_groups[0]["lr"]
         out = {"iteration": self.iteration, **dict(zip(STAT_NAMES, values)),
-               "kl_layers": [round(v, 4) for v in self._kl_layers.tolist()]}
+               "kl_layers": [round(v, 4) for v in self._kl_layers.tolist()],
+               "lr": float(lr), "seconds": round(self.wall_time_s, 2)}
         if self.schedule.needs_reconstruction_error:
             out |= {"beta": self.schedule.state["beta"], "c_hat": self.schedule.state["c_hat"]}
         return out
@@ -389,10 +392,32 @@ class Trainer:
                                f"({self._bad_scale.item():.3g} + 1). Lower prior.lr.")
 
 
+@contextlib.contextmanager
+def _terminal(progress: bool | str):
+    """Where the progress bar goes: nowhere (False), stderr (True), or a terminal device by its path (a
+    notebook's kernel, whose stderr is the page, writes to the terminal of `hebm run` this way)."""
+    import sys
+    if not progress:
+        yield None
+    elif progress is True:
+        yield sys.stderr
+    else:
+        try:
+            stream = open(progress, "w")
+        except OSError:   # the terminal went away: no bar
+            yield None
+            return
+        with stream:
+            yield stream
+
+
 def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor, device=None,
-          progress: bool = True, callback: Callable[[Trainer, dict], None] | None = None,
+          progress: bool | str = True, callback: Callable[[Trainer, dict], None] | None = None,
           mode: str = "eager", check_every: int = 100) -> Trainer:
     """Train (or resume) in ``run_dir`` until cfg.train.iterations; returns the finished trainer.
+
+    ``progress``: a bar (iteration, loss, rate, time left) on stderr, on the terminal device at that path,
+    or none (False).
 
     ``callback(trainer, stats)`` runs after every iteration (the tests use it to interrupt). The
     divergence check runs every ``check_every`` iterations, before every checkpoint and at the end.
@@ -406,12 +431,12 @@ def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor,
     if ckpt.exists():
         trainer.load_state_dict(torch_load(ckpt, CHECKPOINT_FIX, device))
     total = cfg.train.iterations
-    bar = tqdm(total=total, initial=trainer.iteration, desc=f"{cfg.name}/{cfg.profile}/seed{seed}",
-               disable=not progress or trainer.rank != 0, mininterval=10, leave=False)
     log_every = max(1, total // 50)
     trainer.model.train()
     every = cfg.train.checkpoint_every
-    with bar, _stop_requests() as asked:
+    with _terminal(progress if trainer.rank == 0 else False) as stream, _stop_requests() as asked, \
+            tqdm(total=total, initial=trainer.iteration, desc=f"{cfg.name}/{cfg.profile}/seed{seed}",
+                 disable=stream is None, file=stream, mininterval=2, leave=False) as bar:
         while trainer.iteration < total:
             if asked:   # a signal arrived during the last iteration: keep it, then stop
                 trainer.check()
