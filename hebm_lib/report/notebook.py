@@ -29,7 +29,7 @@ from ..training import TrainedModel, train_or_load
 from . import results as results_module
 from .book import stored_page
 from .manifest import get as get_artefact
-from .results import Claim, Result, Row, changed_since, describe_changes, profile_banner, read_stored, write
+from .results import Claim, Result, Row, changed_since, describe_changes, md_cell, profile_banner, read_stored, write
 
 
 PRINT_WIDTH = 80   # printed lines wider than this are cut at the page's edge (screenshots at 1280 px)
@@ -321,14 +321,14 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
         cur = next((c for c in current["rows"] if (c["metric"], c["setting"]) == key), None)
         paper = r["paper"] if r["paper"] is not None else (cur or {}).get("paper")
         paper_cell = "–" if paper is None else f"{paper:g}{r['unit']}"
-        lines.append(f"| {r['metric']} | {r['setting']} | {paper_cell} | {fmt(rows.get(key))} | {fmt(cur)} |")
+        lines.append(f"| {md_cell(r['metric'])} | {md_cell(r['setting'])} | {paper_cell} | {fmt(rows.get(key))} | {fmt(cur)} |")
     verdict = {True: "holds", False: "does not hold", None: "not tested"}
     lines += ["", "| claim | `paper` profile (stored) | " + f"`{current['profile']}` (this build) |", "|---|---|---|"]
     stored_claims = {c["claim"]: c for c in stored["claims"]}
     for c in current["claims"] + [c for c in stored["claims"] if c["claim"] not in {x["claim"] for x in current["claims"]}]:
         sc = stored_claims.get(c["claim"])
         cc = next((x for x in current["claims"] if x["claim"] == c["claim"]), None)
-        lines.append(f"| {c['claim']} | {verdict[sc['holds']] if sc else '–'} | {verdict[cc['holds']] if cc else '–'} |")
+        lines.append(f"| {md_cell(c['claim'])} | {verdict[sc['holds']] if sc else '–'} | {verdict[cc['holds']] if cc else '–'} |")
     return "\n".join(lines)
 
 

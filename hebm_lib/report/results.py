@@ -200,6 +200,11 @@ def paper_values(artefact: str) -> list[dict]:
         return [dict(r, value=float(r["value"])) for r in csv.DictReader(f)]
 
 
+def md_cell(text) -> str:
+    """Text for a Markdown table cell: a "|" in it would end the cell."""
+    return str(text).replace("|", "\\|")
+
+
 def profile_banner(profile: str) -> str:
     """The label every table and figure carries."""
     if profile == "smoke":

@@ -7,7 +7,7 @@ import json
 
 from .book import stored_page
 from .manifest import ARTEFACTS
-from .results import changed_since, describe_changes, profile_banner, read, read_stored
+from .results import changed_since, describe_changes, md_cell, profile_banner, read, read_stored
 
 
 def verdict(res: dict) -> str:
@@ -119,7 +119,7 @@ def _detail(a, res, which: str, changes: dict | None = None) -> str:
         out.append("")
     out += ["| metric | setting | paper | reproduced | ± sd | seeds |", "|---|---|---|---|---|---|"]
     for r in res["rows"]:
-        out.append(f"| {r['metric']} | {r['setting']} | {_fmt(r['paper'], r['unit'])} | "
+        out.append(f"| {md_cell(r['metric'])} | {md_cell(r['setting'])} | {_fmt(r['paper'], r['unit'])} | "
                    f"{_fmt(r['reproduced'], r['unit'])} | {_fmt(r['spread'])} | {r['n_seeds']} |")
     return "\n".join(out) + "\n"
 
