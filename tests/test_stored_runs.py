@@ -158,7 +158,7 @@ def test_a_stored_run_of_earlier_settings_is_marked_and_not_counted(stored_dir, 
     stored = results.read_stored("fig5")
     assert results.changed_since(stored) == {"mnist_ours": ["nets.norm: 'none' -> 'batch'"]}
     page = status.render("cpu", tmp_path / "build")
-    assert "**made with earlier settings**, not evidence for today's model (mnist_ours: nets.norm" in page
+    assert "**made with earlier settings** (nets.norm): not evidence for today's model" in page
     assert "ran, 0 of 1 claims hold" not in page.split("## ")[0]          # not counted in the table
     assert "they are not counted for today's model" in page
     current = results.Result("fig5", "Figure 5", "cpu", [], [0], "cpu")

@@ -170,6 +170,12 @@ def changed_since(stored: dict) -> dict[str, list[str]]:
     return out
 
 
+def changed_fields(changes: dict[str, list[str]], limit: int = 3) -> str:
+    """The settings that changed since a stored run, by name only (the status table's short form)."""
+    names = list(dict.fromkeys(d.split(":")[0] for diffs in changes.values() for d in diffs))
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def describe_changes(changes: dict[str, list[str]], limit: int = 4) -> str:
     """One line: what changed since a stored run, per config (the first ``limit`` settings each)."""
     return "; ".join(f"{name}: " + ", ".join(d[:limit]) + (f" (+{len(d) - limit} more)" if len(d) > limit else "")

@@ -7,7 +7,7 @@ import json
 
 from .book import stored_page
 from .manifest import ARTEFACTS
-from .results import changed_since, describe_changes, md_cell, profile_banner, read, read_stored
+from .results import changed_fields, changed_since, describe_changes, md_cell, profile_banner, read, read_stored
 
 
 def verdict(res: dict) -> str:
@@ -66,7 +66,7 @@ def render(profile: str, out_dir=None) -> str:
                      "not-reproducible": "nothing to reproduce"}[a.status]
         changes = changed_since(stored) if stored else {}
         if stored:
-            paper_cell = (f"**made with earlier settings**, not evidence for today's model ({describe_changes(changes, 2)})"
+            paper_cell = (f"**made with earlier settings** ({changed_fields(changes)}): not evidence for today's model"
                           if changes else f"{verdict(stored)}; {_iterations(stored)}")
             page = stored_page(a)
             if page:
