@@ -20,7 +20,8 @@ def _hebm(*args, env=None, **kw):
                           env=dict(os.environ, **(env or {})), timeout=600, **kw)
 
 
-def test_sigterm_during_training_checkpoints_and_says_so(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])   # SIGINT: Ctrl-C
+def test_a_signal_during_training_checkpoints_and_says_so(tmp_path, sig):
     env = dict(os.environ, HEBM_CACHE_DIR=str(tmp_path))
     proc = subprocess.Popen([sys.executable, "-m", "hebm_lib", "train", "fmnist_vlae", "--profile", "smoke",
                              "-o", "train.iterations=100000", "-o", "train.checkpoint_every=100000"],
@@ -29,14 +30,14 @@ def test_sigterm_during_training_checkpoints_and_says_so(tmp_path):
     while not list(tmp_path.glob("models/*/config.json")) and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(3)   # some iterations
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 1, err
     last = err.strip().splitlines()[-1]   # after the progress bar
-    assert last.startswith("hebm: stopped: fmnist_vlae (seed 0): SIGTERM at iteration"), err
+    assert last.startswith(f"hebm: stopped: fmnist_vlae (seed 0): {sig.name} at iteration"), err
     ckpt = next(tmp_path.glob("models/*/checkpoint.pt"))
     done = torch.load(ckpt, weights_only=False)["iteration"]
-    assert done > 0 and f"SIGTERM at iteration {done:,};" in last   # the iterations before the signal are kept
+    assert done > 0 and f"{sig.name} at iteration {done:,};" in last   # the iterations before the signal are kept
 
 
 def test_a_finished_model_loads_without_the_lock(tmp_path, monkeypatch):
