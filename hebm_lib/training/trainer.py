@@ -20,7 +20,7 @@ device tensor. Three execution modes run the same step:
 
 Everything a resumed run needs (weights, optimisers, RNG states, schedule state, iteration) is in one
 checkpoint written atomically; an interrupted run continues from it and ends bit-identical to an
-uninterrupted one in the same mode. A NaN or an exploding energy stops training with
+uninterrupted one in the same mode. A NaN, an exploding energy gap or an exploding tilt f(z+) stops training with
 :class:`TrainingDiverged` and leaves the last good checkpoint untouched.
 """
 from __future__ import annotations
