@@ -1,8 +1,11 @@
 """Stored paper-profile runs: rendered by every build without training, refused without provenance."""
 import copy
 import json
+import os
+from pathlib import Path
 
 import pytest
+import torch
 
 from hebm_lib import data
 from hebm_lib.configs import get_config
@@ -205,7 +208,7 @@ def stored_copy(tmp_path, monkeypatch):
     import shutil
     from hebm_lib import paths
     shutil.copytree(paths.REPO_ROOT / "results", tmp_path / "stored")
-    env = dict(__import__("os").environ, HEBM_STORED_DIR=str(tmp_path / "stored"), HEBM_BUILD_DIR=str(tmp_path / "build"),
+    env = dict(os.environ, HEBM_STORED_DIR=str(tmp_path / "stored"), HEBM_BUILD_DIR=str(tmp_path / "build"),
                HEBM_CACHE_DIR=str(tmp_path / "cache"))
     return tmp_path / "stored" / "paper", env
 
@@ -231,7 +234,7 @@ def test_a_store_run_killed_mid_execution_leaves_the_stored_runs_untouched(store
     before = _snapshot(folder)
     proc = subprocess.Popen([sys.executable, "-m", "hebm_lib", "run", "tab1", "--profile", "paper", "--store"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    cache = __import__("pathlib").Path(env["HEBM_CACHE_DIR"])
+    cache = Path(env["HEBM_CACHE_DIR"])
     deadline = time.monotonic() + 240
     while not list(cache.glob("models/*/config.json")) and time.monotonic() < deadline:   # training started
         time.sleep(0.5)
@@ -270,7 +273,7 @@ def test_a_store_run_takes_its_training_curves_along(tmp_path, monkeypatch):
     monkeypatch.setenv("HEBM_BUILD_DIR", str(tmp_path / "build"))
 
     def fake_execute(source, output, params, prepare_only=False, env=None):
-        scratch = __import__("pathlib").Path(env["HEBM_RESULTS_DIR"])
+        scratch = Path(env["HEBM_RESULTS_DIR"])
         r = _stored_result()
         r.models[0]["history"] = "fig5-histories/mnist_ours-x-seed0.csv"
         results.write(r, scratch)
@@ -289,8 +292,8 @@ def test_a_store_run_takes_its_training_curves_along(tmp_path, monkeypatch):
 def test_the_training_history_is_a_csv_beside_the_model(tmp_path):
     from hebm_lib.training import HISTORY_FILE
     cfg = get_config("fmnist_ours", "smoke", {"train.iterations": 4})
-    images = __import__("torch").randint(0, 256, (64, 1, 28, 28), dtype=__import__("torch").uint8)
-    ds = data.ImageSet(images, __import__("torch").zeros(64, dtype=__import__("torch").int64), data.spec("fmnist"),
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8)
+    ds = data.ImageSet(images, torch.zeros(64, dtype=torch.int64), data.spec("fmnist"),
                        "train", "fp")
     from hebm_lib.training import train_or_load
     tm = train_or_load(cfg, 0, "cpu", cache_dir=tmp_path, progress=False, train_set=ds)

@@ -66,13 +66,6 @@ def mlp(din: int, width: int, dout: int, hidden_layers: int = 2, activation=act,
     return nn.Sequential(*layers, *norm_layer(norm, dout, False), activation()) if final_act else nn.Sequential(*layers)
 
 
-def xavier_init(module: nn.Module) -> None:
-    """Xavier-normal on (transposed) convs, as in the authors' code; Linear keeps PyTorch's default."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.xavier_normal_(m.weight)
-
-
 def init_weights(module: nn.Module, scheme: str) -> None:
     """The initialisation of a ladder's nets.
 

@@ -24,7 +24,7 @@ from ..configs import ConditionalNets
 from ..distributions import LOG_2PI, gaussian_log_prob, reparameterised_sample, soft_clamp
 from .base import ElboTerms, LatentModelBase
 from .top_down import TopDownBounds
-from .blocks import SLOPE, act, conv_stack, mlp, xavier_init
+from .blocks import SLOPE, act, conv_stack, init_weights, mlp
 from .priors import GaussianPrior
 
 
@@ -50,7 +50,7 @@ class ConditionalHierarchicalVAE(TopDownBounds, LatentModelBase):
             "up": self._deconvs(C, ch),
         })
         self.prior = GaussianPrior(dims[-1])  # p(z_L); the trainer sees no EBM
-        xavier_init(self)
+        init_weights(self, "authors")
 
     @staticmethod
     def _deconvs(C, ch) -> nn.Sequential:

@@ -27,7 +27,7 @@ from ..configs import ConvLatentNets
 from ..distributions import binarise, gaussian_log_prob, reparameterised_sample, soft_clamp
 from .base import ElboTerms, LatentModelBase
 from .top_down import TopDownBounds
-from .blocks import act, xavier_init
+from .blocks import act, init_weights
 from .priors import GaussianPrior
 
 
@@ -73,7 +73,7 @@ class ConvLatentHVAE(TopDownBounds, LatentModelBase):
         })
         self.prior = GaussianPrior(d3)     # p(z_3); the trainer sees no EBM
         self.register_buffer("free_nats", torch.zeros(()), persistent=False)   # set by the trainer
-        xavier_init(self)
+        init_weights(self, "authors")
 
     # the hierarchy (TopDownBounds' hooks) --------------------------------------------------------
     def _bottom_up(self, x):

@@ -152,28 +152,25 @@ def format_plan(jobs: list[Job]) -> str:
         lines.append(f"{j.artefact:12s} {j.label[:30]:30s} {j.seed:4d}  {j.state[:30]:30s} {est['cuda']:>11s} "
                      f"{est['cpu']:>14s}{note}")
     arts = list(dict.fromkeys(j.artefact for j in jobs))
-    stored, stale = [a for a in arts if _stored(a)], [a for a in arts if _stale(a)]
+    states = {a: _stored_state(a) for a in arts}
+    stored, stale = [a for a in arts if states[a] == "current"], [a for a in arts if states[a] == "earlier"]
     lines.append(f"left (unblocked jobs): {_human(totals['cuda'])} on a GPU, {_human(totals['cpu'])} on this CPU; "
                  f"stored runs: {', '.join(stored) or 'none'}"
                  + (f"; stored runs of earlier settings, to redo: {', '.join(stale)}" if stale else ""))
     return "\n".join(lines)
 
 
+def _stored_state(artefact: str) -> str | None:
+    """"current" (a stored run of today's models), "earlier" (made with earlier settings: to redo) or None."""
+    try:
+        stored = read_stored(artefact)
+    except ValueError:
+        return None
+    return None if stored is None else ("earlier" if changed_since(stored) else "current")
+
+
 def _stored(artefact: str) -> bool:
-    """A stored run of today's models (one made with earlier settings is to be redone)."""
-    try:
-        stored = read_stored(artefact)
-    except ValueError:
-        return False
-    return stored is not None and not changed_since(stored)
-
-
-def _stale(artefact: str) -> bool:
-    try:
-        stored = read_stored(artefact)
-    except ValueError:
-        return False
-    return stored is not None and bool(changed_since(stored))
+    return _stored_state(artefact) == "current"
 
 
 def _human(seconds: float) -> str:

@@ -13,6 +13,7 @@ HEBM_CACHE_DIR, HEBM_RESULTS_DIR), not from notebook parameters.
 from __future__ import annotations
 
 import json
+import math
 import os
 import textwrap
 import time
@@ -181,17 +182,16 @@ class NotebookRun:
         """The training curves of this page's models (their history.csv beside the result): the loss and the
         summed KL of each config, mean over seeds, against the fraction of training; the stored `paper` run's
         curves dashed where it kept them. Nothing when the page trained no model."""
-        import pandas as pd
         import matplotlib.pyplot as plt
         from IPython.display import Markdown, display
         curves = _curves(self.result.models, paths.results_dir(self.profile))
+        if not curves:
+            return
         try:
             stored = read_stored(self.artefact) if self.profile != "paper" else None
         except ValueError:
             stored = None
         stored_curves = _curves(stored["models"], results_module.stored_dir("paper")) if stored else {}
-        if not curves:
-            return
         names = list(curves)[:max_configs]
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.0))
         for i, name in enumerate(names):
@@ -266,7 +266,7 @@ def remake_instructions(artefact: str) -> str:
     cpu = f", about {art.expected_cpu_minutes:g} min on 2 cores" if art.expected_cpu_minutes else ""
     hours = gpu_hours(artefact)
     gpu = (f"training its `paper` models from scratch takes about {hours:.1f} GPU hours (per-iteration times "
-           f"measured on an H100, `benchmarks/step_times.json`)" if hours == hours and hours > 0 else "its `paper` run trains no model of its own")
+           f"measured on an H100, `benchmarks/step_times.json`)" if not math.isnan(hours) and hours > 0 else "its `paper` run trains no model of its own")
     return "\n".join([
         "**Remake this page.** Its source is `notebooks/" + f"{art.notebook}.md`.", "",
         f"- this profile: `hebm run {artefact} --profile cpu`{cpu} (the executed notebook lands in `build/executed/cpu/`);",
