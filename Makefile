@@ -12,10 +12,10 @@ BOOK_PROFILE ?= cpu
 BOOK_JOBS ?= 2
 SMOKE := $(CURDIR)/build/smoke
 
-.PHONY: book test env data notebooks status html smoke-notebooks benchmark clean
+.PHONY: book test env data notebooks status html smoke-notebooks benchmark readme clean
 
 env: $(VENV)/.installed
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: requirements.txt pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	$(VENV)/bin/pip install -q --no-deps -e . 2>&1 | { grep -v "^WARNING: Location" || true; }
@@ -46,6 +46,10 @@ smoke-notebooks: data
 test: smoke-notebooks
 	HEBM_CACHE_DIR=$(SMOKE)/cache HEBM_RESULTS_DIR=$(SMOKE)/results \
 	  $(PY) -m pytest tests $(SMOKE) --nbval-lax --nbval-current-env -p no:cacheprovider
+
+# after `make book`: keep this build's cpu results in results/cpu/ and rewrite README.md's table from results/
+readme: env
+	$(PY) -m hebm_lib status --readme --record-build
 
 benchmark: env
 	$(PY) benchmarks/train_step.py

@@ -4,6 +4,7 @@
     run ARTEFACT --profile P [--device D] execute one notebook with papermill
     data fetch [NAME ...]                 make datasets available (default: the offline ones)
     status --profile P --out FILE         write the book's status page
+    status --readme [--record-build]      rewrite README.md's results table from results/ (--check: is it current?)
     run-all --profile P --out-dir DIR     every notebook of the manifest (what `make` runs; --jobs 2: two at once)
     train CONFIG --profile P --seed S     train (or resume) one model into the cache; torchrun-able
     configs [NAME]                        the config names, or one config resolved at a profile
@@ -107,7 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="default: $HEBM_DATA_DIR, else the repository's data/")
     p = sub.add_parser("status", help="write the status page")
     p.add_argument("--profile", default="cpu", choices=PROFILES, help="the profile of this build's results")
-    p.add_argument("--out", type=Path, required=True, help="the page to write (Markdown)")
+    p.add_argument("--out", type=Path, help="the page to write (Markdown); needed unless --readme")
+    p.add_argument("--readme", action="store_true",
+                   help="rewrite README.md's results table from the result files committed under results/")
+    p.add_argument("--record-build", action="store_true",
+                   help="with --readme: first copy this build's results (build/results/PROFILE) into results/PROFILE")
+    p.add_argument("--check", action="store_true",
+                   help="with --readme: write nothing; exit 1 when README.md's table is not what the results give")
     p = sub.add_parser("train", help="train one config into the model cache")
     p.add_argument("config", help="a config name of `hebm configs`")
     p.add_argument("--profile", default="cpu", choices=PROFILES, help=PROFILE_HELP)
@@ -198,6 +205,10 @@ def _dispatch(args) -> int:
         return 2 if failed else 0   # a missing or corrupt data set: one line each, naming the fix
     elif args.command == "status":
         from .io import atomic_write_text
+        if args.readme:
+            return _readme(args)
+        if args.out is None or args.record_build or args.check:
+            raise UsageError("status: --out FILE writes the status page; --record-build and --check go with --readme")
         from .report.status import render
         atomic_write_text(args.out, render(args.profile))
         print(f"wrote {args.out}")
@@ -208,6 +219,34 @@ def _dispatch(args) -> int:
             print("\n".join(configs.config_names()))
         else:
             print(json.dumps(_config(args.name, args.profile, {}).to_dict(), indent=2, default=str))
+    return 0
+
+
+def _readme(args) -> int:
+    from . import paths
+    from .io import atomic_write_text
+    from .report import status
+    if args.out is not None:
+        raise UsageError("status --readme rewrites README.md; --out is for the status page")
+    readme = paths.REPO_ROOT / "README.md"
+    if not readme.is_file():
+        raise UsageError(f"no README.md in {paths.REPO_ROOT}; run this in the book's checkout")
+    if args.record_build:
+        for path in status.record_build(args.profile):
+            print(f"recorded {path}")
+    try:
+        text = readme.read_text()
+        new = status.replace_readme_block(text, status.readme_table(paths.stored_root()))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.check:
+        if new != text:
+            print("README.md's results table is stale: run `hebm status --readme` and commit it", file=sys.stderr)
+            return 1
+        print("README.md's results table is current")
+        return 0
+    atomic_write_text(readme, new)
+    print(f"wrote {readme}" + (" (unchanged)" if new == text else ""))
     return 0
 
 

@@ -114,6 +114,13 @@ def device_name(device: torch.device) -> str:
 def git_state() -> dict:
     """The commit the code was run from, and whether tracked files had uncommitted changes. The stored
     results under results/ are left out: re-storing a run rewrites its own tracked outputs as it goes."""
+    if not paths.IS_CHECKOUT:   # an installed wheel: the current directory's repository is not this code's
+        from importlib.metadata import PackageNotFoundError, version
+        try:
+            return {"commit": f"unknown (installed hebm-lib {version('hebm-lib')})", "dirty": False}
+        except PackageNotFoundError:
+            return {"commit": "unknown", "dirty": False}
+
     def run(*args):
         try:
             return subprocess.run(["git", *args], cwd=paths.REPO_ROOT, capture_output=True, text=True,

@@ -14,7 +14,7 @@ import torch
 from .. import paths
 from ..distributions import to_unit_range
 
-CHECKSUMS_FILE = paths.REPO_ROOT / "data" / "checksums.json"
+CHECKSUMS_FILE = paths.CHECKSUMS_FILE
 DEBIAN_FMNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 

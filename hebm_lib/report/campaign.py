@@ -30,7 +30,7 @@ from .results import changed_since, read_stored
 # most valuable first: the paper's main claims (Table 1, Figure 5), then the rest
 ORDER = ("tab1", "fig5", "tab2", "fig6", "fig7", "fig2", "fig1", "supp_tab1", "tab3", "fig9", "tab5", "tab4", "fig4",
          "fig8", "tab6", "fig10", "vhp_tab1", "vhp_tab2", "supp_tab2", "supp_fig1", "provlae_info", "provlae_fig2")
-STEP_TIMES = paths.REPO_ROOT / "benchmarks" / "step_times.json"
+STEP_TIMES = paths.STEP_TIMES_FILE
 
 
 @dataclass

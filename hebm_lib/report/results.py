@@ -112,8 +112,7 @@ MODEL_FIELDS = {"config", "config_hash", "seed", "iterations", "train_wall_time_
 def stored_dir(profile: str):
     """results/<profile>/ of the repository (the stored runs every build renders); $HEBM_STORED_DIR/<profile>
     when set (the tests, or stored runs kept elsewhere)."""
-    root = os.environ.get("HEBM_STORED_DIR")
-    return (Path(root) if root else paths.REPO_ROOT / "results") / profile
+    return paths.stored_root() / profile
 
 
 def read_stored(artefact: str, profile: str = "paper", directory=None) -> dict | None:
