@@ -81,7 +81,25 @@ def render(profile: str, out_dir=None) -> str:
                                    changes))
         if res:
             details.append(_detail(a, res, f"{profile} profile, this build"))
-    return "\n".join(lines + [""] + details) + "\n"
+    return "\n".join(lines + [""] + _run_times(profile, out_dir) + details) + "\n"
+
+
+def _run_times(profile: str, out_dir=None) -> list[str]:
+    """Each notebook's wall time in this build (its result's own record) beside what the manifest expects."""
+    rows, total = [], 0.0
+    for a in ARTEFACTS:
+        res, _ = _read_quiet(a.id, profile, out_dir, False) if a.notebook else (None, "")
+        if res is not None:
+            total += res["wall_time_s"] / 60
+            expected = f"{a.expected_cpu_minutes:g}" if a.expected_cpu_minutes and profile == "cpu" else "–"
+            rows.append(f"| {a.label} | {res['wall_time_s'] / 60:.1f} | {expected} |")
+    if not rows:
+        return []
+    return ["## Run times", "",
+            f"Minutes each notebook took in this build (wall time, as its result records it; in `make book` two "
+            f"notebooks share the machine), {total:.0f} min in all, and what `hebm_lib/report/manifest.py` "
+            "expects (`expected_cpu_minutes`, which orders the build).", "",
+            "| artefact | this build (min) | expected (min) |", "|---|---|---|", *rows, ""]
 
 
 def _iterations(res: dict) -> str:
