@@ -8,7 +8,7 @@ from hebm_lib.configs import get_config
 from hebm_lib.models import build_model
 from hebm_lib.distributions import binarise, binarise_uint8
 from hebm_lib.models.top_down import TopDownBounds
-from hebm_lib.training.schedules import free_nats_at
+from hebm_lib.models.hvae_conv import free_nats_at
 
 A, S2, B, SIG2 = 0.8, 0.3, 1.5, 0.2   # z_2 ~ N(0, 1), z_1 | z_2 ~ N(A z_2, S2), x | z_1 ~ N(B z_1, SIG2)
 

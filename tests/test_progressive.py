@@ -22,15 +22,15 @@ def test_layers_are_added_top_down_with_fade_in_and_pre_kl():
                                          "schedule.pre_kl": 0.5})
     gen, enc = tr.model.generator.gates, tr.model.encoder.gates
     w = _weights(tr, 0)                       # step 1: only z_3
-    assert tr.stage(0) == 1 and gen.tolist() == [0, 0, 1] and enc.tolist() == [1, 1, 1]
+    assert tr.schedule.stage(0) == 1 and gen.tolist() == [0, 0, 1] and enc.tolist() == [1, 1, 1]
     assert w.tolist() == [0.5] * 6 + [8.0] * 3
     w = _weights(tr, 10)                      # first iteration of step 2: z_2 fades in
-    assert tr.stage(10) == 2 and gen.tolist() == [0, 0.25, 1] and enc.tolist() == [1, 0.25, 1]
+    assert tr.schedule.stage(10) == 2 and gen.tolist() == [0, 0.25, 1] and enc.tolist() == [1, 0.25, 1]
     assert w.tolist() == [0.5] * 3 + [8.0] * 6
     _weights(tr, 13)
     assert gen.tolist() == [0, 1, 1]
     _weights(tr, 29)                          # last step: everything on
-    assert tr.stage(29) == 3 and gen.tolist()[1:] == [1, 1] and gen[0] == 1.0
+    assert tr.schedule.stage(29) == 3 and gen.tolist()[1:] == [1, 1] and gen[0] == 1.0
 
 
 def test_an_inactive_layer_does_not_reach_the_image():

@@ -61,7 +61,7 @@ def test_neg_elbo_terms_rejects_what_vhp_has_not():
         model.neg_elbo_terms(x, None, "analytic")
     with pytest.raises(ValueError, match="KL weights"):
         model.neg_elbo_terms(x, None, "mc", kl_weights=torch.ones(2))
-    rec, f, z, _, constraint = model.neg_elbo_terms(x, torch.Generator().manual_seed(0))
+    rec, f, z, _, constraint, _ = model.neg_elbo_terms(x, torch.Generator().manual_seed(0))
     assert rec.ndim == f.ndim == 0 and z.shape == (2, 2)
     assert constraint.ndim == 0 and 0 <= constraint.item() <= 1   # REWO's C: squared error on [0, 1] pixels
     assert model.sample(5).shape == (5, 2) and model.decode(z).shape == (2, 1, 16, 16)

@@ -19,8 +19,11 @@ class ElboTerms(NamedTuple):
     z: torch.Tensor          # z ~ q(z | x), reparameterised, all layers concatenated
     kl_layers: torch.Tensor  # unweighted KL of each layer, bottom first (nats; the diagnostic of unused layers)
     # REWO / GECO's C where the model defines its own (VHP: per-pixel squared error on [0, 1], whatever its
-    # likelihood); None: the trainer derives it from rec under the Gaussian likelihood
+    # likelihood); None: derived from rec under the Gaussian likelihood (LatentModelBase.reconstruction_constraint)
     constraint: torch.Tensor | None = None
+    # the prior's tilt f(z+) (batch mean; 0 without an EBM), set by training_terms:
+    # the training loss is rec + w_t * (kl - tilt)
+    tilt: torch.Tensor | None = None
 
 
 @runtime_checkable
@@ -46,6 +49,16 @@ class LatentModel(Protocol):
     def neg_elbo_terms(self, x: torch.Tensor, rng: torch.Generator, kl: str = "analytic", autocast=None,
                        kl_weights: torch.Tensor | None = None) -> ElboTerms:
         """-log p(x | z), the KL term against the model's base prior, z ~ q, and the KL per layer."""
+
+    def training_terms(self, x: torch.Tensor, rng: torch.Generator, kl: str = "analytic", autocast=None,
+                       kl_weights: torch.Tensor | None = None) -> ElboTerms:
+        """The terms of this system's training loss on batch x (rec + w_t (kl - tilt)), tilt included."""
+
+    def begin_iteration(self, iteration: int, train) -> None:
+        """Set the objective's own per-iteration state (device buffers) before iteration ``iteration``."""
+
+    def unsupported_mode(self, mode: str) -> str | None:
+        """Why this system's objective cannot train in trainer mode ``mode``; None when it can."""
 
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Unnormalised log p(x, z) per image."""
@@ -88,6 +101,26 @@ class LatentModelBase(nn.Module):
             t = (x + 1) / 2
             return -(t * p.log() + (1 - t) * (1 - p).log()).flatten(1).sum(1)
         return (x - x_mean).pow(2).flatten(1).sum(1) / (2 * self.sigma ** 2)
+
+    # -- the training objective: the trainer calls these and nothing system-specific --------------
+    def training_terms(self, x, rng, kl="analytic", autocast=None, kl_weights=None) -> ElboTerms:
+        """The -ELBO terms and the prior's tilt f(z+) (outside autocast: the EBM runs in fp32). A system whose
+        training loss is not its -ELBO overrides this (LEBM's posterior Langevin)."""
+        terms = self.neg_elbo_terms(x, rng, kl, autocast, kl_weights)
+        return terms._replace(tilt=self.prior.tilt(terms.z).mean())
+
+    def begin_iteration(self, iteration: int, train) -> None:
+        """No per-iteration state by default (the conv HVAE's free nats have one)."""
+
+    def unsupported_mode(self, mode: str) -> str | None:
+        return None
+
+    def reconstruction_constraint(self, terms: ElboTerms, x: torch.Tensor) -> torch.Tensor:
+        """REWO / GECO's C of this batch: the per-pixel squared error on [0, 1] pixels, the model's own where
+        it gives one (terms.constraint), else from rec = SSE / (2 sigma^2) on [-1, 1] pixels."""
+        if terms.constraint is not None:
+            return terms.constraint
+        return terms.rec.detach().float() * 2 * self.sigma ** 2 / x[0].numel() / 4
 
     def log_likelihood(self, x: torch.Tensor, x_mean: torch.Tensor) -> torch.Tensor:
         """log p(x | z) per image with its constant: a density in nats (Gaussian on [-1, 1] pixels), or

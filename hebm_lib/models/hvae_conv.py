@@ -31,6 +31,13 @@ from .blocks import act, init_weights
 from .priors import GaussianPrior
 
 
+def free_nats_at(it: int, nats: float, hold: int, decay: int) -> float:
+    """Havtorn et al.'s free nats: ``nats`` for ``hold`` iterations, then linearly to 0 over ``decay``."""
+    if it < hold:
+        return float(nats)
+    return float(nats) * max(0.0, 1.0 - (it - hold) / decay) if decay > 0 else 0.0
+
+
 def _res_stage(c: int, kernel: int, blocks: int) -> nn.Sequential:
     return nn.Sequential(*(_Residual(c, kernel) for _ in range(blocks)))
 
@@ -72,7 +79,8 @@ class ConvLatentHVAE(TopDownBounds, LatentModelBase):
                                     _res_stage(c1, 5, b), act(), nn.Conv2d(c1, C, 5, 1, 2)),
         })
         self.prior = GaussianPrior(d3)     # p(z_3); the trainer sees no EBM
-        self.register_buffer("free_nats", torch.zeros(()), persistent=False)   # set by the trainer
+        # the KL floor of each layer this iteration (train.free_nats), a buffer so a captured graph reads it
+        self.register_buffer("free_nats", torch.zeros(()), persistent=False)
         init_weights(self, "authors")
 
     # the hierarchy (TopDownBounds' hooks) --------------------------------------------------------
@@ -130,6 +138,10 @@ class ConvLatentHVAE(TopDownBounds, LatentModelBase):
         not defined without a draw of the layers above."""
         z = torch.cat(self._walk(x, use_mean=True)[0], 1)
         return z, torch.zeros_like(z)
+
+    def begin_iteration(self, iteration: int, train) -> None:
+        if train.free_nats is not None:
+            self.free_nats.fill_(free_nats_at(iteration, *train.free_nats))
 
     def neg_elbo_terms(self, x, rng, kl: str = "analytic", autocast=None, kl_weights=None):
         if kl_weights is not None:

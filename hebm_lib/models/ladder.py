@@ -216,14 +216,16 @@ class HierarchicalLatentModel(LatentModelBase):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.generator(self.split(z))
 
-    def set_layer_gates(self, generator_gates, encoder_gates) -> None:
+    def set_layer_gates(self, generator_gates, encoder_gates, always_apply: bool = False) -> None:
         """pro-VLAE's progressive state (conv layout only): per layer, bottom first, the weight of the
-        path z_i -> x (0 = inactive) and of what the layer's encoder head reads (the fade-in)."""
+        path z_i -> x (0 = inactive) and of what the layer's encoder head reads (the fade-in).
+        ``always_apply``: multiply by the gates even when all are 1 (a captured CUDA graph must, since the
+        gates change in place under replay)."""
         if self.nets.layout != "conv":
             raise ValueError("progressive training needs the conv layout of the ladder")
         for net, g in ((self.generator, generator_gates), (self.encoder, encoder_gates)):
             net.gates.copy_(torch.as_tensor(g, dtype=net.gates.dtype))
-            net.progressive = bool((net.gates != 1).any())
+            net.progressive = always_apply or bool((net.gates != 1).any())
 
     def neg_elbo_terms(self, x: torch.Tensor, rng: torch.Generator, kl: str = "analytic", autocast=None,
                        kl_weights: torch.Tensor | None = None):
@@ -245,6 +247,21 @@ class HierarchicalLatentModel(LatentModelBase):
             kl0 = kl_to_standard_mc(z, mu, logvar, kl_weights)
         kl_layers = torch.stack([k.sum(1).mean() for k in self.split(per_dim.detach())])
         return ElboTerms(rec, kl0.mean(), z, kl_layers)
+
+    def training_terms(self, x, rng, kl="analytic", autocast=None, kl_weights=None) -> ElboTerms:
+        """With prior.posterior_langevin (LEBM's own inference): z+ by Langevin on log p(x, z), the generator
+        fitted at z+ alone (no KL, no tilt term: z+ has no gradient); else the -ELBO and the tilt."""
+        if self.posterior_langevin is None:
+            return super().training_terms(x, rng, kl, autocast, kl_weights)
+        z_pos = self.infer_by_langevin(x, rng)
+        rec = self.reconstruction_nll(x, self.decode(z_pos).float()).mean()
+        zero = torch.zeros((), device=x.device)
+        return ElboTerms(rec, zero, z_pos, torch.zeros(len(self.latent_dims), device=x.device), tilt=zero)
+
+    def unsupported_mode(self, mode: str) -> str | None:
+        if self.posterior_langevin is not None and mode != "eager":
+            return "posterior Langevin (prior.posterior_langevin) trains in mode 'eager' only"
+        return None
 
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Unnormalised log p(x, z) = log p(x|z) + f(z) + log N(z; 0, I), constants dropped."""

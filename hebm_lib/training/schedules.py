@@ -16,13 +16,20 @@ import math
 import torch
 
 from ..configs import Constrained, ConstantKL, KLWarmup, Progressive
+from .distributed import rank_and_world
 
 
 class Schedule:
-    needs_reconstruction_error = False   # kl_weight reads the batch's constraint value C (a host sync)
+    # the KL weight of an iteration depends on its own batch's forward pass (batch_kl_weight; a host read,
+    # so not capture-safe); otherwise kl_weight(it) is known before the step
+    reads_batch = False
 
     def kl_weight(self, it: int, c_batch: float | None = None) -> float:
         return 1.0
+
+    def batch_kl_weight(self, it: int, model, terms, x: torch.Tensor) -> float:
+        """The KL weight of iteration ``it`` from its batch's terms (schedules with ``reads_batch``)."""
+        raise NotImplementedError(f"{type(self).__name__} sets its KL weight before the step")
 
     def dim_weights(self, it: int, model, device) -> torch.Tensor | None:
         """Per-dim KL weights for iteration ``it`` (None = all 1); may set the model's layer gates."""
@@ -34,6 +41,14 @@ class Schedule:
     def stage(self, it: int) -> int:
         """pro-VLAE step (1..L) of iteration ``it``; 0 for the other schedules."""
         return 0
+
+    def files_due(self, it: int, model) -> dict[str, dict]:
+        """Files the schedule keeps beside the checkpoint after iteration ``it`` (name -> contents)."""
+        return {}
+
+    def logged_state(self) -> dict:
+        """What the training history records of the schedule's state."""
+        return {}
 
     def state_dict(self) -> dict:
         return {}
@@ -63,8 +78,9 @@ class ProgressiveSchedule(Schedule):
     """At step s the top s layers are active (KL weight beta), the others are cut from x (gate 0) and
     get gamma = pre_kl; the layer added at step s fades in over ``fade_in`` iterations."""
 
-    def __init__(self, cfg: Progressive, latent_dims: tuple[int, ...], iterations: int):
-        self.cfg, self.dims, self.per_stage = cfg, latent_dims, iterations // cfg.steps
+    def __init__(self, cfg: Progressive, latent_dims: tuple[int, ...], iterations: int, capture: bool = False):
+        self.cfg, self.dims, self.per_stage, self.iterations = cfg, latent_dims, iterations // cfg.steps, iterations
+        self.capture = capture   # a CUDA graph: the gates are applied always, since they change under replay
 
     def stage(self, it):
         return min(self.cfg.steps, it // self.per_stage + 1)
@@ -83,15 +99,23 @@ class ProgressiveSchedule(Schedule):
 
     def dim_weights(self, it, model, device):
         gen, enc, weights = self.gates(it)
-        model.set_layer_gates(gen, enc)
+        model.set_layer_gates(gen, enc, always_apply=self.capture)
         return torch.tensor(weights, device=device)
+
+    def files_due(self, it, model):
+        """The model at the end of each step (stage-s.pt), which pro-VLAE's per-step results read."""
+        if it % self.per_stage and it != self.iterations:
+            return {}
+        s = self.stage(it - 1)
+        return {f"stage-{s}.pt": {"model": model.state_dict(), "iteration": it, "stage": s,
+                                  "gates": (model.generator.gates.tolist(), model.encoder.gates.tolist())}}
 
 
 class ConstrainedSchedule(Schedule):
     """One step of the VHP paper's beta schedule per iteration from the batch's constraint value C:
     smooth C, then REWO (Alg. 1 with Eqs. 11-12: beta is held in the initial phase, which ends the
     first time C_t < kappa^2; the prior's nets are not trained in it) or GECO (Eq. 5 for beta = 1 / lambda)."""
-    needs_reconstruction_error = True
+    reads_batch = True
 
     def __init__(self, cfg: Constrained):
         self.cfg = cfg
@@ -114,6 +138,17 @@ class ConstrainedSchedule(Schedule):
         st["c_hat"] = c_hat
         return st["beta"]
 
+    def batch_kl_weight(self, it, model, terms, x):
+        """beta after this batch's C (the model's reconstruction_constraint), averaged over ranks."""
+        c_batch = model.reconstruction_constraint(terms, x).clone()
+        if rank_and_world()[1] > 1:
+            torch.distributed.all_reduce(c_batch)
+            c_batch /= rank_and_world()[1]
+        return self.kl_weight(it, c_batch.item())
+
+    def logged_state(self):
+        return {"beta": self.state["beta"], "c_hat": self.state["c_hat"]}
+
     def filter_gradients(self, model):
         if self.cfg.method == "rewo" and self.state["initial_phase"]:
             for p in model.prior_parameters():   # REWO's initial phase trains theta, phi, not the prior's nets
@@ -126,18 +161,12 @@ class ConstrainedSchedule(Schedule):
         self.state = dict(state)
 
 
-def free_nats_at(it: int, nats: float, hold: int, decay: int) -> float:
-    """Havtorn et al.'s free nats: ``nats`` for ``hold`` iterations, then linearly to 0 over ``decay``."""
-    if it < hold:
-        return float(nats)
-    return float(nats) * max(0.0, 1.0 - (it - hold) / decay) if decay > 0 else 0.0
-
-
-def build_schedule(cfg, latent_dims: tuple[int, ...], iterations: int) -> Schedule:
+def build_schedule(cfg, latent_dims: tuple[int, ...], iterations: int, capture: bool = False) -> Schedule:
+    """The schedule of config ``cfg``; ``capture``: the step is replayed from a CUDA graph."""
     if isinstance(cfg, ConstantKL):
         return Constant(cfg, sum(latent_dims))
     if isinstance(cfg, KLWarmup):
         return Warmup(cfg)
     if isinstance(cfg, Progressive):
-        return ProgressiveSchedule(cfg, latent_dims, iterations)
+        return ProgressiveSchedule(cfg, latent_dims, iterations, capture)
     return ConstrainedSchedule(cfg)

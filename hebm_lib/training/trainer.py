@@ -39,9 +39,8 @@ from ..configs import ExperimentConfig
 from ..distributions import to_unit_range
 from ..io import atomic_save, resolve_device, torch_load
 from ..models import build_model
-from ..models.base import ElboTerms
 from .distributed import average_buffers, average_grads, rank_and_world
-from .schedules import build_schedule, free_nats_at
+from .schedules import build_schedule
 
 MODES = ("eager", "compiled", "graph")
 STAT_NAMES = ("loss", "rec", "kl0", "tilt", "energy_gap")
@@ -113,11 +112,11 @@ class Trainer:
             raise ValueError(f"unknown training mode {self.mode!r}; valid modes: {', '.join(MODES)}")
         if self.mode == "graph" and self.device.type != "cuda":
             raise ValueError("training mode 'graph' (CUDA graphs) needs a CUDA device; use 'eager' or 'compiled'")
-        self.schedule = build_schedule(self.cfg.schedule, self.model.latent_dims, t.iterations)
-        self._posterior_langevin = getattr(self.model, "posterior_langevin", None) is not None
-        if self.mode != "eager" and self._posterior_langevin:
-            raise ValueError(f"{self.cfg.name}: posterior Langevin (prior.posterior_langevin) trains in mode 'eager' only")
-        if self.mode == "graph" and (self.schedule.needs_reconstruction_error or t.amp == "fp16"):
+        self.schedule = build_schedule(self.cfg.schedule, self.model.latent_dims, t.iterations, self.mode == "graph")
+        reason = self.model.unsupported_mode(self.mode)
+        if reason:
+            raise ValueError(f"{self.cfg.name}: {reason}")
+        if self.mode == "graph" and (self.schedule.reads_batch or t.amp == "fp16"):
             raise ValueError(f"{self.cfg.name}: its KL schedule ({self.cfg.schedule.kind}) reads the reconstruction "
                              f"error on the host every iteration (or amp is fp16, whose scaler is not capture-safe); "
                              f"train it in mode 'eager'")
@@ -213,18 +212,14 @@ class Trainer:
                 else:
                     g["lr"] = base * decay
 
-    def stage(self, it: int) -> int:
-        """pro-VLAE step (1..L) that iteration ``it`` belongs to; 0 when training is not progressive."""
-        return self.schedule.stage(it)
-
     # -- one iteration (device side, no host reads) ----------------------------------------
     def _loss_terms(self, x, dim_weights):
-        """-ELBO terms of batch x and the tilt f(z+): what ``torch.compile`` fuses in mode 'compiled'."""
-        t, m = self.cfg.train, self.model
+        """The model's training terms of batch x (its own objective): what ``torch.compile`` fuses in mode
+        'compiled'."""
+        t = self.cfg.train
         amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(t.amp)
         autocast = torch.autocast(self.device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext()
-        terms = m.neg_elbo_terms(x, self.rng, t.kl, autocast, dim_weights)
-        return terms, m.prior.tilt(terms.z).mean()
+        return self.model.training_terms(x, self.rng, t.kl, autocast, dim_weights)
 
     def _compute(self, x: torch.Tensor) -> None:
         """Steps 1-4 of Algorithm 1 on batch ``x``; results land in the trainer's device tensors."""
@@ -234,15 +229,10 @@ class Trainer:
         z_neg = m.prior.sample(n, generator=self.rng, device=self.device) if m.prior.is_ebm else None
         # 2-3. inference sampling, generator + inference update
         m.prior.requires_grad_(False)  # f's own gradient comes from step 4 only
-        if self._posterior_langevin:   # LEBM's own inference: z+ by Langevin, the generator fitted at z+
-            z_pos = m.infer_by_langevin(x, self.rng)
-            rec = m.reconstruction_nll(x, m.decode(z_pos).float()).mean()
-            zero = torch.zeros((), device=self.device)
-            terms, tilt_pos = ElboTerms(rec, zero, z_pos, self._kl_layers * 0), zero
-        else:
-            terms, tilt_pos = self._loss_fn(x, self._dim_weights)
-        if self.schedule.needs_reconstruction_error:  # REWO / GECO: beta from this batch's error (host read)
-            self._kl_weight.fill_(self._constraint_weight(terms, x))
+        terms = self._loss_fn(x, self._dim_weights)
+        tilt_pos = terms.tilt
+        if self.schedule.reads_batch:   # the KL weight from this batch's forward pass (a host read)
+            self._kl_weight.fill_(self.schedule.batch_kl_weight(self.iteration, m, terms, x))
         loss = terms.rec + self._kl_weight * (terms.kl - tilt_pos)
         m.prior.requires_grad_(True)
         self.opt_gi.zero_grad(set_to_none=True)
@@ -282,15 +272,12 @@ class Trainer:
         """One iteration. Returns the device tensors of its statistics (read them only when needed)."""
         it = self.iteration
         self._set_lr(it)
-        if not self.schedule.needs_reconstruction_error:
+        if not self.schedule.reads_batch:
             self._kl_weight.fill_(self.schedule.kl_weight(it))
-        if self.cfg.train.free_nats is not None:
-            self.model.free_nats.fill_(free_nats_at(it, *self.cfg.train.free_nats))
+        self.model.begin_iteration(it, self.cfg.train)
         w = self.schedule.dim_weights(it, self.model, self.device)
         if w is not None:
             self._dim_weights.copy_(w)
-            if self.mode == "graph":  # the captured forward must always apply the (in-place updated) gates
-                self.model.generator.progressive = self.model.encoder.progressive = True
         x = self._batch(it)
         if self.mode == "graph":
             self._graph_step(x, it)
@@ -298,18 +285,6 @@ class Trainer:
             self._compute(x)
         self.iteration = it + 1
         return {"stats": self._stats, "kl_layers": self._kl_layers}
-
-    def _constraint_weight(self, terms: ElboTerms, x: torch.Tensor) -> float:
-        """REWO / GECO: the constraint C = per-pixel squared error on [0, 1] pixels of this batch, averaged
-        over ranks, moves beta (a host read: these schedules run in eager mode only)."""
-        c_batch = terms.constraint   # the model's own C (VHP computes it)
-        if c_batch is None:
-            c_batch = terms.rec.detach().float() * 2 * self.model.sigma ** 2 / x[0].numel() / 4
-        c_batch = c_batch.clone()
-        if self.world > 1:
-            torch.distributed.all_reduce(c_batch)
-            c_batch /= self.world
-        return self.schedule.kl_weight(self.iteration, c_batch.item())
 
     def _graph_step(self, x: torch.Tensor, it: int) -> None:
         if self._graph is None:
@@ -368,9 +343,7 @@ class Trainer:
         out = {"iteration": self.iteration, **dict(zip(STAT_NAMES, values)),
                "kl_layers": [round(v, 4) for v in self._kl_layers.tolist()],
                "lr": float(lr), "seconds": round(self.wall_time_s, 2)}
-        if self.schedule.needs_reconstruction_error:
-            out |= {"beta": self.schedule.state["beta"], "c_hat": self.schedule.state["c_hat"]}
-        return out
+        return out | self.schedule.logged_state()
 
     def check(self) -> None:
         """Raise :class:`TrainingDiverged` if any iteration since the start went non-finite or exploded."""
@@ -462,16 +435,14 @@ def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor,
 
 
 def _save_files(trainer: Trainer, run_dir: Path, ckpt: Path) -> None:
-    """The checkpoint, pro-VLAE's per-step models and the last epochs' snapshots that are due now."""
+    """The checkpoint, the schedule's own files (pro-VLAE's per-step models) and the last epochs' snapshots
+    that are due now."""
     cfg, it = trainer.cfg, trainer.iteration
     total = cfg.train.iterations
     if it % cfg.train.checkpoint_every == 0 or it == total:
         atomic_save(trainer.state_dict(), ckpt)
-    if cfg.schedule.kind == "progressive" and (it % (total // cfg.schedule.steps) == 0 or it == total):
-        s = trainer.stage(it - 1)
-        atomic_save({"model": trainer.model.state_dict(), "iteration": it, "stage": s,
-                     "gates": (trainer.model.generator.gates.tolist(), trainer.model.encoder.gates.tolist())},
-                    run_dir / f"stage-{s}.pt")
+    for name, contents in trainer.schedule.files_due(it, trainer.model).items():
+        atomic_save(contents, run_dir / name)
     ipe, keep = trainer.iters_per_epoch, cfg.train.snapshot_epochs
     if keep and it % ipe == 0 and it > total - keep * ipe:
         atomic_save({"model": trainer.model.state_dict(), "iteration": it}, run_dir / f"snapshot-{it:08d}.pt")
