@@ -56,8 +56,58 @@ class DataConfig:
                f"data.classes must be distinct labels, got {self.classes}")
 
 
+# The nets of each system family. Defining a NetsFamily subclass registers its ``kind`` (NETS_CLASSES);
+# hebm_lib.models.FAMILIES maps the kind to the model it builds. ``check_experiment`` holds the family's
+# rules on the experiment's other sections (prior, schedule, train): what it can and cannot be trained with.
+
+NETS_CLASSES: dict[str, type] = {}
+
+
+class NetsFamily:
+    kind: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        _check(cls.kind not in NETS_CLASSES, f"nets kind {cls.kind!r} is defined twice")
+        NETS_CLASSES[cls.kind] = cls
+
+    def check_experiment(self, cfg: "ExperimentConfig", where: str) -> None:
+        """The rules of a family with its own prior, trained by its own bound (every family but the ladder's)."""
+        _own_prior(self, cfg, where)
+        _not_progressive(cfg, where)
+        _not_rewo(cfg, where)
+        _no_free_nats(cfg, where)
+
+
+def _own_prior(n, cfg, where):
+    _check(cfg.prior is None, f"{where}: the {n.kind} model has its own prior; set prior to None")
+
+
+def _not_progressive(cfg, where):
+    _check(cfg.schedule.kind != "progressive",
+           f"{where}: progressive training needs the conv ladder and schedule.steps = {cfg.n_layers} "
+           f"(one step per layer)")
+
+
+def _not_rewo(cfg, where):
+    s = cfg.schedule
+    _check(not (s.kind == "constrained" and s.method == "rewo"),
+           f"{where}: REWO is VHP's schedule (its initial phase freezes the hierarchical prior); use method "
+           f"'geco' for other models")
+
+
+def _no_free_nats(cfg, where):
+    _check(cfg.train.free_nats is None,
+           f"{where}: train.free_nats is for the conv HVAE (nets kind 'conv-hvae') only; set it to None")
+
+
+def _unit_kl_weight(cfg, where, kinds, message):
+    s = cfg.schedule
+    _check(s.kind in kinds and getattr(s, "beta", 1.0) == 1.0, f"{where}: {message}")
+
+
 @dataclass(frozen=True)
-class LadderNets:
+class LadderNets(NetsFamily):
     """The paper's generator (Eq. 5) and ladder inference net (Eq. 8); see hebm_lib.models.ladder."""
     kind: ClassVar[str] = "ladder"
     image_shape: tuple[int, int, int]
@@ -93,9 +143,24 @@ class LadderNets:
             _check(len(self.channels) >= max(1, L - 1),
                    f"{L} latent layers need at least {L - 1} conv levels, got channels={self.channels}")
 
+    def check_experiment(self, cfg, where):
+        """An EBM prior or N(0, I); any KL schedule but REWO; pro-VLAE's steps need the conv layout, one
+        step per layer; LEBM's posterior Langevin needs nets without batch norm."""
+        s = cfg.schedule
+        if s.kind == "progressive":
+            _check(self.layout == "conv" and s.steps == cfg.n_layers,
+                   f"{where}: progressive training needs the conv ladder and schedule.steps = {cfg.n_layers} "
+                   f"(one step per layer)")
+        _not_rewo(cfg, where)
+        _no_free_nats(cfg, where)
+        if cfg.prior is not None and cfg.prior.posterior_langevin is not None:
+            _check(self.norm == "none",
+                   f"{where}: prior.posterior_langevin decodes each image on its own, which a batch norm in "
+                   f"training mode would couple; use nets.norm='none' or prior.posterior_langevin=None")
+
 
 @dataclass(frozen=True)
-class ConditionalNets:
+class ConditionalNets(NetsFamily):
     """The conditional hierarchical VAE (HVAE): top-down p(z_i | z_{i+1}); see hebm_lib.models.hvae."""
     kind: ClassVar[str] = "conditional"
     image_shape: tuple[int, int, int]
@@ -107,9 +172,14 @@ class ConditionalNets:
     def __post_init__(self):
         _common_nets_checks(self)
 
+    def check_experiment(self, cfg, where):
+        super().check_experiment(cfg, where)
+        _unit_kl_weight(cfg, where, ("constant", "warmup"),
+                        "the conditional HVAE supports neither beta != 1 nor progressive training")
+
 
 @dataclass(frozen=True)
-class ConvLatentNets:
+class ConvLatentNets(NetsFamily):
     """Havtorn et al.'s (2021) hierarchical VAE for OOD detection: z_1 a conv-Gaussian map at half the
     image side, z_2 and z_3 dense, residual conv stages between them, a Bernoulli p(x | z) on binarised
     pixels; see hebm_lib.models.hvae_conv."""
@@ -141,11 +211,19 @@ class ConvLatentNets:
         _check(all(d >= 1 for d in self.latent_dims) and all(c >= 1 for c in self.channels) and self.blocks >= 1,
                "nets.latent_dims, nets.channels and nets.blocks must be positive")
 
+    def check_experiment(self, cfg, where):
+        """As the conditional HVAE, with free nats (Havtorn et al.'s)."""
+        _own_prior(self, cfg, where)
+        _not_progressive(cfg, where)
+        _not_rewo(cfg, where)
+        _unit_kl_weight(cfg, where, ("constant", "warmup"),
+                        "the conditional HVAE supports neither beta != 1 nor progressive training")
+
 
 @dataclass(frozen=True)
-class MLPVAENets:
+class MLPVAENets(NetsFamily):
     """VHP's Table 2 baselines on MLPs: the IWAE (Burda et al. 2016) with one or two stochastic layers, and
-    the VampPrior VAE (Tomczak & Welling 2018); see hebm_lib.models.iwae."""
+    the VampPrior VAE (Tomczak & Welling 2018); see hebm_lib.models.mlp_vae."""
     kind: ClassVar[str] = "mlp-vae"
     image_shape: tuple[int, int, int]
     latent_dims: tuple[int, ...]   # one layer, or two (z_1 bottom, z_2 top: IWAE L = 2)
@@ -173,9 +251,14 @@ class MLPVAENets:
         _check(self.iw_samples >= 1 and self.pseudo_inputs >= 1 and self.width >= 1 and self.mlp_layers >= 1,
                "nets.iw_samples, nets.pseudo_inputs, nets.width and nets.mlp_layers must be >= 1")
 
+    def check_experiment(self, cfg, where):
+        super().check_experiment(cfg, where)
+        _unit_kl_weight(cfg, where, ("constant",),
+                        "the IWAE / VampPrior objective is a bound with no KL weight; use schedule 'elbo'")
+
 
 @dataclass(frozen=True)
-class VHPNets:
+class VHPNets(NetsFamily):
     """VHP (Klushyn et al. 2019): an MLP VAE with a variational hierarchical prior; see hebm_lib.models.vhp."""
     kind: ClassVar[str] = "vhp"
     image_shape: tuple[int, int, int]
@@ -201,6 +284,15 @@ class VHPNets:
                "nets.zeta_dim, nets.iw_samples and nets.mlp_layers must be >= 1")
         _common_nets_checks(self)
 
+    def check_experiment(self, cfg, where):
+        """Its own prior; REWO or GECO (or a fixed KL weight of 1): F has no closed form, so train.kl='mc'."""
+        _own_prior(self, cfg, where)
+        _not_progressive(cfg, where)
+        _no_free_nats(cfg, where)
+        s = cfg.schedule
+        _check(cfg.train.kl == "mc" and (s.kind != "constant" or s.beta == 1),
+               f"{where}: VHP needs train.kl='mc' (no closed-form KL) and no beta other than its schedule's")
+
 
 def _common_nets_checks(n) -> None:
     _check(len(n.latent_dims) >= 1 and all(d >= 1 for d in n.latent_dims),
@@ -209,9 +301,6 @@ def _common_nets_checks(n) -> None:
     C, H, W = n.image_shape
     _check(H == W and H % (2 ** len(n.channels)) == 0,
            f"image {n.image_shape} must be square with side divisible by 2^{len(n.channels)}")
-
-
-NETS_CLASSES = {c.kind: c for c in (LadderNets, ConditionalNets, ConvLatentNets, MLPVAENets, VHPNets)}
 
 
 @dataclass(frozen=True)
@@ -333,7 +422,7 @@ class ExperimentConfig:
     profile: str
     description: str
     data: DataConfig
-    nets: LadderNets | ConditionalNets | ConvLatentNets | MLPVAENets | VHPNets
+    nets: NetsFamily               # one of NETS_CLASSES
     prior: EBMPrior | None         # None: N(0, I)
     train: TrainConfig
     schedule: ConstantKL | KLWarmup | Progressive | Constrained
@@ -952,31 +1041,10 @@ def _describe(section) -> str:
 
 
 def validate(cfg: ExperimentConfig) -> None:
-    """Checks that involve more than one section (each section checks itself)."""
-    n, s, t = cfg.nets, cfg.schedule, cfg.train
+    """Checks that involve more than one section (each section checks itself): the nets' family's rules,
+    then the schedule's against training."""
     where = f"{cfg.name} ({cfg.profile})"
-    if n.kind != "ladder":
-        _check(cfg.prior is None, f"{where}: the {n.kind} model has its own prior; set prior to None")
+    cfg.nets.check_experiment(cfg, where)
+    s, t = cfg.schedule, cfg.train
     if s.kind == "progressive":
-        _check(n.kind == "ladder" and n.layout == "conv" and s.steps == cfg.n_layers,
-               f"{where}: progressive training needs the conv ladder and schedule.steps = {cfg.n_layers} "
-               f"(one step per layer)")
         _check(t.iterations >= s.steps, f"{where}: {t.iterations} iterations cannot be split into {s.steps} steps")
-    if s.kind == "constrained" and s.method == "rewo":
-        _check(n.kind == "vhp", f"{where}: REWO is VHP's schedule (its initial phase freezes the hierarchical "
-                                f"prior); use method 'geco' for other models")
-    if n.kind == "vhp":
-        _check(t.kl == "mc" and (s.kind != "constant" or s.beta == 1),
-               f"{where}: VHP needs train.kl='mc' (no closed-form KL) and no beta other than its schedule's")
-    if cfg.prior is not None and cfg.prior.posterior_langevin is not None:
-        _check(n.kind == "ladder" and n.norm == "none",
-               f"{where}: prior.posterior_langevin decodes each image on its own, which a batch norm in "
-               f"training mode would couple; use nets.norm='none' or prior.posterior_langevin=None")
-    _check(t.free_nats is None or n.kind == "conv-hvae",
-           f"{where}: train.free_nats is for the conv HVAE (nets kind 'conv-hvae') only; set it to None")
-    if n.kind == "mlp-vae":
-        _check(s.kind == "constant" and s.beta == 1.0,
-               f"{where}: the IWAE / VampPrior objective is a bound with no KL weight; use schedule 'elbo'")
-    if n.kind in ("conditional", "conv-hvae"):
-        _check(s.kind in ("constant", "warmup") and getattr(s, "beta", 1.0) == 1.0,
-               f"{where}: the conditional HVAE supports neither beta != 1 nor progressive training")

@@ -1,10 +1,12 @@
+import math
+
 import pytest
 import torch
 
 from hebm_lib.configs import PROFILES, config_names, get_config
 from hebm_lib.distributions import kl_to_standard as gaussian_kl_to_standard
 from hebm_lib.distributions import kl_to_standard_mc as gaussian_kl_mc
-from hebm_lib.models import LatentModel, build_model, count_parameters
+from hebm_lib.models import FAMILIES, LatentModel, build_model, count_parameters
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -23,6 +25,7 @@ def test_shapes_for_every_config(name, profile):
     assert isinstance(model, LatentModel)
     terms = model.neg_elbo_terms(x, torch.Generator().manual_seed(0), cfg.train.kl)
     assert terms.kl_layers.shape == (len(cfg.nets.latent_dims),) and torch.isfinite(terms.kl_layers).all()
+    assert type(model) is FAMILIES[cfg.nets.kind][1]   # the family's row says which model its nets build
 
 
 def test_kl_estimator_matches_closed_form_under_gaussian_prior():
@@ -64,3 +67,59 @@ def test_bernoulli_likelihood_known_answers():
     assert torch.allclose(model.reconstruction_nll(x, x), torch.zeros(2), atol=1e-2)   # up to the clamp
     grey = torch.zeros_like(x)                                      # a grey target: minimised at its own value
     assert (model.reconstruction_nll(grey, grey) < model.reconstruction_nll(grey, torch.full_like(x, 0.5))).all()
+
+
+def test_a_new_system_family_is_one_nets_class_one_model_class_and_one_row(tmp_path):
+    """What the registry promises: a family defined outside the library (its nets with their rules, its
+    model, its row) is configured, validated, built and trained by the generic trainer, with no other edit."""
+    from dataclasses import dataclass
+    from typing import ClassVar
+
+    from torch import nn
+
+    from hebm_lib import configs
+    from hebm_lib.models.base import ElboTerms, LatentModelBase
+    from hebm_lib.training import train
+
+    @dataclass(frozen=True)
+    class LinearNets(configs.NetsFamily):
+        kind: ClassVar[str] = "test-linear"
+        image_shape: tuple[int, int, int]
+        latent_dims: tuple[int, ...]
+        width: int = 1
+        sigma: float = 1.0
+        channels: ClassVar[tuple] = ()
+
+    class LinearVAE(LatentModelBase):    # z -> x linear, q(z | x) linear, N(0, I) prior
+        def __init__(self, nets):
+            super().__init__(nets)
+            d, D = sum(nets.latent_dims), nets.image_shape[0] * nets.image_shape[1] * nets.image_shape[2]
+            self.encoder, self.generator = nn.Linear(D, 2 * d), nn.Linear(d, D)
+            self.prior, self.shape = GaussianPrior(d), nets.image_shape
+
+        def encode(self, x):
+            return self.encoder(x.flatten(1)).chunk(2, 1)
+
+        def decode(self, z):
+            return torch.tanh(self.generator(z)).view(-1, *self.shape)
+
+        def neg_elbo_terms(self, x, rng, kl="analytic", autocast=None, kl_weights=None):
+            mu, logvar = self.encode(x)
+            z = mu + (0.5 * logvar).exp() * torch.randn(mu.shape, generator=rng)
+            kl_dims = gaussian_kl_to_standard(mu, logvar)
+            return ElboTerms(self.reconstruction_nll(x, self.decode(z)).mean(), kl_dims.mean(), z, kl_dims.mean()[None])
+
+    from hebm_lib.models.priors import GaussianPrior
+    FAMILIES[LinearNets.kind] = (LinearNets, LinearVAE)
+    try:
+        cfg = get_config("mnist_vlae", "smoke", {"nets": {"kind": "test-linear", "image_shape": [1, 28, 28],
+                                                           "latent_dims": [3]}, "schedule": {"kind": "constant"}})
+        assert type(build_model(cfg)) is LinearVAE
+        with pytest.raises(ValueError, match="own prior"):    # the base rules hold for the new family too
+            get_config("mnist_ours", "smoke", {"nets": {"kind": "test-linear", "image_shape": [1, 28, 28],
+                                                        "latent_dims": [3]}})
+        images = torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8)
+        trainer = train(cfg, 0, tmp_path, images, device="cpu", progress=False)
+        assert trainer.iteration == cfg.train.iterations and all(map(math.isfinite, (h["loss"] for h in trainer.history)))
+    finally:
+        del FAMILIES[LinearNets.kind], configs.NETS_CLASSES[LinearNets.kind]

@@ -28,7 +28,7 @@ from .blocks import SLOPE, act, conv_stack, init_weights, mlp
 from .priors import GaussianPrior
 
 
-class ConditionalHierarchicalVAE(TopDownBounds, LatentModelBase):
+class ConditionalHVAE(TopDownBounds, LatentModelBase):
     def __init__(self, nets: ConditionalNets):
         LatentModelBase.__init__(self, nets)
         C, S, _ = nets.image_shape
@@ -99,15 +99,8 @@ class ConditionalHierarchicalVAE(TopDownBounds, LatentModelBase):
         """log p(x | z_1), the Gaussian's constants dropped (they cancel in LLR)."""
         return -self.reconstruction_nll(x, self.decode(torch.cat(zs, 1)))
 
-    def encode(self, x):
-        """Posterior means layer by layer (top-down with means); log-variances are not defined
-        without a sample of the layer above, so zeros are returned for them."""
-        z = torch.cat(self._walk(x, use_mean=True)[0], 1)
-        return z, torch.zeros_like(z)
-
     def neg_elbo_terms(self, x, rng, kl: str = "analytic", autocast=None, kl_weights=None):
-        if kl_weights is not None:
-            raise ValueError("the conditional HVAE has no per-dimension KL weights (beta / progressive training)")
+        self._refuse_kl_weights(kl_weights)
         with autocast or contextlib.nullcontext():
             zs, log_q, log_p, kls, _ = self._walk(x, rng)
             z = torch.cat(zs, 1)

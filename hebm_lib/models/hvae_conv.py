@@ -133,19 +133,12 @@ class ConvLatentHVAE(TopDownBounds, LatentModelBase):
         z1, z2, z3 = self.split(z)
         return torch.tanh(self._logits(z1, self._h1(z2, self._h2(z3))) / 2)   # 2 sigmoid - 1: the mean on [-1, 1]
 
-    def encode(self, x):
-        """Posterior means layer by layer (top-down with means); zeros for the log-variances, which are
-        not defined without a draw of the layers above."""
-        z = torch.cat(self._walk(x, use_mean=True)[0], 1)
-        return z, torch.zeros_like(z)
-
     def begin_iteration(self, iteration: int, train) -> None:
         if train.free_nats is not None:
             self.free_nats.fill_(free_nats_at(iteration, *train.free_nats))
 
     def neg_elbo_terms(self, x, rng, kl: str = "analytic", autocast=None, kl_weights=None):
-        if kl_weights is not None:
-            raise ValueError("the conv HVAE has no per-dimension KL weights (beta / progressive training)")
+        self._refuse_kl_weights(kl_weights)
         if self.training and self.nets.binarise:
             x = binarise(x, rng)
         with autocast or contextlib.nullcontext():

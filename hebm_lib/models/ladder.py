@@ -62,7 +62,7 @@ class HierarchicalGenerator(nn.Module):
         ch, L, norm = cfg.channels, len(cfg.latent_dims), cfg.norm
         self.res = [S // 2 ** (j + 1) for j in range(len(ch))]  # resolution of level j+1
         self.concat = cfg.injection == "concat"
-        self.progressive = False   # set by HierarchicalLatentModel.set_layer_gates
+        self.progressive = False   # set by LadderModel.set_layer_gates
         self.top = mlp(cfg.latent_dims[-1], cfg.width, ch[-1] * self.res[-1] ** 2, final_act=self.concat, norm=norm)
         # projection of z_i (i = 1..L-1) to a feature map at level i, and how it joins the features there
         self.proj = nn.ModuleList()
@@ -196,7 +196,7 @@ class DenseLadderEncoder(nn.Module):
         return list(mus), list(logvars)
 
 
-class HierarchicalLatentModel(LatentModelBase):
+class LadderModel(LatentModelBase):
     """Generator + inference net + prior. ``prior`` decides the system: the joint EBM (Ours, LEBM) or
     None, N(0, I) (VLAE, VAE)."""
 

@@ -54,6 +54,17 @@ class TopDownBounds(nn.Module):
             value = value + log_p[i] - log_q[i]
         return value
 
+    def encode(self, x):
+        """Posterior means layer by layer (top-down with means); zeros for the log-variances, which are
+        not defined without a draw of the layers above."""
+        z = torch.cat(self._walk(x, use_mean=True)[0], 1)
+        return z, torch.zeros_like(z)
+
+    def _refuse_kl_weights(self, kl_weights) -> None:
+        """A conditional hierarchy's KL terms are per layer, not per dimension: no beta, no pro-VLAE gates."""
+        if kl_weights is not None:
+            raise ValueError(f"the {type(self).__name__} has no per-dimension KL weights (beta / progressive training)")
+
     @torch.no_grad()
     def likelihood_bound(self, x, k: int = 0, rng=None, samples: int = 1, chunk: int = 64) -> torch.Tensor:
         """L^{>k}(x) per image: log-mean-exp of ``samples`` importance weights (``chunk`` draws at a time)."""

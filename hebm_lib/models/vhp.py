@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from functools import partial
 
 import torch
 from torch import nn
@@ -27,19 +28,16 @@ from .blocks import mlp
 from .priors import GaussianPrior
 
 
-def _mlp(din: int, width: int, layers: int, dout: int) -> nn.Sequential:
-    return mlp(din, width, dout, hidden_layers=layers, activation=nn.ReLU)
-
-
-class HierarchicalPriorVAE(LatentModelBase):
+class VHPVAE(LatentModelBase):
     def __init__(self, nets: VHPNets):
         super().__init__(nets)
         C, S, _ = nets.image_shape
         D, z, zeta, W, n = C * S * S, nets.latent_dims[0], nets.zeta_dim, nets.width, nets.mlp_layers
         self.image_shape, self.iw_samples = (C, S, S), nets.iw_samples
         # the trainer optimises generator + encoder; the prior's two nets (Theta, Phi) sit in them
-        self.encoder = nn.ModuleDict({"q_z": _mlp(D, W, n, 2 * z), "q_zeta": _mlp(z, W, n, 2 * zeta)})
-        self.generator = nn.ModuleDict({"dec": _mlp(z, W, n, D), "p_z": _mlp(zeta, W, n, 2 * z)})
+        net = partial(mlp, width=W, hidden_layers=n, activation=nn.ReLU)   # every MLP: n ReLU layers of W units
+        self.encoder = nn.ModuleDict({"q_z": net(D, dout=2 * z), "q_zeta": net(z, dout=2 * zeta)})
+        self.generator = nn.ModuleDict({"dec": net(z, dout=D), "p_z": net(zeta, dout=2 * z)})
         self.prior = GaussianPrior(z)  # no EBM: the trainer's tilt is 0
         if nets.encoder_init == "he":
             self._he_init_encoder(z)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from functools import partial
 
 import torch
 from torch import nn
@@ -23,9 +24,6 @@ from .base import ElboTerms, LatentModelBase
 from .blocks import mlp
 from .priors import GaussianPrior
 
-
-def _mlp(din, width, layers, dout):
-    return mlp(din, width, dout, hidden_layers=layers, activation=nn.Tanh)
 
 
 class PseudoInputs(nn.Module):
@@ -46,11 +44,12 @@ class MLPVAE(LatentModelBase):
         D, W, n, dims = C * S * S, nets.width, nets.mlp_layers, self.latent_dims
         self.image_shape, self.iw_samples, self.objective = (C, S, S), nets.iw_samples, nets.objective
         self.two_layers, self.vamp = len(dims) == 2, nets.prior == "vamp"
-        self.encoder = nn.ModuleDict({"q1": _mlp(D, W, n, 2 * dims[0])})
-        self.generator = nn.ModuleDict({"dec": _mlp(dims[0], W, n, D)})
+        net = partial(mlp, width=W, hidden_layers=n, activation=nn.Tanh)   # every MLP: n tanh layers of W units
+        self.encoder = nn.ModuleDict({"q1": net(D, dout=2 * dims[0])})
+        self.generator = nn.ModuleDict({"dec": net(dims[0], dout=D)})
         if self.two_layers:
-            self.encoder["q2"] = _mlp(dims[0], W, n, 2 * dims[1])
-            self.generator["p1"] = _mlp(dims[1], W, n, 2 * dims[0])
+            self.encoder["q2"] = net(dims[0], dout=2 * dims[1])
+            self.generator["p1"] = net(dims[1], dout=2 * dims[0])
         if self.vamp:
             self.generator["pseudo"] = PseudoInputs(nets.pseudo_inputs, D)
         self.prior = GaussianPrior(dims[-1])   # the trainer sees no EBM; the VampPrior lives in log_prior
