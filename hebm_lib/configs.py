@@ -13,10 +13,12 @@ Each table entry is written once at the ``paper`` profile, with the changes for 
 * ``cpu``: what ``make book`` runs on a 2-core machine: the same model, smaller and shorter.
 * ``smoke``: seconds, for the tests. Its numbers mean nothing.
 
-Per-model settings live in per-model classes: :class:`LadderNets` (Ours, VLAE, VAE, LEBM, beta-VAE,
-pro-VLAE), :class:`ConditionalNets` (the HVAE) and :class:`VHPNets`; the prior is :class:`EBMPrior` or
-None (N(0, I)); the KL weight follows one of the schedule classes. The evaluation side of each
-profile (classifier epochs, sample counts, default seeds) is the EVALUATION table.
+Per-model settings live in one nets class per system family (a :class:`NetsFamily`: :class:`LadderNets` for
+Ours, VLAE, VAE, LEBM, beta-VAE, pro-VLAE; :class:`ConditionalNets` and :class:`ConvLatentNets` for the HVAEs;
+:class:`MLPVAENets`; :class:`VHPNets`), each with its rules on the other sections; the prior is
+:class:`EBMPrior` or None (N(0, I)); the KL weight follows one of the schedule classes. What an artefact
+measures with (classifier epochs, sample counts) and its default seeds are in its record
+(hebm_lib.report.manifest).
 """
 from __future__ import annotations
 
@@ -800,26 +802,7 @@ CONFIGS = [
     Row("celeba128_ours",     "ours",    "celeba128",    "celeba128",      "celeba128",     "celeba128",    "elbo",                f"{_OURS} on CelebA-128 (cpu: the 3DShapes-like scene at 64x64)"),
     Row("svhn4_ours",         "ours",    "svhn-hs",      "svhn-hs",        "authors-svhn",  "svhn-hs",      "elbo",                f"{_OURS}, the authors' 4-layer HS config on SVHN (Figure 4; cpu: the 3DShapes-like scene)"),
     Row("svhn4_vlae",         "vlae",    "svhn-hs",      "svhn-hs",        None,            "svhn-hs",      "elbo",                f"{_VLAE}, the 4-layer HS config on SVHN (Figure 4; cpu: the 3DShapes-like scene)"),
-    Row("mnist_nll_vhp_rewo",  "vhp",    "mnist",        "nll-vhp",        None,            "nll",          "rewo-mnist",     f"VHP + REWO on binarised MNIST (VHP Table 2)"),
-    Row("mnist_nll_vhp_geco",  "vhp",    "mnist",        "nll-vhp",        None,            "nll",          "geco-mnist",     f"VHP + GECO on binarised MNIST (VHP Table 2)"),
-    Row("mnist_nll_vamp",      "vamp",   "mnist",        "nll-vamp",       None,            "nll",          "elbo",                f"VampPrior VAE on binarised MNIST (VHP Table 2)"),
-    Row("mnist_nll_iwae1",     "iwae",   "mnist",        "nll-iwae1",      None,            "nll",          "elbo",                f"IWAE, one stochastic layer, on binarised MNIST (VHP Table 2)"),
-    Row("mnist_nll_iwae2",     "iwae",   "mnist",        "nll-iwae2",      None,            "nll",          "elbo",                f"IWAE, two stochastic layers, on binarised MNIST (VHP Table 2)"),
-    Row("mnist_static_nll_vhp_rewo", "vhp",    "mnist_static", "nll-vhp",        None,            "nll",          "rewo-mnist",     f"VHP + REWO on statically binarised MNIST (VHP Table 2; kappa 0.18 as MNIST)"),
-    Row("mnist_static_nll_vhp_geco", "vhp",    "mnist_static", "nll-vhp",        None,            "nll",          "geco-mnist",     f"VHP + GECO on statically binarised MNIST (VHP Table 2; kappa 0.18 as MNIST)"),
-    Row("mnist_static_nll_vamp",     "vamp",   "mnist_static", "nll-vamp",       None,            "nll",          "elbo",                f"VampPrior VAE on statically binarised MNIST (VHP Table 2)"),
-    Row("mnist_static_nll_iwae1",    "iwae",   "mnist_static", "nll-iwae1",      None,            "nll",          "elbo",                f"IWAE, one stochastic layer, on statically binarised MNIST (VHP Table 2)"),
-    Row("mnist_static_nll_iwae2",    "iwae",   "mnist_static", "nll-iwae2",      None,            "nll",          "elbo",                f"IWAE, two stochastic layers, on statically binarised MNIST (VHP Table 2)"),
-    Row("omniglot_nll_vhp_rewo", "vhp",    "omniglot", "nll-vhp",        None,            "nll",          "rewo-mnist",     f"VHP + REWO on OMNIGLOT (VHP Table 2; kappa 0.18 as MNIST)"),
-    Row("omniglot_nll_vhp_geco", "vhp",    "omniglot", "nll-vhp",        None,            "nll",          "geco-mnist",     f"VHP + GECO on OMNIGLOT (VHP Table 2; kappa 0.18 as MNIST)"),
-    Row("omniglot_nll_vamp",     "vamp",   "omniglot", "nll-vamp",       None,            "nll",          "elbo",                f"VampPrior VAE on OMNIGLOT (VHP Table 2)"),
-    Row("omniglot_nll_iwae1",    "iwae",   "omniglot", "nll-iwae1",      None,            "nll",          "elbo",                f"IWAE, one stochastic layer, on OMNIGLOT (VHP Table 2)"),
-    Row("omniglot_nll_iwae2",    "iwae",   "omniglot", "nll-iwae2",      None,            "nll",          "elbo",                f"IWAE, two stochastic layers, on OMNIGLOT (VHP Table 2)"),
-    Row("fmnist_nll_vhp_rewo",  "vhp",    "fmnist",       "nll-vhp",        None,            "nll",          "rewo-fmnist",    f"VHP + REWO on binarised Fashion-MNIST (VHP Table 2)"),
-    Row("fmnist_nll_vhp_geco",  "vhp",    "fmnist",       "nll-vhp",        None,            "nll",          "geco-fmnist",    f"VHP + GECO on binarised Fashion-MNIST (VHP Table 2)"),
-    Row("fmnist_nll_vamp",      "vamp",   "fmnist",       "nll-vamp",       None,            "nll",          "elbo",                f"VampPrior VAE on binarised Fashion-MNIST (VHP Table 2)"),
-    Row("fmnist_nll_iwae1",     "iwae",   "fmnist",       "nll-iwae1",      None,            "nll",          "elbo",                f"IWAE, one stochastic layer, on binarised Fashion-MNIST (VHP Table 2)"),
-    Row("fmnist_nll_iwae2",     "iwae",   "fmnist",       "nll-iwae2",      None,            "nll",          "elbo",                f"IWAE, two stochastic layers, on binarised Fashion-MNIST (VHP Table 2)"),
+    # VHP Table 2: 5 systems x 4 data sets, generated below (_NLL_ROWS)
     Row("pendulum_vhp_rewo",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "rewo",                f"VHP + REWO {_PEND}"),
     Row("pendulum_vhp_geco",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "geco",                f"VHP + GECO {_PEND}"),
     Row("pendulum_vhp_elbo",  "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "elbo",                f"VHP* (VAE objective, beta = 1 throughout) {_PEND}"),
@@ -827,102 +810,35 @@ CONFIGS = [
     Row("pendulum_iwae",      "iwae",    "pendulum",     "pendulum-iwae",  None,            "pendulum",     "elbo",                f"IWAE (one stochastic layer, N(0, I) prior) {_PEND}"),
     Row("pendulum_vhp_wu200", "vhp",     "pendulum",     "pendulum",       None,            "pendulum",     "warmup-200-epochs",   f"VHP* + warm-up over 200 epochs {_PEND}"),
 ]
+# VHP Table 2's grid: every system on every data set. kappa: static MNIST and OMNIGLOT take MNIST's (0.18),
+# as the VHP paper does
+_NLL_DATA = {
+    #  data set        in words                       REWO / GECO's kappa    note (VHP rows)
+    "mnist":        ("binarised MNIST",              "mnist",               ""),
+    "mnist_static": ("statically binarised MNIST",   "mnist",               "; kappa 0.18 as MNIST"),
+    "omniglot":     ("OMNIGLOT",                     "mnist",               "; kappa 0.18 as MNIST"),
+    "fmnist":       ("binarised Fashion-MNIST",      "fmnist",              ""),
+}
+_NLL_SYSTEMS = {
+    #  key          system   nets          schedule     description
+    "vhp_rewo":  ("vhp",    "nll-vhp",    "rewo-{}",   "VHP + REWO"),
+    "vhp_geco":  ("vhp",    "nll-vhp",    "geco-{}",   "VHP + GECO"),
+    "vamp":      ("vamp",   "nll-vamp",   "elbo",      "VampPrior VAE"),
+    "iwae1":     ("iwae",   "nll-iwae1",  "elbo",      "IWAE, one stochastic layer,"),
+    "iwae2":     ("iwae",   "nll-iwae2",  "elbo",      "IWAE, two stochastic layers,"),
+}
+CONFIGS += [Row(f"{d}_nll_{k}", system, d, nets, None, "nll", schedule.format(kappa),
+                f"{what} on {words} (VHP Table 2{note if system == 'vhp' else ''})")
+            for d, (words, kappa, note) in _NLL_DATA.items()
+            for k, (system, nets, schedule, what) in _NLL_SYSTEMS.items()]
 _ROWS = {r.name: r for r in CONFIGS}
 assert len(_ROWS) == len(CONFIGS), "config names must be unique"
-
-# The evaluation side of each profile, per artefact (what the notebook measures with, not what it trains).
-EVALUATION = {
-    #  artefact         paper                                                              cpu                                              smoke
-    # ablation_seeds: the ablation's rows (three: one seed is not evidence; the main table keeps the profile's)
-    "tab1":         P(dict(classifier_epochs=50, classifier_train_max=None, ablation_seeds=[0, 1, 2]),
-                      dict(classifier_epochs=20, classifier_train_max=20_000, ablation_seeds=[0, 1, 2]),
-                      dict(classifier_epochs=1, classifier_train_max=512, ablation_seeds=[0])),
-    # judge_train: the identity judge's training images (None: all); at cpu 5,000 of MNIST's 60,000 (the book's time)
-    "fig5":         P(dict(n_bases=20, n_varied=100, judge_epochs=10, judge_train=None),  dict(n_bases=20, n_varied=100, judge_epochs=8, judge_train=5_000),
-                      dict(n_bases=2, n_varied=16, judge_epochs=1, judge_train=500)),
-    "fig9":         P(dict(budgets=[1.5, 3.0, 6.0], n_pairs=500, steps=500, judge_epochs=10, judge_train=None),
-                      dict(budgets=[1.5, 3.0, 6.0], n_pairs=50, steps=60, judge_epochs=3, judge_train=10_000),
-                      dict(budgets=[3.0], n_pairs=8, steps=5, judge_epochs=1, judge_train=500)),
-    # iw_samples: importance samples of each HVAE bound (Havtorn et al.: 1000 for L)
-    "supp_tab1":    P(dict(out_dataset="mnist", n_test=10_000, iw_samples=1000),         dict(out_dataset="mnist", n_test=1_000, iw_samples=8), dict(out_dataset="mnist", n_test=200, iw_samples=2)),
-    # n_test: scored test images per held-out digit (None: all); at cpu 2,000 of the ~20,000 (the book's time)
-    "tab3":         P(dict(n_test=None),                                                 dict(n_test=2_000),                              dict(n_test=200)),
-    "supp_fig1":    P(dict(n_points=10_000),                                             dict(n_points=10_000),                           dict(n_points=500)),
-    "supp_tab2":    P(dict(n_points=480_000, n_samples=10_000),                          dict(n_points=5_000, n_samples=2_000),           dict(n_points=500, n_samples=300)),
-    # cpu: 3DShapes only, for the book's time budget (the dSprites half learned nothing in 600 iterations)
-    "provlae_fig2": P(dict(betas=[1.0, 4.0, 8.0, 12.0, 16.0], n_points=100_000, n_samples=10_000, datasets=["shapes3d", "dsprites"]),
-                      dict(betas=[1.0, 8.0], n_points=5_000, n_samples=2_000, datasets=["shapes3d"]),
-                      dict(betas=[1.0, 8.0], n_points=500, n_samples=300, datasets=["shapes3d", "dsprites"])),
-    "provlae_info": P(dict(n_points=60_000, n_samples=10_000),                           dict(n_points=4_000, n_samples=2_000),           dict(n_points=300, n_samples=200)),
-    "vhp_tab1":     P(dict()),
-    # VHP Table 2: 5,000 importance samples on the full test sets; fewer at cpu (the book's budget)
-    "vhp_tab2":     P(dict(nll_samples=5000, n_test=None, datasets=["mnist", "mnist_static", "fmnist", "omniglot"]),
-                      dict(nll_samples=250, n_test=250, datasets=["mnist", "mnist_static", "fmnist", "omniglot"]),
-                      dict(nll_samples=8, n_test=40, datasets=["mnist"])),
-    "fig1":         P(dict(n_bases=20, n_varied=64, judge_epochs=10, judge_train=None),   dict(n_bases=20, n_varied=64, judge_epochs=8, judge_train=5_000),
-                      dict(n_bases=2, n_varied=16, judge_epochs=1, judge_train=500)),
-    # Figures 2, 6, 7: codes varied over a grid of +-GRID_SPAN prior sds; identity judged by a classifier
-    "fig2":         P(dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=10, judge_train=None),
-                      dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=8, judge_train=5_000),
-                      dict(n_bases=2, grid=5, grid_span=2.5, judge_epochs=1, judge_train=500)),
-    "fig6":         P(dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=10, judge_train=None, probe_epochs=50),
-                      dict(n_bases=20, grid=15, grid_span=2.5, judge_epochs=8, judge_train=5_000, probe_epochs=20),
-                      dict(n_bases=2, grid=5, grid_span=2.5, judge_epochs=1, judge_train=500, probe_epochs=1)),
-    "fig7":         P(dict(n_chains=2000, steps=None, snapshots=6),                      dict(n_chains=2000, steps=None, snapshots=6), dict(n_chains=200, steps=None, snapshots=3)),
-    # image modelling: samples and reference images per FID (the authors': 50k samples against 50k training
-    # images), the feature network (inception | domain: a CNN trained for feature_epochs on the training set)
-    "tab2":         P(dict(n_samples=50_000, n_reference=50_000, fid_features="inception", feature_epochs=None, n_test=None),
-                      dict(n_samples=5_000, n_reference=10_000, fid_features="domain", feature_epochs=2, n_test=10_000),
-                      dict(n_samples=200, n_reference=200, fid_features="domain", feature_epochs=1, n_test=200)),
-    "tab4":         P(dict(steps=[15, 30, 60, 150, 300], n_samples=50_000, n_reference=50_000, fid_features="inception", feature_epochs=None),
-                      dict(steps=[15, 30, 60, 150, 300], n_samples=5_000, n_reference=10_000, fid_features="domain", feature_epochs=2),
-                      dict(steps=[15, 60], n_samples=200, n_reference=200, fid_features="domain", feature_epochs=1)),
-    "tab5":         P(dict(nef=[0, 10, 20, 50, 100], n_samples=50_000, n_reference=50_000, fid_features="inception", feature_epochs=None),
-                      dict(nef=[0, 10, 50, 100], n_samples=5_000, n_reference=10_000, fid_features="domain", feature_epochs=2),
-                      dict(nef=[0, 10], n_samples=200, n_reference=200, fid_features="domain", feature_epochs=1)),
-    "tab6":         P(dict(n_samples=50_000, n_reference=50_000, fid_features="inception", feature_epochs=None),
-                      dict(n_samples=5_000, n_reference=10_000, fid_features="domain", feature_epochs=2),
-                      dict(n_samples=200, n_reference=200, fid_features="domain", feature_epochs=1)),
-    "fig4":         P(dict(n_bases=20, n_varied=100, judge_epochs=10),                   dict(n_bases=20, n_varied=100, judge_epochs=2), dict(n_bases=2, n_varied=16, judge_epochs=1)),
-    "fig8":         P(dict(n_chains=64, steps=2500, every=100, early_steps=60),          dict(n_chains=64, steps=2500, every=100, early_steps=60), dict(n_chains=8, steps=200, every=50, early_steps=60)),
-    "fig10":        P(dict(n_samples=10_000, n_reference=10_000, fid_features="inception", feature_epochs=None),
-                      # cpu: one epoch of the feature net at 64x64 (two took 3 of the figure's 5.5 minutes)
-                      dict(n_samples=2_000, n_reference=5_000, fid_features="domain", feature_epochs=1),
-                      dict(n_samples=100, n_reference=100, fid_features="domain", feature_epochs=1)),
-}
-
-# Seeds each artefact trains by default, per profile (overridable with the notebook's `seeds`).
-DEFAULT_SEEDS = {"smoke": [0], "cpu": [0, 1], "paper": [0, 1, 2]}
-SEEDS = {
-    #  artefact       paper         cpu           smoke
-    "tab3":         P([0, 1, 2],  [0, 1],       [0]),   # two seeds at cpu: the book's time budget
-    "supp_fig1":    P([0, 1, 2],  [0, 1, 2],    [0]),
-    "supp_tab2":    P([0, 1, 2],  [0, 1, 2],    [0]),
-    "provlae_fig2": P([0, 1, 2],  [0],          [0]),
-    "vhp_tab1":     P([0, 1, 2],  [0, 1, 2],    [0]),
-    "vhp_tab2":     P([0, 1, 2],  [0],          [0]),   # one seed at cpu: the book's time budget
-    "fig10":        P([0],        [0],          [0]),   # samples to look at: one model
-}
-
 
 # ---------------------------------------------------------------------------------------------
 # resolution
 
 def config_names() -> list[str]:
     return sorted(_ROWS)
-
-
-def evaluation_settings(artefact: str, profile: str) -> dict:
-    """The artefact's evaluation settings at ``profile`` (empty when it has none)."""
-    _check_profile(profile)
-    entry = EVALUATION.get(artefact)
-    return dict(entry.at(profile)) if entry else {}
-
-
-def default_seeds(artefact: str, profile: str) -> list[int]:
-    _check_profile(profile)
-    entry = SEEDS.get(artefact)
-    return list(entry.at(profile) if entry else DEFAULT_SEEDS[profile])
 
 
 def _check_profile(profile: str) -> None:

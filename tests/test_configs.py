@@ -77,13 +77,32 @@ def test_anomaly_configs_hold_out_a_digit_and_keep_the_last_epochs_at_paper():
         assert get_config(f"anomaly_{model}", "cpu", {"data.held_out": 7}).hash != cpu.hash
 
 
-def test_evaluation_settings_and_seeds_live_with_the_configs():
-    assert configs.evaluation_settings("tab1", "paper")["classifier_epochs"] == 50
-    assert configs.evaluation_settings("tab1", "smoke")["classifier_train_max"] == 512
-    assert configs.default_seeds("tab3", "paper") == [0, 1, 2] and configs.default_seeds("supp_fig1", "cpu") == [0, 1, 2]
-    assert configs.default_seeds("tab3", "cpu") == [0, 1] and configs.default_seeds("fig10", "cpu") == [0]
+def test_an_artefacts_settings_seeds_and_models_live_in_its_record():
+    from hebm_lib.report import manifest
+    tab1, tab3 = manifest.get("tab1"), manifest.get("tab3")
+    assert tab1.settings("paper")["classifier_epochs"] == 50 and tab1.settings("smoke")["classifier_train_max"] == 512
+    assert tab3.default_seeds("paper") == [0, 1, 2] and manifest.get("supp_fig1").default_seeds("cpu") == [0, 1, 2]
+    assert tab3.default_seeds("cpu") == [0, 1] and manifest.get("fig10").default_seeds("cpu") == [0]
+    assert tab1.default_seeds("cpu") == [0, 1] and tab1.models("cpu")[0] == ("mnist_ours", {})   # the defaults
+    assert tab3.models("paper")[:2] == [("anomaly_ours", {"data.held_out": 1}), ("anomaly_vae", {"data.held_out": 1})]
+    assert len(tab3.models("paper")) == 20 and tab3.models("paper", held_out=[7]) == [
+        (f"anomaly_{m}", {"data.held_out": 7}) for m in ("ours", "vae", "lebm", "hvae")]
+    assert manifest.get("tab5").models("smoke") == [("svhn_fid_vlae", {}), ("svhn_fid_ours", {"prior.hidden": 10})]
+    assert manifest.get("provlae_fig2").models("cpu", betas=[2.0]) == [
+        ("shapes3d_betavae", {"schedule.beta": 2.0}), ("shapes3d_vlae", {"schedule.beta": 2.0}),
+        ("shapes3d_provlae", {"schedule.beta": 2.0}), ("shapes3d_ours", {})]
     with pytest.raises(ValueError, match="valid profiles"):
-        configs.evaluation_settings("tab1", "gpu")
+        tab1.settings("gpu")
+
+
+def test_every_model_an_artefact_trains_is_among_its_configs():
+    """run.config refuses a config its record does not list; so must the record's own model list."""
+    from hebm_lib.report import manifest
+    for art in manifest.ARTEFACTS:
+        for profile in PROFILES:
+            for name, extra in art.models(profile):
+                assert name in art.configs, f"{art.id} at {profile} trains {name}, not among its configs"
+                get_config(name, profile, extra)   # and the overrides resolve
 
 
 def test_the_library_is_layered_without_cycles():

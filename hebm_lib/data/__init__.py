@@ -1,15 +1,50 @@
-"""Data: one registry of datasets and verified loaders.
+"""Data: every data set in one record, verified readers, fetching.
 
-    registry   DATASETS (every dataset, one spec type), ImageSet, DataError, checksums
-    images     MNIST, MNIST-5k subset, Fashion-MNIST, SVHN, the pendulum; fetching; the anomaly split
+    registry   the types: DatasetSpec, ImageSet, DataError, checksums
+    images     the image sets' readers and fetchers (MNIST, MNIST-5k, Fashion-MNIST, SVHN, CIFAR-10, CelebA,
+               static MNIST, OMNIGLOT, the pendulum); the anomaly split
     factors    3DShapes and dSprites: real-file readers and procedural renderers, images by factor tuple
     pendulum   the VHP paper's pendulum images, rendered
+    catalog    DATASETS: every data set's record, with its reader and fetcher
 """
 from __future__ import annotations
 
+from .. import paths
+from .catalog import DATASETS, spec
 from .factors import FactorData
-from .images import anomaly_split, available, fetch, load
-from .registry import DATASETS, DataError, DatasetSpec, ImageSet, load_checksums, spec
+from .images import anomaly_split
+from .registry import DataError, DatasetSpec, ImageSet, load_checksums
+
+
+def load(name: str, split: str, data_dir=None, checksums: dict | None = None) -> ImageSet:
+    """Split ``split`` of image data set ``name`` as verified uint8 tensors (its record's reader)."""
+    s = spec(name)
+    if s.read is None:
+        raise DataError(f"{name} is factor data: use hebm_lib.data.training_set or FactorData, not load()")
+    return s.read(s, split, paths.data_dir(data_dir), checksums or load_checksums())
+
+
+def available(name: str, data_dir=None) -> bool:
+    """True when ``name`` loads (files present and verified)."""
+    try:
+        load(name, "test", data_dir)
+        return True
+    except DataError:
+        return False
+
+
+def fetch(name: str, data_dir=None) -> str:
+    """Make data set ``name`` available under data_dir (its record's fetcher), read it back, and return a line
+    saying where it came from."""
+    s, root = spec(name), paths.data_dir(data_dir)   # an unknown name is an error listing the valid ones
+    if available(name, root):
+        return f"{name}: present and verified"
+    if s.fetch is None:
+        raise DataError(f"{name}: nothing to fetch here; {s.how_to_get}")
+    line = s.fetch(s, root)
+    for split in ("train", "test"):   # the fetched files verify, or the error names the file
+        load(name, split, root)
+    return line
 
 
 def training_set(data_cfg, data_dir=None) -> ImageSet:

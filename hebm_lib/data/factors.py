@@ -22,7 +22,15 @@ import torch
 
 from .. import paths
 from ..io import atomic_save
-from .registry import DataError, DatasetSpec, ImageSet, load_checksums, spec
+from .registry import DataError, DatasetSpec, ImageSet, load_checksums
+
+# the factor grids (C-order, fastest last) the renderers draw and the real files store
+SHAPES3D_FACTORS = dict(factor_names=("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation"),
+                        factor_sizes=(10, 10, 10, 8, 4, 15),
+                        pv_factors=("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orientation"))
+# pro-VLAE's metric code scores dSprites on four factors: shape is left out
+DSPRITES_FACTORS = dict(factor_names=("shape", "scale", "orientation", "pos_x", "pos_y"),
+                        factor_sizes=(3, 6, 40, 32, 32), pv_factors=("scale", "orientation", "pos_x", "pos_y"))
 
 
 def _check_classes(classes: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tensor:
@@ -61,7 +69,7 @@ def render_shapes3d(classes: torch.Tensor, size: int = 64) -> torch.Tensor:
     capsule; orientation: 15 camera angles in [-30, 30] degrees, which move the wall corner and the
     horizon and turn the object.
     """
-    c = _check_classes(classes, spec("shapes3d").factor_sizes)
+    c = _check_classes(classes, SHAPES3D_FACTORS["factor_sizes"])
     n = len(c)
     u, v = _grid(n, size)
     hue_f, hue_w, hue_o = (c[:, i].float() / 10 for i in range(3))
@@ -114,7 +122,7 @@ def render_shapes3d(classes: torch.Tensor, size: int = 64) -> torch.Tensor:
 def render_dsprites(classes: torch.Tensor, size: int = 64) -> torch.Tensor:
     """Binary 64x64 sprites (square, ellipse, heart) from dSprites' five factors; at size 32 the 64x64
     rendering is 2x2-averaged (grey edges), so no factor value collapses."""
-    c = _check_classes(classes, spec("dsprites").factor_sizes)
+    c = _check_classes(classes, DSPRITES_FACTORS["factor_sizes"])
     if size not in (32, 64):
         raise ValueError(f"dSprites renders at 64 (or 32 by averaging), not {size}")
     n = len(c)
@@ -150,7 +158,7 @@ class FactorData:
         self.spec = dataset
         self._file = None
         if dataset.source == "file":
-            self._file = _open_real(dataset, paths.data_dir(data_dir))
+            self._file = dataset.open(dataset, paths.data_dir(data_dir))
         else:
             self._check_renderer()
 
@@ -162,7 +170,7 @@ class FactorData:
         if pinned is None or len(pinned) != len(probe) or max(abs(a - b) for a, b in zip(pinned, probe)) > 1e-3 * scale:
             raise DataError(f"the {self.spec.name} renderer's output does not match its pinned probe in data/checksums.json; "
                             f"if the renderer was changed on purpose, update the checksum with "
-                            f"hebm_lib.data.factors.probe_digest({self.spec.name!r})")
+                            f"hebm_lib.data.factors.probe_digest(hebm_lib.data.spec({self.spec.name!r}))")
 
     @property
     def label(self) -> str:
@@ -174,9 +182,8 @@ class FactorData:
         if self._file is not None:
             flat = np.ravel_multi_index(classes.numpy().T, self.spec.factor_sizes)
             return self._file(flat)
-        render = render_shapes3d if self.spec.name.startswith("shapes3d") else render_dsprites
         size = self.spec.image_shape[1]
-        out = [render(classes[i:i + batch], size) for i in range(0, len(classes), batch)]
+        out = [self.spec.render(classes[i:i + batch], size) for i in range(0, len(classes), batch)]
         return torch.cat(out).mul(255).round().to(torch.uint8)
 
     def sample_factors(self, n: int, seed: int) -> torch.Tensor:
@@ -217,34 +224,37 @@ def _probe(fd: "FactorData") -> list[int]:
     return fd.images(fd.sample_factors(64, seed=12345)).flatten(1).sum(1).tolist()
 
 
-def probe_digest(name: str) -> list[int]:
+def probe_digest(dataset: DatasetSpec) -> list[int]:
     """The renderer's output on a fixed probe set, as per-image pixel sums (pinned in data/checksums.json)."""
     fd = FactorData.__new__(FactorData)   # without the check this digest feeds
-    fd.spec, fd._file = spec(name), None
+    fd.spec, fd._file = dataset, None
     return _probe(fd)
 
 
-def _open_real(spec: DatasetSpec, root: Path):
-    """A reader flat-index -> uint8 NCHW for the real file, after checking its layout."""
-    if spec.name == "shapes3d":
-        path = root / "3dshapes" / "3dshapes.h5"
-        if not path.exists():
-            raise DataError(f"3DShapes not found at {path}: {spec.how_to_get}")
-        import h5py
-        f = h5py.File(path, "r")
-        if "images" not in f or "labels" not in f:
-            raise DataError(f"{path} lacks the keys 'images' and 'labels'")
-        imgs, labels = f["images"], f["labels"]
-        expect = (spec.n_combinations, 64, 64, 3)
-        if imgs.shape != expect or labels.shape != (spec.n_combinations, 6):
-            raise DataError(f"{path}: images {imgs.shape} / labels {labels.shape}, expected {expect} / "
-                            f"({spec.n_combinations}, 6)")
-        _check_grid_order(labels, spec, path)
+def open_shapes3d(spec: DatasetSpec, root: Path):
+    """A reader flat-index -> uint8 NCHW for DeepMind's 3dshapes.h5, after checking its layout."""
+    path = root / "3dshapes" / "3dshapes.h5"
+    if not path.exists():
+        raise DataError(f"3DShapes not found at {path}: {spec.how_to_get}")
+    import h5py
+    f = h5py.File(path, "r")
+    if "images" not in f or "labels" not in f:
+        raise DataError(f"{path} lacks the keys 'images' and 'labels'")
+    imgs, labels = f["images"], f["labels"]
+    expect = (spec.n_combinations, 64, 64, 3)
+    if imgs.shape != expect or labels.shape != (spec.n_combinations, 6):
+        raise DataError(f"{path}: images {imgs.shape} / labels {labels.shape}, expected {expect} / "
+                        f"({spec.n_combinations}, 6)")
+    _check_shapes3d_order(labels, spec, path)
 
-        def read(flat):
-            uniq, inverse = np.unique(flat, return_inverse=True)  # h5py wants increasing indices
-            return torch.from_numpy(imgs[uniq][inverse]).permute(0, 3, 1, 2).contiguous()
-        return read
+    def read(flat):
+        uniq, inverse = np.unique(flat, return_inverse=True)  # h5py wants increasing indices
+        return torch.from_numpy(imgs[uniq][inverse]).permute(0, 3, 1, 2).contiguous()
+    return read
+
+
+def open_dsprites(spec: DatasetSpec, root: Path):
+    """A reader flat-index -> uint8 NCHW for DeepMind's dSprites .npz, after checking its layout."""
     path = root / "dsprites" / "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
     if not path.exists():
         raise DataError(f"dSprites not found at {path}: {spec.how_to_get}")
@@ -259,17 +269,19 @@ def _open_real(spec: DatasetSpec, root: Path):
     return lambda flat: torch.from_numpy(imgs[flat] * 255).unsqueeze(1).to(torch.uint8)
 
 
+def _check_shapes3d_order(labels, spec: DatasetSpec, path: Path) -> None:
+    """3dshapes.h5 stores factor values, not classes: check which columns step where."""
+    first = np.asarray(labels[0], dtype=np.float64)
+    fastest = spec.factor_sizes[-1]
+    changed_1 = np.flatnonzero(np.asarray(labels[1], dtype=np.float64) != first).tolist()
+    changed_k = np.flatnonzero(np.asarray(labels[fastest], dtype=np.float64) != first).tolist()
+    if changed_1 != [5] or changed_k != [4]:
+        raise DataError(f"{path}: labels are not in the factor-grid order (orientation fastest)")
+
+
 def _check_grid_order(labels, spec: DatasetSpec, path: Path) -> None:
     """The factor tuple at a few flat indices must be the C-order unravelling of that index."""
     n = spec.n_combinations
-    if spec.name == "shapes3d":  # stores factor values, not classes: check which columns step where
-        first = np.asarray(labels[0], dtype=np.float64)
-        fastest = spec.factor_sizes[-1]
-        changed_1 = np.flatnonzero(np.asarray(labels[1], dtype=np.float64) != first).tolist()
-        changed_k = np.flatnonzero(np.asarray(labels[fastest], dtype=np.float64) != first).tolist()
-        if changed_1 != [5] or changed_k != [4]:
-            raise DataError(f"{path}: labels are not in the factor-grid order (orientation fastest)")
-        return
     for idx in sorted({0, 1, n // 3, n // 2, n - 1}):
         row = np.asarray(labels[idx], dtype=np.float64)
         expect = np.array(np.unravel_index(idx, spec.factor_sizes), dtype=np.float64)

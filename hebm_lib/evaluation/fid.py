@@ -238,7 +238,11 @@ def domain_space(train_set, epochs: int, seed: int = 0, cache_dir=None, device="
 
 
 def load_domain_net(space: FeatureSpace) -> DomainFeatureNet:
-    saved = torch.load(space.weights_path, map_location="cpu", weights_only=False)
+    return _domain_net_from_file(space.weights_path)
+
+
+def _domain_net_from_file(path) -> DomainFeatureNet:
+    saved = torch.load(path, map_location="cpu", weights_only=False)
     net = DomainFeatureNet(saved["image_shape"], saved["head_sizes"])
     net.load_state_dict(saved["state"])
     return net.eval()
@@ -255,10 +259,7 @@ def _register_domain_extractor() -> None:
 
         def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
             super().__init__(name, features_list)
-            saved = torch.load(feature_extractor_weights_path, map_location="cpu", weights_only=False)
-            self.net = DomainFeatureNet(saved["image_shape"], saved["head_sizes"])
-            self.net.load_state_dict(saved["state"])
-            self.net.eval().requires_grad_(False)
+            self.net = _domain_net_from_file(feature_extractor_weights_path).requires_grad_(False)
 
         @staticmethod
         def get_provided_features_list():

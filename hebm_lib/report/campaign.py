@@ -21,15 +21,14 @@ import torch
 
 from .. import data as data_lib
 from .. import paths
-from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_config
+from ..configs import ExperimentConfig, get_config
 from ..io import resolve_device
 from ..training import TrainingStopped, run_dir_for, stop_at, train_or_load
 from . import manifest
 from .results import changed_since, read_stored
 
-# most valuable first: the paper's main claims (Table 1, Figure 5), then the rest
-ORDER = ("tab1", "fig5", "tab2", "fig6", "fig7", "fig2", "fig1", "supp_tab1", "tab3", "fig9", "tab5", "tab4", "fig4",
-         "fig8", "tab6", "fig10", "vhp_tab1", "vhp_tab2", "supp_tab2", "supp_fig1", "provlae_info", "provlae_fig2")
+# most valuable first (each record's priority): the paper's main claims (Table 1, Figure 5), then the rest
+ORDER = tuple(a.id for a in manifest.by_priority())
 STEP_TIMES = paths.STEP_TIMES_FILE
 
 
@@ -54,22 +53,6 @@ class Job:
         if self.done_iterations >= total:
             return "done"
         return f"partial {self.done_iterations}/{total}" if self.done_iterations else "to do"
-
-
-def artefact_configs(artefact: str, profile: str, overrides: dict) -> list[tuple[str, dict]]:
-    """(config name, extra overrides) of the models the artefact's notebook trains at ``profile``."""
-    art = manifest.get(artefact)
-    if artefact == "tab3":   # one model per held-out digit
-        return [(c, {"data.held_out": d}) for d in (1, 4, 5, 7, 9) for c in art.configs]
-    settings = evaluation_settings(artefact, profile)
-    if artefact == "provlae_fig2":   # a beta sweep for the baselines, Ours once, on the profile's data sets
-        return [(c, {} if c.endswith("_ours") else {"schedule.beta": b}) for c in art.configs
-                if c.split("_")[0] in settings["datasets"]
-                for b in ([1.0] if c.endswith("_ours") else settings["betas"])]
-    if artefact == "tab5":   # an energy net per width, at the depth of the profile's Ours; nef = 0 is VLAE
-        return [("svhn_fid_vlae", {}) if nef == 0 else ("svhn_fid_ours", {"prior.hidden": nef})
-                for nef in settings["nef"]]
-    return [(c, {}) for c in art.configs]
 
 
 def _resolve(name: str, profile: str, overrides: dict, extra: dict) -> ExperimentConfig:
@@ -111,10 +94,11 @@ def plan(profile: str = "paper", overrides: dict | None = None, artefacts=ORDER,
     overrides = overrides or {}
     jobs, first = [], {}
     for artefact in artefacts:
-        for name, extra in artefact_configs(artefact, profile, overrides):
+        art = manifest.get(artefact)
+        for name, extra in art.models(profile):
             cfg = _resolve(name, profile, overrides, extra)
             label = name + "".join(f" {k.split('.')[-1]}={v}" for k, v in extra.items())
-            for seed in default_seeds(artefact, profile):
+            for seed in art.default_seeds(profile):
                 if (cfg.hash, seed) in first:
                     jobs.append(Job(artefact, cfg, seed, label=label, shared_with=first[cfg.hash, seed],
                                     estimate_s={"cuda": 0.0, "cpu": 0.0}))
@@ -208,7 +192,7 @@ def run_parallel(jobs: list[Job], workers: int, deadline: float, device: str, ov
 def _flat_overrides(job: Job, overrides: dict) -> dict:
     """The job's overrides as dotted keys (what `hebm train -o` takes); sections stay whole."""
     name = job.cfg.name
-    extra = next((e for n, e in artefact_configs(job.artefact, job.cfg.profile, overrides)
+    extra = next((e for n, e in manifest.get(job.artefact).models(job.cfg.profile)
                   if n == name and _resolve(n, job.cfg.profile, overrides, e).hash == job.cfg.hash), {})
     return overrides.get("*", {}) | overrides.get(name, {}) | extra
 

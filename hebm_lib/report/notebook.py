@@ -3,7 +3,7 @@
     run = notebook.setup("tab1", profile, device, seeds, overrides)   # banner, seeds, settings
     cfg = run.config("fmnist_ours")          # resolved config, recorded in the result
     tm = run.model(cfg, seed, train_set)     # from the model cache, or trained
-    run.settings["classifier_epochs"]        # the profile's evaluation settings (hebm_lib.configs.EVALUATION)
+    run.settings["classifier_epochs"]        # the profile's evaluation settings (its manifest record)
     run.claim("...", holds, "evidence")      # the paper's claim, tested
     run.show_claims(); run.finish()          # the verdicts, then results file + provenance
 
@@ -24,13 +24,14 @@ import torch
 
 from .. import data as data_lib
 from .. import paths
-from ..configs import ExperimentConfig, default_seeds, evaluation_settings, get_config
+from ..configs import ExperimentConfig, get_config
 from ..io import device_name, resolve_device
 from ..training import TrainedModel, train_or_load
 from . import results as results_module
 from .book import stored_page
 from .manifest import get as get_artefact
-from .results import Claim, Result, Row, changed_since, describe_changes, md_cell, profile_banner, read_stored, write
+from .results import (Claim, Result, Row, changed_since, commit_label, describe_changes, md_cell, profile_banner,
+                      read_stored, write)
 
 
 PRINT_WIDTH = 80   # printed lines wider than this are cut at the page's edge (screenshots at 1280 px)
@@ -70,6 +71,12 @@ class NotebookRun:
         if here.name != paper_data.name and here.substitute_for != paper_data.display_name:
             self.note_dataset(f"{here.display_name} standing in for {paper_data.display_name}")
         return cfg
+
+    def models(self, **changes) -> list[tuple[ExperimentConfig, dict]]:
+        """(config, its artefact overrides) of every model this artefact trains, from its manifest record
+        (the same list the campaign trains), with the notebook's own parameters as ``changes``."""
+        return [(self.config(name, extra), extra)
+                for name, extra in get_artefact(self.artefact).models(self.profile, **changes)]
 
     def model(self, cfg: ExperimentConfig, seed: int, train_set=None) -> TrainedModel:
         # a training bar only on the terminal of `hebm run` (HEBM_PROGRESS names it): the page would keep
@@ -298,10 +305,8 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
     its = sorted({m["iterations"] for m in models})
     written = sorted({c["train"]["iterations"] for c in stored["configs"].values()})
     page = stored_page(get_artefact(artefact))
-    git = prov["git"]
     lines = [f"### Paper, `paper` profile (stored run) and `{current['profile']}` side by side", "",
-             f"The stored run: {stored['device']}, commit `{git['commit'][:10]}`"
-             f"{' (uncommitted changes)' if git['dirty'] else ''}, {prov['created']}, seeds {stored['seeds']}, "
+             f"The stored run: {stored['device']}, {commit_label(stored)}, {prov['created']}, seeds {stored['seeds']}, "
              f"{' / '.join(f'{i:,}' for i in its)} iterations per model"
              + (f" (the profile as written: {' / '.join(f'{i:,}' for i in written)})" if its != written else "")
              + (f"; overridden settings: `{json.dumps(stored['overrides'])}`" if stored["overrides"]
@@ -336,14 +341,14 @@ def setup(artefact: str, profile: str, device: str = "auto", seeds=None, overrid
           configs=None) -> NotebookRun:
     """The run of one artefact's notebook: resolved seeds and settings, the profile's banner printed.
     ``configs``: the config names it resolves when they are not its manifest entry's (Figure 3 draws any)."""
-    settings = evaluation_settings(artefact, profile)   # also rejects an unknown profile
     art = get_artefact(artefact)
+    settings = art.settings(profile)   # also rejects an unknown profile
     configs = tuple(configs or art.configs)
     unknown = sorted(set(overrides or {}) - set(configs) - {"*"})
     if unknown:
         raise ValueError(f"overrides for unknown config(s) {', '.join(map(repr, unknown))}: {artefact} trains "
                          f"{', '.join(configs)} (or '*' for all of them)")
-    seeds = default_seeds(artefact, profile) if seeds is None else list(seeds)
+    seeds = art.default_seeds(profile) if seeds is None else list(seeds)
     if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
     torch_device = resolve_device(device)

@@ -95,6 +95,12 @@ def provenance() -> dict:
             "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
+def commit_label(result: dict) -> str:
+    """The commit a results file was written at, as pages print it ("commit `abc1234567` (uncommitted changes)")."""
+    git = result["provenance"]["git"]
+    return f"commit `{git['commit'][:10]}`" + (" (uncommitted changes)" if git["dirty"] else "")
+
+
 def write(result: Result, out_dir=None) -> Path:
     if result.profile not in PROFILES:
         raise ValueError(f"unknown profile {result.profile!r}")

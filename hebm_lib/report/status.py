@@ -8,7 +8,8 @@ import json
 from .. import paths
 from .book import stored_page
 from .manifest import ARTEFACTS
-from .results import changed_fields, changed_since, describe_changes, md_cell, profile_banner, read, read_stored
+from .results import (changed_fields, changed_since, commit_label, describe_changes, md_cell, profile_banner, read,
+                      read_stored)
 
 
 def verdict(res: dict) -> str:
@@ -112,7 +113,6 @@ def _iterations(res: dict) -> str:
 
 def _detail(a, res, which: str, changes: dict | None = None) -> str:
     prov = res["provenance"]
-    git = prov["git"]
     out = [f"## {a.label}: {a.title} ({which})", ""]
     if changes:
         out += [f"```{{warning}}\nThis run trained models whose settings have changed since: "
@@ -120,8 +120,7 @@ def _detail(a, res, which: str, changes: dict | None = None) -> str:
                 f"the record; they are not counted for today's model.\n```", ""]
     out += [
            f"Datasets: {', '.join(res['datasets']) or '–'}; seeds {res['seeds']}; device `{res['device']}`; "
-           f"wall time {res['wall_time_s']:.0f} s; commit `{git['commit'][:10]}`"
-           f"{' (uncommitted changes)' if git['dirty'] else ''}; written {prov['created']}; "
+           f"wall time {res['wall_time_s']:.0f} s; {commit_label(res)}; written {prov['created']}; "
            f"config hashes {', '.join('`' + h + '`' for h in res['configs'])}."
            + (f" Overridden settings: `{json.dumps(res['overrides'])}`." if res.get("overrides") else "")
            + (f" Expected at `cpu`: about {a.expected_cpu_minutes:g} min." if a.expected_cpu_minutes else "")
