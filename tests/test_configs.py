@@ -13,10 +13,16 @@ def test_every_config_resolves_and_its_profiles_differ():
 
 
 def test_every_config_is_one_greppable_row_of_the_table():
+    """One Row(...) line per config, except VHP Table 2's grid: one row of data sets by one of systems."""
     source = (configs.__file__ and open(configs.__file__).read())
+    grid = {f"{d}_nll_{k}" for d in configs._NLL_DATA for k in configs._NLL_SYSTEMS}
+    assert len(grid) == 20 and grid <= set(config_names())
     for name in config_names():
         rows = re.findall(rf'^\s*Row\("{name}",', source, flags=re.M)
-        assert len(rows) == 1, f"{name}: expected one Row(...) line in configs.py, found {len(rows)}"
+        assert len(rows) == (name not in grid), f"{name}: expected one Row(...) line in configs.py, found {len(rows)}"
+    grid_source = source[source.index("_NLL_DATA = {"):source.index("CONFIGS += [Row(")]
+    for key in [*configs._NLL_DATA, *configs._NLL_SYSTEMS]:
+        assert len(re.findall(rf'^\s*"{key}":\s', grid_source, flags=re.M)) == 1, f"{key}: one line of the grid"
 
 
 def test_unknown_names_are_rejected_with_the_valid_ones():
