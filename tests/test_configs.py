@@ -135,6 +135,21 @@ def test_config_hashes_are_pinned(name, profile):
     assert get_config(name, profile).hash == PINNED_HASHES[name, profile]
 
 
+# the stored paper runs' configs (results/paper/, saved under the hash scheme of their day) as today's scheme
+# keys them: what `changed_since` and the campaign compare; a scheme change shows here first
+PINNED_STORED = {"f2e93388f46ed633": "67b60d065940cb85", "f3fc2b8a32c6aa91": "4969920727f9a3f6",   # tab1
+                 "0a0f11ab21a5bd0d": "f285807643418e6f", "63796baa1d8cb43c": "9667590424359dbe"}   # fig5
+
+
+def test_the_stored_runs_configs_keep_their_pinned_hashes():
+    import json
+    from hebm_lib import paths
+    stored = {k: c for f in sorted((paths.REPO_ROOT / "results" / "paper").glob("*.json"))
+              for k, c in json.loads(f.read_text())["configs"].items()}
+    assert stored.keys() == PINNED_STORED.keys(), "a stored run came or went: pin its configs' hashes here"
+    assert {k: configs.config_from_dict(c).hash for k, c in stored.items()} == PINNED_STORED
+
+
 def test_a_field_at_its_default_is_left_out_of_the_hash():
     """A field added later leaves every earlier hash unchanged while at its default (no list is kept)."""
     import dataclasses
