@@ -159,8 +159,9 @@ def artefact_table(out_dir=None) -> str:
         labels = []
         for name in a.configs:
             try:
-                spec = data_lib.spec(get_config(name, "cpu").data.name)
-                label = spec.display_name + (f" for {spec.substitute_for}" if spec.substitute_for else "")
+                here = data_lib.spec(get_config(name, "cpu").data.name)
+                paper = data_lib.spec(get_config(name, "paper").data.name)
+                label = here.display_name + ("" if here.name == paper.name else f" for {paper.display_name}")
             except ValueError:
                 continue
             if label not in labels:
