@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -164,3 +165,16 @@ def test_every_page_says_how_to_remake_itself():
         text = notebook.remake_instructions(a.id)
         assert f"notebooks/{a.notebook}.md" in text and f"hebm run {a.id} --profile cpu" in text
         assert f"hebm run {a.id} --profile paper --device cuda --store" in text and "GPU hours" in text
+
+
+def test_hebm_run_off_a_terminal_writes_one_line_and_no_log(tmp_path):
+    """Progress bars only on a terminal; piped, `hebm run` says where the notebook went and nothing else
+    (no papermill bar, no training bar, no kernel log)."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "hebm_lib", "run", "fig3", "--profile", "smoke"],
+                          capture_output=True, text=True, env={**os.environ, "HEBM_BUILD_DIR": str(tmp_path)},
+                          stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and done.stdout.splitlines() == [
+        f"wrote {tmp_path / 'executed' / 'smoke' / 'fig3_model_diagram.ipynb'}"]

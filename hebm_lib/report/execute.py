@@ -67,7 +67,10 @@ def _execute(source: Path, output: Path, params: dict, prepare_only: bool = Fals
     try:
         papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
                                    language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
-                                   progress_bar=terminal, log_output=False)
+                                   progress_bar=terminal, log_output=False,
+                                   # the kernel's own log (ipykernel 7 warns at every start that its local
+                                   # TCP sockets are unencrypted): errors only, so a log stays quiet
+                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
     finally:
         for k, v in saved.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
