@@ -85,10 +85,12 @@ def _own_prior(n, cfg, where):
     _check(cfg.prior is None, f"{where}: the {n.kind} model has its own prior; set prior to None")
 
 
+def _progressive_needs(cfg, where) -> str:
+    return f"{where}: progressive training needs the conv ladder and schedule.steps = {cfg.n_layers} (one step per layer)"
+
+
 def _not_progressive(cfg, where):
-    _check(cfg.schedule.kind != "progressive",
-           f"{where}: progressive training needs the conv ladder and schedule.steps = {cfg.n_layers} "
-           f"(one step per layer)")
+    _check(cfg.schedule.kind != "progressive", _progressive_needs(cfg, where))
 
 
 def _not_rewo(cfg, where):
@@ -150,9 +152,7 @@ class LadderNets(NetsFamily):
         step per layer; LEBM's posterior Langevin needs nets without batch norm."""
         s = cfg.schedule
         if s.kind == "progressive":
-            _check(self.layout == "conv" and s.steps == cfg.n_layers,
-                   f"{where}: progressive training needs the conv ladder and schedule.steps = {cfg.n_layers} "
-                   f"(one step per layer)")
+            _check(self.layout == "conv" and s.steps == cfg.n_layers, _progressive_needs(cfg, where))
         _not_rewo(cfg, where)
         _no_free_nats(cfg, where)
         if cfg.prior is not None and cfg.prior.posterior_langevin is not None:
