@@ -205,7 +205,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
                           dict(steps=[15, 30, 60, 150, 300], n_samples=5_000, n_reference=10_000, fid_features="domain", feature_epochs=2),
                           dict(steps=[15, 60], n_samples=200, n_reference=200, fid_features="domain", feature_epochs=1))),
     Artefact("tab5", "paper", "Table 5", "FID vs EBM width nef", "tab5_ebm_width", ("svhn_fid_ours", "svhn_fid_vlae"),
-             "implemented", "A 2-layer energy net of nef units per width (nef = 0: VLAE); SVHN's FID config.",
+             "implemented", "An energy net of nef units per width, as deep as the profile's Ours (nef = 0: VLAE); SVHN's FID config.",
              headline="A wider energy net gives a lower FID than no EBM (VLAE)",
              expected_cpu_minutes=6.7,
              priority=11, trains=_an_energy_net_per_width,
