@@ -67,6 +67,7 @@ NETS_CLASSES: dict[str, type] = {}
 
 class NetsFamily:
     kind: ClassVar[str]
+    takes_free_nats: ClassVar[bool] = False   # train.free_nats: a KL floor the model's own loss applies
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -78,7 +79,8 @@ class NetsFamily:
         _own_prior(self, cfg, where)
         _not_progressive(cfg, where)
         _not_rewo(cfg, where)
-        _no_free_nats(cfg, where)
+        if not self.takes_free_nats:
+            _no_free_nats(cfg, where)
 
 
 def _own_prior(n, cfg, where):
@@ -103,6 +105,9 @@ def _not_rewo(cfg, where):
 def _no_free_nats(cfg, where):
     _check(cfg.train.free_nats is None,
            f"{where}: train.free_nats is for the conv HVAE (nets kind 'conv-hvae') only; set it to None")
+
+
+_HVAE_KL = "the conditional HVAE supports neither beta != 1 nor progressive training"
 
 
 def _unit_kl_weight(cfg, where, kinds, message):
@@ -176,8 +181,7 @@ class ConditionalNets(NetsFamily):
 
     def check_experiment(self, cfg, where):
         super().check_experiment(cfg, where)
-        _unit_kl_weight(cfg, where, ("constant", "warmup"),
-                        "the conditional HVAE supports neither beta != 1 nor progressive training")
+        _unit_kl_weight(cfg, where, ("constant", "warmup"), _HVAE_KL)
 
 
 @dataclass(frozen=True)
@@ -213,13 +217,11 @@ class ConvLatentNets(NetsFamily):
         _check(all(d >= 1 for d in self.latent_dims) and all(c >= 1 for c in self.channels) and self.blocks >= 1,
                "nets.latent_dims, nets.channels and nets.blocks must be positive")
 
+    takes_free_nats: ClassVar[bool] = True   # Havtorn et al.'s
+
     def check_experiment(self, cfg, where):
-        """As the conditional HVAE, with free nats (Havtorn et al.'s)."""
-        _own_prior(self, cfg, where)
-        _not_progressive(cfg, where)
-        _not_rewo(cfg, where)
-        _unit_kl_weight(cfg, where, ("constant", "warmup"),
-                        "the conditional HVAE supports neither beta != 1 nor progressive training")
+        super().check_experiment(cfg, where)
+        _unit_kl_weight(cfg, where, ("constant", "warmup"), _HVAE_KL)
 
 
 @dataclass(frozen=True)
@@ -841,7 +843,7 @@ def config_names() -> list[str]:
     return sorted(_ROWS)
 
 
-def _check_profile(profile: str) -> None:
+def check_profile(profile: str) -> None:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
 
@@ -915,7 +917,7 @@ def _apply_overrides(sections: dict, overrides: dict, name: str) -> None:
 
 def get_config(name: str, profile: str, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
     """Resolve config ``name`` at ``profile``; ``overrides`` maps dotted keys (or whole sections) to values."""
-    _check_profile(profile)
+    check_profile(profile)
     if name not in _ROWS:
         raise ValueError(f"unknown config {name!r}; valid configs: {', '.join(config_names())}")
     row = _ROWS[name]

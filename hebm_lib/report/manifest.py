@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .. import paths
-from ..configs import PROFILES, P
+from ..configs import P, check_profile
 
 # seeds an artefact trains when its record gives none (a notebook's `seeds` parameter overrides both)
 DEFAULT_SEEDS = P([0, 1, 2], [0, 1], [0])
@@ -40,11 +40,11 @@ class Artefact:
 
     def settings(self, profile: str) -> dict:
         """The evaluation settings at ``profile``."""
-        _check_profile(profile)
+        check_profile(profile)
         return dict(self.evaluation.at(profile))
 
     def default_seeds(self, profile: str) -> list[int]:
-        _check_profile(profile)
+        check_profile(profile)
         return list(self.seeds.at(profile))
 
     def models(self, profile: str, **changes) -> list[tuple[str, dict]]:
@@ -54,11 +54,6 @@ class Artefact:
         if self.trains is None:
             return [(c, {}) for c in self.configs]
         return self.trains(self.settings(profile) | {k: v for k, v in changes.items() if v is not None})
-
-
-def _check_profile(profile: str) -> None:
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
 
 
 # the artefacts whose models are more than their configs once each

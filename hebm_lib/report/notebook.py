@@ -30,8 +30,8 @@ from ..training import TrainedModel, train_or_load
 from . import results as results_module
 from .book import stored_page
 from .manifest import get as get_artefact
-from .results import (Claim, Result, Row, changed_since, commit_label, describe_changes, md_cell, profile_banner,
-                      read_stored, write)
+from .results import (Claim, Result, Row, changed_since, commit_label, describe_changes, md_cell, paper_data_replaced,
+                      profile_banner, read_stored, write)
 
 
 PRINT_WIDTH = 80   # printed lines wider than this are cut at the page's edge (screenshots at 1280 px)
@@ -66,9 +66,8 @@ class NotebookRun:
         cfg = get_config(name, self.profile,
                          self.overrides.get("*", {}) | self.overrides.get(name, {}) | (extra or {}))
         self.result.add_config(cfg, extra)
-        paper_data = data_lib.spec(get_config(name, "paper").data.name)
-        here = data_lib.spec(cfg.data.name)
-        if here.name != paper_data.name and here.substitute_for != paper_data.display_name:
+        here, paper_data = data_lib.spec(cfg.data.name), paper_data_replaced(name, cfg.data.name)
+        if paper_data is not None and here.substitute_for != paper_data.display_name:   # else its label says so
             self.note_dataset(f"{here.display_name} standing in for {paper_data.display_name}")
         return cfg
 

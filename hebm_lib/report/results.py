@@ -95,6 +95,13 @@ def provenance() -> dict:
             "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 
+def paper_data_replaced(name: str, data_name: str):
+    """The data set config ``name`` trains on at ``paper``, when ``data_name`` stands in for it; else None."""
+    from .. import data
+    paper = data.spec(get_config(name, "paper").data.name)
+    return None if paper.name == data_name else paper
+
+
 def commit_label(result: dict) -> str:
     """The commit a results file was written at, as pages print it ("commit `abc1234567` (uncommitted changes)")."""
     git = result["provenance"]["git"]

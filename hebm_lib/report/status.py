@@ -8,8 +8,8 @@ import json
 from .. import paths
 from .book import stored_page
 from .manifest import ARTEFACTS
-from .results import (changed_fields, changed_since, commit_label, describe_changes, md_cell, profile_banner, read,
-                      read_stored)
+from .results import (changed_fields, changed_since, commit_label, describe_changes, md_cell, paper_data_replaced,
+                      profile_banner, read, read_stored)
 
 
 def verdict(res: dict) -> str:
@@ -160,8 +160,8 @@ def artefact_table(out_dir=None) -> str:
         for name in a.configs:
             try:
                 here = data_lib.spec(get_config(name, "cpu").data.name)
-                paper = data_lib.spec(get_config(name, "paper").data.name)
-                label = here.display_name + ("" if here.name == paper.name else f" for {paper.display_name}")
+                paper = paper_data_replaced(name, here.name)
+                label = here.display_name + (f" for {paper.display_name}" if paper else "")
             except ValueError:
                 continue
             if label not in labels:
