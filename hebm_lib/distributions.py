@@ -11,9 +11,15 @@ import torch
 LOG_2PI = math.log(2 * math.pi)
 
 
+def full_precision(t: torch.Tensor) -> torch.Tensor:
+    """``t`` out of autocast's half precision, in the default float dtype: float32, or float64 where a test
+    trains in it (tests/test_train.py pins float64 numbers, which CPU rounding cannot move)."""
+    return t.to(torch.get_default_dtype())
+
+
 def to_unit_range(images_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 pixels 0..255 -> float in [-1, 1] (the generators end in tanh)."""
-    return images_uint8.float().div(127.5).sub(1.0)
+    return full_precision(images_uint8).div(127.5).sub(1.0)
 
 
 def binarise(x: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
@@ -23,7 +29,7 @@ def binarise(x: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tenso
 
 def binarise_uint8(images: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
     """uint8 images -> uint8 images of 0 / 255, each pixel white with probability its grey level."""
-    return (torch.bernoulli(images.float() / 255, generator=rng) * 255).to(torch.uint8)
+    return (torch.bernoulli(full_precision(images) / 255, generator=rng) * 255).to(torch.uint8)
 
 
 def reparameterised_sample(mu: torch.Tensor, logvar: torch.Tensor, rng=None, n: int | None = None) -> torch.Tensor:

@@ -11,6 +11,8 @@ from typing import NamedTuple, Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from ..distributions import full_precision
+
 
 class ElboTerms(NamedTuple):
     """What one pass of a model's -ELBO gives the trainer (batch means; z per image)."""
@@ -120,7 +122,7 @@ class LatentModelBase(nn.Module):
         it gives one (terms.constraint), else from rec = SSE / (2 sigma^2) on [-1, 1] pixels."""
         if terms.constraint is not None:
             return terms.constraint
-        return terms.rec.detach().float() * 2 * self.sigma ** 2 / x[0].numel() / 4
+        return full_precision(terms.rec.detach()) * 2 * self.sigma ** 2 / x[0].numel() / 4
 
     def log_likelihood(self, x: torch.Tensor, x_mean: torch.Tensor) -> torch.Tensor:
         """log p(x | z) per image with its constant: a density in nats (Gaussian on [-1, 1] pixels), or

@@ -6,7 +6,10 @@
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
+from torch.nn import functional as F
+from torch.nn.utils import parametrize
 
 SLOPE = 0.2  # LeakyReLU slope of the generator and the EBM (the authors' code)
 NORMS = ("none", "batch")
@@ -92,3 +95,40 @@ def init_weights(module: nn.Module, scheme: str) -> None:
             nn.init.kaiming_normal_(m.weight, a=SLOPE, nonlinearity="leaky_relu")
             nn.init.zeros_(m.bias)
 
+
+
+class SpectralNorm(nn.Module):
+    """W / sigma(W), sigma by one power iteration per training forward: the same computation, initial state
+    and state-dict keys (``parametrizations.weight.original``, ``..0._u``, ``..0._v``) as
+    ``torch.nn.utils.parametrizations.spectral_norm`` on a Linear, so models saved with it load unchanged.
+    Written again because torch's updates u and v through ``out=``, which ``torch.func.vmap`` cannot batch;
+    this one copies into them in place, which it can, so every member of an ensemble keeps its own u and v
+    (hebm_lib.training.ensemble)."""
+
+    def __init__(self, weight: torch.Tensor, eps: float = 1e-12):
+        super().__init__()
+        self.eps = eps
+        h, w = weight.shape
+        u = weight.new_empty(h).normal_(0, 1)
+        v = weight.new_empty(w).normal_(0, 1)
+        self.register_buffer("_u", F.normalize(u, dim=0, eps=eps))
+        self.register_buffer("_v", F.normalize(v, dim=0, eps=eps))
+        self._power_iterations(weight, 15)
+
+    @torch.no_grad()
+    def _power_iterations(self, weight: torch.Tensor, n: int) -> None:
+        for _ in range(n):
+            self._u.copy_(F.normalize(torch.mv(weight, self._v), dim=0, eps=self.eps))
+            self._v.copy_(F.normalize(torch.mv(weight.t(), self._u), dim=0, eps=self.eps))
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self._power_iterations(weight, 1)
+        u, v = self._u.clone(), self._v.clone()   # the iteration's state, not a view autograd would see change
+        return weight / torch.vdot(u, torch.mv(weight, v))
+
+
+def spectral_norm(linear: nn.Linear) -> nn.Linear:
+    """``linear`` with its weight spectrally normalised (:class:`SpectralNorm`)."""
+    parametrize.register_parametrization(linear, "weight", SpectralNorm(linear.weight.detach()))
+    return linear

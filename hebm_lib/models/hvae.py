@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..configs import ConditionalNets
-from ..distributions import LOG_2PI, gaussian_log_prob, reparameterised_sample, soft_clamp
+from ..distributions import LOG_2PI, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp
 from .base import ElboTerms, LatentModelBase
 from .top_down import TopDownBounds
 from .blocks import SLOPE, act, conv_stack, init_weights, mlp
@@ -104,10 +104,11 @@ class ConditionalHVAE(TopDownBounds, LatentModelBase):
         with autocast or contextlib.nullcontext():
             zs, log_q, log_p, kls, _ = self._walk(x, rng)
             z = torch.cat(zs, 1)
-            rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
+            rec = self.reconstruction_nll(x, full_precision(self.decode(z))).mean()
         terms = kls if kl == "analytic" else [q - p for q, p in zip(log_q, log_p)]
-        kl_layers = torch.stack([k.detach().float().mean() for k in kls])
-        return ElboTerms(rec, torch.stack([t.float() for t in terms]).sum(0).mean(), z.float(), kl_layers)
+        kl_layers = torch.stack([full_precision(k.detach()).mean() for k in kls])
+        kl = torch.stack([full_precision(t) for t in terms]).sum(0).mean()
+        return ElboTerms(rec, kl, full_precision(z), kl_layers)
 
     def log_joint(self, x, z):
         """log p(x, z) = log p(x | z_1) + sum_i log p(z_i | z_{i+1}) + log N(z_L), constants dropped."""

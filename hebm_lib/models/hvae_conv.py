@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..configs import ConvLatentNets
-from ..distributions import binarise, gaussian_log_prob, reparameterised_sample, soft_clamp
+from ..distributions import binarise, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp
 from .base import ElboTerms, LatentModelBase
 from .top_down import TopDownBounds
 from .blocks import act, init_weights
@@ -125,7 +125,7 @@ class ConvLatentHVAE(TopDownBounds, LatentModelBase):
 
     def _log_likelihood(self, x, zs, feats):
         target = (x + 1) / 2
-        return -F.binary_cross_entropy_with_logits(self._logits(zs[0], feats["h1"]).float(), target,
+        return -F.binary_cross_entropy_with_logits(full_precision(self._logits(zs[0], feats["h1"])), target,
                                                    reduction="none").flatten(1).sum(1)
 
     # the LatentModel protocol ----------------------------------------------------------------------
@@ -145,10 +145,11 @@ class ConvLatentHVAE(TopDownBounds, LatentModelBase):
             zs, log_q, log_p, kls, feats = self._walk(x, rng)
             rec = -self._log_likelihood(x, zs, feats).mean()
         per_layer = kls if kl == "analytic" else [q - p for q, p in zip(log_q, log_p)]
-        per_layer = torch.stack([t.float().mean() for t in per_layer])
+        per_layer = torch.stack([full_precision(t).mean() for t in per_layer])
         # free nats: a layer's KL below the floor counts as the floor (no gradient pushes it lower)
         kl_term = torch.maximum(per_layer, self.free_nats).sum()
-        return ElboTerms(rec, kl_term, torch.cat(zs, 1).float(), torch.stack([k.detach().float().mean() for k in kls]))
+        kl_layers = torch.stack([full_precision(k.detach()).mean() for k in kls])
+        return ElboTerms(rec, kl_term, full_precision(torch.cat(zs, 1)), kl_layers)
 
     def log_joint(self, x, z):
         """log p(x, z) = log p(x | z) + log p(z_1 | z_2, z_3) + log p(z_2 | z_3) + log N(z_3; 0, I)."""

@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from ..configs import EBMPrior, LadderNets
-from ..distributions import kl_to_standard_mc, kl_to_standard_per_dim, reparameterised_sample
+from ..distributions import full_precision, kl_to_standard_mc, kl_to_standard_per_dim, reparameterised_sample
 from .base import ElboTerms, LatentModelBase
 from .blocks import SLOPE, act, conv_stack, down, init_weights, mlp, norm_layer, up
 from .priors import build_prior
@@ -238,8 +238,8 @@ class LadderModel(LatentModelBase):
         with autocast or contextlib.nullcontext():
             mu, logvar = self.encode(x)
             z = reparameterised_sample(mu, logvar, rng)
-            rec = self.reconstruction_nll(x, self.decode(z).float()).mean()
-        mu, logvar, z = mu.float(), logvar.float(), z.float()
+            rec = self.reconstruction_nll(x, full_precision(self.decode(z))).mean()
+        mu, logvar, z = full_precision(mu), full_precision(logvar), full_precision(z)
         per_dim = kl_to_standard_per_dim(mu, logvar)
         if kl == "analytic":
             kl0 = (per_dim if kl_weights is None else per_dim * kl_weights).sum(-1)
@@ -254,7 +254,7 @@ class LadderModel(LatentModelBase):
         if self.posterior_langevin is None:
             return super().training_terms(x, rng, kl, autocast, kl_weights)
         z_pos = self.infer_by_langevin(x, rng)
-        rec = self.reconstruction_nll(x, self.decode(z_pos).float()).mean()
+        rec = self.reconstruction_nll(x, full_precision(self.decode(z_pos))).mean()
         zero = torch.zeros((), device=x.device)
         return ElboTerms(rec, zero, z_pos, torch.zeros(len(self.latent_dims), device=x.device), tilt=zero)
 

@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..configs import MLPVAENets
-from ..distributions import binarise, gaussian_log_prob, reparameterised_sample, soft_clamp, standard_normal_log_prob
+from ..distributions import binarise, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp, standard_normal_log_prob
 from .base import ElboTerms, LatentModelBase
 from .blocks import mlp
 from .priors import GaussianPrior
@@ -82,7 +82,7 @@ class MLPVAE(LatentModelBase):
 
     def _log_likelihood(self, flat, z1):
         """log p(x | z_1), normalised: the Bernoulli on x in {-1, 1}, or the Gaussian of sd gaussian_sigma."""
-        out = self._logits(z1).float()
+        out = full_precision(self._logits(z1))
         sigma = self.nets.gaussian_sigma
         if sigma is None:
             return -F.binary_cross_entropy_with_logits(out, (flat + 1) / 2, reduction="none").sum(1)
@@ -124,9 +124,9 @@ class MLPVAE(LatentModelBase):
             x = binarise(x, rng)
         k = self.iw_samples if self.objective == "iwae" else 1
         with autocast or contextlib.nullcontext():
-            log_w = self.log_importance_weight(x.repeat_interleave(k, 0), rng).view(x.shape[0], k).float()
+            log_w = full_precision(self.log_importance_weight(x.repeat_interleave(k, 0), rng).view(x.shape[0], k))
         bound = torch.logsumexp(log_w, 1) - math.log(k)
-        z = self._last_z.view(x.shape[0], k, -1)[:, 0].float()
+        z = full_precision(self._last_z.view(x.shape[0], k, -1)[:, 0])
         zero = torch.zeros((), device=x.device)
         return ElboTerms(-bound.mean(), zero, z, (-log_w.mean()).detach().view(1).expand(len(self.latent_dims)))
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.parametrizations import spectral_norm
 
 from ..configs import EBMPrior
-from .blocks import SLOPE
+from ..distributions import full_precision
+from .blocks import SLOPE, spectral_norm
 from .samplers import langevin, langevin_mlp
 
 
@@ -117,9 +117,9 @@ class JointEBMPrior(nn.Module):
         z0 = init if init is not None else torch.randn(n, self.dim, generator=generator, device=device)
         weights = self.frozen_weights()
         if trace is not None:  # the generic loop keeps every state
-            return langevin(lambda z: self.grad_log_density(z, weights), z0.float(), steps, step_size,
+            return langevin(lambda z: self.grad_log_density(z, weights), full_precision(z0), steps, step_size,
                             generator, mask, trace)
-        return langevin_mlp(weights, z0.float(), steps, step_size, self.slope, generator, mask)
+        return langevin_mlp(weights, full_precision(z0), steps, step_size, self.slope, generator, mask)
 
 
 def build_prior(cfg: EBMPrior | None, dim: int) -> nn.Module:

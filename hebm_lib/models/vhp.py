@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..configs import VHPNets
-from ..distributions import binarise, gaussian_log_prob, reparameterised_sample, soft_clamp, standard_normal_log_prob
+from ..distributions import binarise, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp, standard_normal_log_prob
 from .base import ElboTerms, LatentModelBase
 from .blocks import mlp
 from .priors import GaussianPrior
@@ -88,9 +88,9 @@ class VHPVAE(LatentModelBase):
         with autocast or contextlib.nullcontext():
             mu, logvar = self.encode(x)
             z = reparameterised_sample(mu, logvar, rng)
-            x_mean = self.decode(z).float()
+            x_mean = full_precision(self.decode(z))
             rec = self.reconstruction_nll(x, x_mean).mean()
-            mu, logvar, z = mu.float(), logvar.float(), z.float()
+            mu, logvar, z = full_precision(mu), full_precision(logvar), full_precision(z)
             f = gaussian_log_prob(z, mu, logvar) - self.log_prior_iw(z, rng=rng)
         # the constraint's C: per-pixel squared error on [0, 1] (whatever the likelihood), read by REWO / GECO
         constraint = ((x_mean.detach() - x) / 2).pow(2).mean()
