@@ -22,20 +22,45 @@ def to_unit_range(images_uint8: torch.Tensor) -> torch.Tensor:
     return full_precision(images_uint8).div(127.5).sub(1.0)
 
 
-def binarise(x: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+# -- random draws ----------------------------------------------------------------------------------------
+# Every draw of training goes through these two functions. ``rng`` is a torch.Generator (None: the global
+# one) or a noise source: an object with the same two methods, such as an ensemble's per-member generators
+# (hebm_lib.training.ensemble.MemberNoise), which draws each member's numbers as a separate run would.
+
+def standard_normal(shape, rng=None, device=None, dtype=None) -> torch.Tensor:
+    """N(0, 1) draws of ``shape`` from ``rng``."""
+    if rng is None or isinstance(rng, torch.Generator):
+        return torch.randn(shape, generator=rng, device=device, dtype=dtype)
+    return rng.standard_normal(shape, device, dtype)
+
+
+def uniform(shape, rng=None, device=None, dtype=None) -> torch.Tensor:
+    """U[0, 1) draws of ``shape`` from ``rng``."""
+    if rng is None or isinstance(rng, torch.Generator):
+        return torch.rand(shape, generator=rng, device=device, dtype=dtype)
+    return rng.uniform(shape, device, dtype)
+
+
+def bernoulli(p: torch.Tensor, rng=None) -> torch.Tensor:
+    """1 with probability p, else 0, as U < p: on the CPU the same draws and values as torch.bernoulli(p,
+    generator=rng) (tests/test_distributions.py), and a noise source can give U."""
+    return (uniform(p.shape, rng, p.device, p.dtype) < p).to(p.dtype)
+
+
+def binarise(x: torch.Tensor, rng=None) -> torch.Tensor:
     """Pixels in [-1, 1] -> {-1, 1}, each white with probability its grey level (Bernoulli resampling)."""
-    return torch.bernoulli(((x + 1) / 2).clamp(0, 1), generator=rng) * 2 - 1
+    return bernoulli(((x + 1) / 2).clamp(0, 1), rng) * 2 - 1
 
 
-def binarise_uint8(images: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+def binarise_uint8(images: torch.Tensor, rng=None) -> torch.Tensor:
     """uint8 images -> uint8 images of 0 / 255, each pixel white with probability its grey level."""
-    return (torch.bernoulli(full_precision(images) / 255, generator=rng) * 255).to(torch.uint8)
+    return (bernoulli(full_precision(images) / 255, rng) * 255).to(torch.uint8)
 
 
 def reparameterised_sample(mu: torch.Tensor, logvar: torch.Tensor, rng=None, n: int | None = None) -> torch.Tensor:
     """mu + sigma * eps with eps ~ N(0, I) from ``rng``; with ``n``, n draws stacked in a leading dim."""
     shape = mu.shape if n is None else (n,) + mu.shape
-    eps = torch.randn(shape, generator=rng, device=mu.device, dtype=mu.dtype)
+    eps = standard_normal(shape, rng, mu.device, mu.dtype)
     return mu + (0.5 * logvar).exp() * eps
 
 

@@ -62,6 +62,10 @@ class LatentModel(Protocol):
     def unsupported_mode(self, mode: str) -> str | None:
         """Why this system's objective cannot train in trainer mode ``mode``; None when it can."""
 
+    def ensemble_unsupported(self) -> str | None:
+        """Why this system's seeds cannot train as one ensemble (torch.func.vmap over its step); None when they
+        can (hebm_lib.training.ensemble)."""
+
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Unnormalised log p(x, z) per image."""
 
@@ -115,6 +119,9 @@ class LatentModelBase(nn.Module):
         """No per-iteration state by default (the conv HVAE's free nats have one)."""
 
     def unsupported_mode(self, mode: str) -> str | None:
+        return None
+
+    def ensemble_unsupported(self) -> str | None:
         return None
 
     def reconstruction_constraint(self, terms: ElboTerms, x: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,8 @@ import torch
 from torch import nn
 
 from ..configs import ConditionalNets
-from ..distributions import LOG_2PI, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp
+from ..distributions import (LOG_2PI, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp,
+                             standard_normal)
 from .base import ElboTerms, LatentModelBase
 from .top_down import TopDownBounds
 from .blocks import SLOPE, act, conv_stack, init_weights, mlp
@@ -124,7 +125,7 @@ class ConditionalHVAE(TopDownBounds, LatentModelBase):
     def sample(self, n: int, generator=None) -> torch.Tensor:
         """Ancestral samples of z (concatenated, bottom first)."""
         zs = [None] * len(self.latent_dims)
-        zs[-1] = torch.randn(n, self.latent_dims[-1], generator=generator, device=self.device)
+        zs[-1] = standard_normal((n, self.latent_dims[-1]), generator, self.device)
         for i in reversed(range(len(zs) - 1)):
             mu_p, logvar_p = self.generator["p"][i](self.generator["td"][i](zs[i + 1])).chunk(2, 1)
             zs[i] = reparameterised_sample(mu_p, soft_clamp(logvar_p), generator)

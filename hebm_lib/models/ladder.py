@@ -30,7 +30,8 @@ import torch
 from torch import nn
 
 from ..configs import EBMPrior, LadderNets
-from ..distributions import full_precision, kl_to_standard_mc, kl_to_standard_per_dim, reparameterised_sample
+from ..distributions import (full_precision, kl_to_standard_mc, kl_to_standard_per_dim, reparameterised_sample,
+                             standard_normal)
 from .base import ElboTerms, LatentModelBase
 from .blocks import SLOPE, act, conv_stack, down, init_weights, mlp, norm_layer, up
 from .priors import build_prior
@@ -263,6 +264,12 @@ class LadderModel(LatentModelBase):
             return "posterior Langevin (prior.posterior_langevin) trains in mode 'eager' only"
         return None
 
+    def ensemble_unsupported(self) -> str | None:
+        if self.posterior_langevin is not None:
+            return ("posterior Langevin (prior.posterior_langevin) takes gradients inside the step "
+                    "(torch.autograd.grad), which vmap cannot batch")
+        return None
+
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Unnormalised log p(x, z) = log p(x|z) + f(z) + log N(z; 0, I), constants dropped."""
         return -self.reconstruction_nll(x, self.decode(z)) + self.prior.log_density(z)
@@ -279,7 +286,7 @@ class LadderModel(LatentModelBase):
                 z = z.detach().requires_grad_(True)
                 return torch.autograd.grad(self.log_joint(x, z).sum(), z)[0]
 
-        z0 = torch.randn(x.shape[0], sum(self.latent_dims), generator=rng, device=x.device)
+        z0 = standard_normal((x.shape[0], sum(self.latent_dims)), rng, x.device)
         return langevin(grad_log_joint, z0, steps, step_size, rng).detach()
 
     @torch.no_grad()

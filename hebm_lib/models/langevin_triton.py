@@ -5,7 +5,9 @@ forward pass of f, its explicit backward pass (grad f), and the update
 
     z <- z + (s^2 / 2) * (grad f(z) - z) * mask + noise_t,   noise_t = s * eps_t (* mask), drawn by the caller,
 
-so one chain is one kernel launch instead of about 18 launches per step. The maths and the noise are
+so one chain is one kernel launch instead of about 18 launches per step. An ensemble's members
+(hebm_lib.training.ensemble) run in the same launch: the grid's second axis is the member, each with its own
+z, noise and weights (every tensor with a leading member dim). The maths and the noise are
 those of :func:`hebm_lib.models.samplers.langevin_mlp`; matrix products run in IEEE fp32, so the two
 agree up to float rounding (tests/test_samplers.py runs this kernel in Triton's interpreter on CPU).
 Up to four hidden layers (the authors' EBM has four, LEBM's two); wider or deeper nets use the loop.
@@ -25,13 +27,13 @@ MAX_WIDTH = 128
 
 
 def available(z: torch.Tensor, weights) -> bool:
-    """Whether this kernel can run the chain of ``weights`` on ``z``."""
+    """Whether this kernel can run the chain of ``weights`` on ``z`` (B x D, or M x B x D for M members)."""
     import os
     on_device = z.is_cuda or os.environ.get("TRITON_INTERPRET") == "1"
     n_hidden = len(weights) - 1
-    widths = [w.shape[0] for w, _ in weights[:-1]] + [z.shape[1]]
+    widths = [w.shape[-2] for w, _ in weights[:-1]] + [z.shape[-1]]
     return (triton is not None and on_device and z.dtype == torch.float32 and 1 <= n_hidden <= MAX_HIDDEN_LAYERS
-            and len({w.shape[0] for w, _ in weights[:-1]}) == 1 and max(widths) <= MAX_WIDTH)
+            and len({w.shape[-2] for w, _ in weights[:-1]}) == 1 and max(widths) <= MAX_WIDTH)
 
 
 if triton is not None:
@@ -58,10 +60,24 @@ if triton is not None:
     @triton.jit
     def _chain_kernel(z_ptr, noise_ptr, mask_ptr, out_ptr,
                       w0_ptr, b0_ptr, w1_ptr, b1_ptr, w2_ptr, b2_ptr, w3_ptr, b3_ptr, wl_ptr,
-                      B, D, H, steps, half_s2, slope,
+                      B, D, H, steps, half_s2, slope, mask_member_stride,
                       N_HIDDEN: tl.constexpr, HAS_MASK: tl.constexpr,
                       BLOCK_B: tl.constexpr, DP: tl.constexpr, HP: tl.constexpr):
         pid = tl.program_id(0)
+        member = tl.program_id(1)   # every tensor is contiguous with a leading member dim
+        z_ptr += member * B * D
+        out_ptr += member * B * D
+        noise_ptr += member * steps * B * D
+        mask_ptr += member * mask_member_stride
+        w0_ptr += member * H * D
+        w1_ptr += member * H * H
+        w2_ptr += member * H * H
+        w3_ptr += member * H * H
+        b0_ptr += member * H
+        b1_ptr += member * H
+        b2_ptr += member * H
+        b3_ptr += member * H
+        wl_ptr += member * H
         rows = pid * BLOCK_B + tl.arange(0, BLOCK_B)
         cols_d = tl.arange(0, DP)
         cols_h = tl.arange(0, HP)
@@ -107,19 +123,25 @@ def _pow2(n: int) -> int:
 
 def langevin_mlp_fused(weights, z0: torch.Tensor, noise: torch.Tensor, half_s2: float, slope: float,
                        mask: torch.Tensor | None = None, block_b: int = 16, num_warps: int = 4) -> torch.Tensor:
-    """The chain from ``z0`` (B x D) with pre-scaled ``noise`` (K x B x D); returns the final state."""
-    B, D = z0.shape
+    """The chain from ``z0`` (B x D) with pre-scaled ``noise`` (K x B x D); returns the final state. For M members:
+    z0 M x B x D, noise M x K x B x D, each weight and bias with a leading M, the mask D or M x 1 x D."""
+    single = z0.dim() == 2
+    if single:
+        z0, noise = z0.unsqueeze(0), noise.unsqueeze(0)
+        weights = [(w.unsqueeze(0), None if b is None else b.unsqueeze(0)) for w, b in weights]
+    M, B, D = z0.shape
     hidden = weights[:-1]
-    H = hidden[0][0].shape[0]
+    H = hidden[0][0].shape[-2]
     ptrs = []
     for i in range(MAX_HIDDEN_LAYERS):
         w, b = hidden[min(i, len(hidden) - 1)]
         ptrs += [w.contiguous(), b.contiguous()]
     out = torch.empty_like(z0)
-    grid = (triton.cdiv(B, block_b),)
+    mask_stride = 0 if mask is None or mask.dim() == 1 else D
+    grid = (triton.cdiv(B, block_b), M)
     _chain_kernel[grid](z0.contiguous(), noise.contiguous(), mask.contiguous() if mask is not None else z0, out,
-                        *ptrs, weights[-1][0].reshape(-1).contiguous(),
-                        B, D, H, noise.shape[0], float(half_s2), float(slope),
+                        *ptrs, weights[-1][0].reshape(M, -1).contiguous(),
+                        B, D, H, noise.shape[1], float(half_s2), float(slope), mask_stride,
                         N_HIDDEN=len(hidden), HAS_MASK=mask is not None, BLOCK_B=block_b, DP=_pow2(D), HP=_pow2(H),
                         num_warps=num_warps)
-    return out
+    return out[0] if single else out

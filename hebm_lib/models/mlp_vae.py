@@ -19,7 +19,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..configs import MLPVAENets
-from ..distributions import binarise, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp, standard_normal_log_prob
+from ..distributions import (binarise, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp,
+                             standard_normal, standard_normal_log_prob)
 from .base import ElboTerms, LatentModelBase
 from .blocks import mlp
 from .priors import GaussianPrior
@@ -146,7 +147,7 @@ class MLPVAE(LatentModelBase):
             mu, logvar = self._q1(self.generator["pseudo"]())
             pick = torch.randint(mu.shape[0], (n,), generator=generator, device=self.device)
             return reparameterised_sample(mu[pick], logvar[pick], generator)
-        top = torch.randn(n, self.latent_dims[-1], generator=generator, device=self.device)
+        top = standard_normal((n, self.latent_dims[-1]), generator, self.device)
         if not self.two_layers:
             return top
         mu_p, lv_p = self.generator["p1"](top).chunk(2, 1)

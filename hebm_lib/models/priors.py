@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ..configs import EBMPrior
-from ..distributions import full_precision
+from ..distributions import full_precision, standard_normal
 from .blocks import SLOPE, spectral_norm
 from .samplers import langevin, langevin_mlp
 
@@ -40,7 +40,7 @@ class GaussianPrior(nn.Module):
                mask: torch.Tensor | None = None, **_langevin) -> torch.Tensor:
         """Exact samples; with ``init`` and ``mask`` only the masked coordinates are redrawn.
         (Langevin settings, which the EBM prior takes, are ignored: these draws are exact.)"""
-        fresh = torch.randn(n, self.dim, generator=generator, device=device)
+        fresh = standard_normal((n, self.dim), generator, device)
         if init is None or mask is None:
             return fresh
         return torch.where(mask.bool(), fresh, init)
@@ -114,7 +114,7 @@ class JointEBMPrior(nn.Module):
         device = device or self.linears[0].bias.device
         steps = self.steps if steps is None else steps
         step_size = self.step_size if step_size is None else step_size
-        z0 = init if init is not None else torch.randn(n, self.dim, generator=generator, device=device)
+        z0 = init if init is not None else standard_normal((n, self.dim), generator, device)
         weights = self.frozen_weights()
         if trace is not None:  # the generic loop keeps every state
             return langevin(lambda z: self.grad_log_density(z, weights), full_precision(z0), steps, step_size,

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from ..configs import VHPNets
-from ..distributions import binarise, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp, standard_normal_log_prob
+from ..distributions import (binarise, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp,
+                             standard_normal, standard_normal_log_prob)
 from .base import ElboTerms, LatentModelBase
 from .blocks import mlp
 from .priors import GaussianPrior
@@ -112,6 +113,6 @@ class VHPVAE(LatentModelBase):
     @torch.no_grad()
     def sample(self, n: int, generator=None) -> torch.Tensor:
         """z ~ p(z) by ancestral sampling: zeta ~ N(0, I), z ~ p_Theta(z | zeta)."""
-        zeta = torch.randn(n, self.nets.zeta_dim, generator=generator, device=self.device)
+        zeta = standard_normal((n, self.nets.zeta_dim), generator, self.device)
         mu, logvar = self.generator["p_z"](zeta).chunk(2, 1)
         return reparameterised_sample(mu, soft_clamp(logvar), generator)

@@ -35,8 +35,13 @@ class Schedule:
         """Per-dim KL weights for iteration ``it`` (None = all 1); may set the model's layer gates."""
         return None
 
-    def filter_gradients(self, model) -> None:
-        """Called after the backward pass of the generator + inference update."""
+    def freezable(self, model) -> list:
+        """The parameters this schedule may hold back from an update (none by default)."""
+        return []
+
+    def holds_back(self) -> bool:
+        """Whether ``freezable`` is held back in this iteration's update (asked after its KL weight is set)."""
+        return False
 
     def stage(self, it: int) -> int:
         """pro-VLAE step (1..L) of iteration ``it``; 0 for the other schedules."""
@@ -149,10 +154,11 @@ class ConstrainedSchedule(Schedule):
     def logged_state(self):
         return {"beta": self.state["beta"], "c_hat": self.state["c_hat"]}
 
-    def filter_gradients(self, model):
-        if self.cfg.method == "rewo" and self.state["initial_phase"]:
-            for p in model.prior_parameters():   # REWO's initial phase trains theta, phi, not the prior's nets
-                p.grad = None
+    def freezable(self, model):
+        return list(model.prior_parameters()) if self.cfg.method == "rewo" else []
+
+    def holds_back(self):
+        return self.cfg.method == "rewo" and self.state["initial_phase"]   # REWO's initial phase: theta, phi only
 
     def state_dict(self):
         return dict(self.state)

@@ -79,12 +79,12 @@ def _stop_requests():
 
 
 def stop_at(deadline: float):
-    """A ``train`` callback that, once time.monotonic() passes ``deadline``, checks the state, writes a
-    checkpoint and raises :class:`TrainingStopped`."""
-    def callback(trainer: "Trainer", stats) -> None:
+    """A ``train`` (or ``train_ensemble``) callback that, once time.monotonic() passes ``deadline``, checks the
+    state, writes the checkpoint(s) and raises :class:`TrainingStopped`."""
+    def callback(trainer, stats) -> None:
         if time.monotonic() > deadline:
             trainer.check()   # never checkpoint a diverged state
-            atomic_save(trainer.state_dict(), Path(trainer.run_dir) / "checkpoint.pt")
+            trainer.save_checkpoint()
             raise TrainingStopped
     return callback
 
@@ -92,6 +92,57 @@ def stop_at(deadline: float):
 def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
     """Data order of one epoch: a function of (seed, epoch) only, so resuming replays it exactly."""
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+
+
+def batch_slice(it: int, batch_size: int, iters_per_epoch: int, rank: int = 0, world: int = 1) -> tuple[int, int, int]:
+    """(epoch, first index, count) of iteration ``it``'s batch within its epoch's permutation (this rank's share)."""
+    epoch, k = divmod(it, iters_per_epoch)
+    local = batch_size // world
+    return epoch, k * batch_size + rank * local, local
+
+
+def learning_rates(cfg: ExperimentConfig, it: int, iters_per_epoch: int) -> tuple[float, float | None]:
+    """(generator + inference lr, EBM lr or None) at iteration ``it``: the config's, decayed once per epoch."""
+    decay = cfg.train.lr_decay_per_epoch ** (it // iters_per_epoch)
+    return cfg.train.lr * decay, (cfg.prior.lr * decay if cfg.prior else None)
+
+
+def divergence(cfg: ExperimentConfig, seed: int, first: int, stats: dict, bad_scale: float) -> TrainingDiverged:
+    """The error of a run that went bad at iteration ``first`` (its statistics then), naming the setting to change."""
+    where = f"{cfg.name} (seed {seed}) diverged at iteration {first}"
+    nonfinite = [k for k, v in stats.items() if v != v or abs(v) == float("inf")]
+    if nonfinite:
+        return TrainingDiverged(f"{where}: non-finite {', '.join(nonfinite)} ({stats}). Lower train.lr / prior.lr.")
+    if abs(stats["energy_gap"]) > cfg.train.max_energy_gap:
+        return TrainingDiverged(f"{where}: EBM energy gap {stats['energy_gap']:.3g} exceeds "
+                                f"train.max_energy_gap={cfg.train.max_energy_gap:g}. "
+                                f"Lower prior.lr or keep spectral norm on.")
+    return TrainingDiverged(f"{where}: the EBM's tilt f(z+) = {stats['tilt']:.3g} is over "
+                            f"train.max_tilt_ratio={cfg.train.max_tilt_ratio:g} times its running scale "
+                            f"({bad_scale:.3g} + 1). Lower prior.lr.")
+
+
+def capture_cuda_graph(compute: Callable[[], None], device: torch.device, generators, snapshot, restore,
+                       before_capture: Callable[[], None] = lambda: None) -> "torch.cuda.CUDAGraph":
+    """One iteration recorded in a CUDA graph. The warm-up the recipe needs runs on a copy of the state that is
+    then put back in place (``snapshot()`` before, ``restore(saved)`` after: same tensors, so the graph's
+    addresses hold): every iteration of a graph-mode run, fresh or resumed, is a replay, and a resumed run
+    equals an uninterrupted one."""
+    saved = snapshot()
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        for _ in range(WARMUP_ITERATIONS):
+            compute()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    for g in generators:
+        graph.register_generator_state(g)
+    before_capture()
+    with torch.cuda.graph(graph):
+        compute()
+    restore(saved)
+    return graph
 
 
 @dataclass
@@ -105,6 +156,7 @@ class Trainer:
     iteration: int = 0
     wall_time_s: float = 0.0
     history: list = field(default_factory=list)
+    active = True   # still training (an ensemble's trainer drops diverged members and ends with none)
 
     def __post_init__(self):
         t = self.cfg.train
@@ -187,10 +239,7 @@ class Trainer:
 
     # -- the per-iteration inputs (host side) ---------------------------------------------
     def _batch(self, it: int) -> torch.Tensor:
-        bs = self.cfg.train.batch_size
-        epoch, k = divmod(it, self.iters_per_epoch)
-        local = bs // self.world
-        lo = k * bs + self.rank * local
+        epoch, lo, local = batch_slice(it, self.cfg.train.batch_size, self.iters_per_epoch, self.rank, self.world)
         if self._images_dev is None:
             idx = epoch_permutation(len(self.images), self.seed, epoch)[lo:lo + local]
             x = self.images[idx].to(self.device, non_blocking=True)
@@ -201,16 +250,14 @@ class Trainer:
         return to_unit_range(x).contiguous(memory_format=torch.channels_last)
 
     def _set_lr(self, it: int) -> None:
-        t = self.cfg.train
-        decay = t.lr_decay_per_epoch ** (it // self.iters_per_epoch)
-        for opt, base in ((self.opt_gi, t.lr), (self.opt_ebm, self.cfg.prior.lr if self.cfg.prior else None)):
+        for opt, lr in zip((self.opt_gi, self.opt_ebm), learning_rates(self.cfg, it, self.iters_per_epoch)):
             if opt is None:
                 continue
             for g in opt.param_groups:
                 if isinstance(g["lr"], torch.Tensor):
-                    g["lr"].fill_(base * decay)
+                    g["lr"].fill_(lr)
                 else:
-                    g["lr"] = base * decay
+                    g["lr"] = lr
 
     # -- one iteration (device side, no host reads) ----------------------------------------
     def _loss_terms(self, x, dim_weights):
@@ -237,7 +284,9 @@ class Trainer:
         m.prior.requires_grad_(True)
         self.opt_gi.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
-        self.schedule.filter_gradients(m)
+        if self.schedule.holds_back():   # no update at all for these (Adam's moments and step count stay)
+            for p in self.schedule.freezable(m):
+                p.grad = None
         self.scaler.unscale_(self.opt_gi)
         average_grads(self.gi_params)
         self.scaler.step(self.opt_gi)
@@ -294,24 +343,12 @@ class Trainer:
         self._graph.replay()
 
     def _capture(self) -> None:
-        """Record one iteration in a CUDA graph. The warm-up the recipe needs runs on a copy of the state
-        that is then put back in place (same tensors, so the graph's addresses hold): every iteration of
-        a graph-mode run, fresh or resumed, is a replay, and a resumed run equals an uninterrupted one."""
-        saved = self._device_state()
-        side = torch.cuda.Stream(self.device)
-        side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):
-            for _ in range(WARMUP_ITERATIONS):
-                self._compute(self._x_static)
-        torch.cuda.current_stream(self.device).wait_stream(side)
-        self._graph = torch.cuda.CUDAGraph()
-        self._graph.register_generator_state(self.rng)
-        self.opt_gi.zero_grad(set_to_none=True)
-        if self.opt_ebm:
-            self.opt_ebm.zero_grad(set_to_none=True)
-        with torch.cuda.graph(self._graph):
-            self._compute(self._x_static)
-        self._restore_device_state(saved)
+        def zero_grads():
+            for opt in (self.opt_gi, self.opt_ebm):
+                if opt:
+                    opt.zero_grad(set_to_none=True)
+        self._graph = capture_cuda_graph(lambda: self._compute(self._x_static), self.device, [self.rng],
+                                         self._device_state, self._restore_device_state, zero_grads)
 
     def _device_state(self) -> dict:
         opts = [o for o in (self.opt_gi, self.opt_ebm) if o]
@@ -348,21 +385,34 @@ class Trainer:
     def check(self) -> None:
         """Raise :class:`TrainingDiverged` if any iteration since the start went non-finite or exploded."""
         first = int(self._first_bad.item())
-        if first < 0:
-            return
-        stats = dict(zip(STAT_NAMES, self._bad_stats.tolist()))
-        where = f"{self.cfg.name} (seed {self.seed}) diverged at iteration {first}"
-        nonfinite = [k for k, v in stats.items() if v != v or abs(v) == float("inf")]
-        if nonfinite:
-            raise TrainingDiverged(f"{where}: non-finite {', '.join(nonfinite)} ({stats}). "
-                                   f"Lower train.lr / prior.lr.")
-        if abs(stats["energy_gap"]) > self.cfg.train.max_energy_gap:
-            raise TrainingDiverged(f"{where}: EBM energy gap {stats['energy_gap']:.3g} exceeds "
-                                   f"train.max_energy_gap={self.cfg.train.max_energy_gap:g}. "
-                                   f"Lower prior.lr or keep spectral norm on.")
-        raise TrainingDiverged(f"{where}: the EBM's tilt f(z+) = {stats['tilt']:.3g} is over "
-                               f"train.max_tilt_ratio={self.cfg.train.max_tilt_ratio:g} times its running scale "
-                               f"({self._bad_scale.item():.3g} + 1). Lower prior.lr.")
+        if first >= 0:
+            raise divergence(self.cfg, self.seed, first, dict(zip(STAT_NAMES, self._bad_stats.tolist())),
+                             self._bad_scale.item())
+
+    # -- what the training loop (run_loop) asks of a trainer --------------------------------------
+    @property
+    def label(self) -> str:
+        return f"{self.cfg.name}/{self.cfg.profile}/seed{self.seed}"
+
+    def log(self) -> float:
+        """Append this iteration's statistics to the history; returns its loss (for the progress bar)."""
+        self.history.append(self.read_stats())
+        return self.history[-1]["loss"]
+
+    def save_checkpoint(self) -> None:
+        atomic_save(self.state_dict(), Path(self.run_dir) / "checkpoint.pt")
+
+    def save_files(self) -> None:
+        """The checkpoint, the schedule's own files (pro-VLAE's per-step models) and the last epochs' snapshots
+        that are due now."""
+        if self.rank == 0:
+            save_due_files(self.cfg, self.iteration, self.iters_per_epoch, self.run_dir, self.state_dict,
+                           self.schedule.files_due(self.iteration, self.model), self.model.state_dict)
+
+    def stopped(self, signal_name: str) -> TrainingStopped:
+        return TrainingStopped(f"{self.cfg.name} (seed {self.seed}): {signal_name} at iteration {self.iteration:,}; "
+                               f"checkpoint written to {Path(self.run_dir) / 'checkpoint.pt'}; run the same command "
+                               f"again to resume")
 
 
 @contextlib.contextmanager
@@ -403,19 +453,26 @@ def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor,
     trainer.run_dir = run_dir
     if ckpt.exists():
         trainer.load_state_dict(torch_load(ckpt, CHECKPOINT_FIX, device))
-    total = cfg.train.iterations
-    log_every = max(1, total // 50)
     trainer.model.train()
-    every = cfg.train.checkpoint_every
-    with _terminal(progress if trainer.rank == 0 else False) as stream, _stop_requests() as asked, \
-            tqdm(total=total, initial=trainer.iteration, desc=f"{cfg.name}/{cfg.profile}/seed{seed}",
+    run_loop(trainer, cfg.train, progress if trainer.rank == 0 else False, callback, check_every)
+    return trainer
+
+
+def run_loop(trainer, train_cfg, progress, callback, check_every: int) -> None:
+    """The training loop of a trainer (one model's :class:`Trainer`, or an ensemble's): steps until
+    ``train_cfg.iterations``, the divergence check every ``check_every`` iterations and before every
+    checkpoint, the history every 2% of training, the files due, and a clean stop on SIGTERM / Ctrl-C."""
+    total = train_cfg.iterations
+    log_every = max(1, total // 50)
+    every = train_cfg.checkpoint_every
+    with _terminal(progress) as stream, _stop_requests() as asked, \
+            tqdm(total=total, initial=trainer.iteration, desc=trainer.label,
                  disable=stream is None, file=stream, mininterval=2, leave=False) as bar:
-        while trainer.iteration < total:
+        while trainer.iteration < total and trainer.active:
             if asked:   # a signal arrived during the last iteration: keep it, then stop
                 trainer.check()
-                atomic_save(trainer.state_dict(), ckpt)
-                raise TrainingStopped(f"{cfg.name} (seed {seed}): {asked[0]} at iteration {trainer.iteration:,}; "
-                                      f"checkpoint written to {ckpt}; run the same command again to resume")
+                trainer.save_checkpoint()
+                raise trainer.stopped(asked[0])
             t0 = time.perf_counter()
             stats = trainer.step()
             it = trainer.iteration
@@ -423,26 +480,23 @@ def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor,
             if logged or it % every == 0 or it % check_every == 0:
                 trainer.check()  # a host read: before any checkpoint, and every check_every iterations
             trainer.wall_time_s += time.perf_counter() - t0
-            if logged:
-                trainer.history.append(trainer.read_stats())
-                bar.set_postfix(loss=f"{trainer.history[-1]['loss']:.1f}", refresh=False)
+            if logged and trainer.active:
+                bar.set_postfix(loss=f"{trainer.log():.1f}", refresh=False)
             bar.update(1)
-            if trainer.rank == 0:
-                _save_files(trainer, run_dir, ckpt)
+            trainer.save_files()
             if callback:
                 callback(trainer, stats)
-    return trainer
 
 
-def _save_files(trainer: Trainer, run_dir: Path, ckpt: Path) -> None:
-    """The checkpoint, the schedule's own files (pro-VLAE's per-step models) and the last epochs' snapshots
-    that are due now."""
-    cfg, it = trainer.cfg, trainer.iteration
+def save_due_files(cfg: ExperimentConfig, it: int, iters_per_epoch: int, run_dir: Path, state_dict: Callable[[], dict],
+                   schedule_files: dict, model_state: Callable[[], dict]) -> None:
+    """One model's files due after iteration ``it``: its checkpoint (every ``checkpoint_every`` iterations and at
+    the end), its schedule's files, and the last ``snapshot_epochs`` epochs' snapshots."""
     total = cfg.train.iterations
     if it % cfg.train.checkpoint_every == 0 or it == total:
-        atomic_save(trainer.state_dict(), ckpt)
-    for name, contents in trainer.schedule.files_due(it, trainer.model).items():
-        atomic_save(contents, run_dir / name)
-    ipe, keep = trainer.iters_per_epoch, cfg.train.snapshot_epochs
-    if keep and it % ipe == 0 and it > total - keep * ipe:
-        atomic_save({"model": trainer.model.state_dict(), "iteration": it}, run_dir / f"snapshot-{it:08d}.pt")
+        atomic_save(state_dict(), Path(run_dir) / "checkpoint.pt")
+    for name, contents in schedule_files.items():
+        atomic_save(contents, Path(run_dir) / name)
+    keep = cfg.train.snapshot_epochs
+    if keep and it % iters_per_epoch == 0 and it > total - keep * iters_per_epoch:
+        atomic_save({"model": model_state(), "iteration": it}, Path(run_dir) / f"snapshot-{it:08d}.pt")
