@@ -7,6 +7,7 @@
     status --readme [--record-build]      rewrite README.md's results table from results/ (--check: is it current?)
     run-all --profile P --out-dir DIR     every notebook of the manifest (what `make` runs; --jobs 2: two at once)
     train CONFIG --profile P --seed S     train (or resume) one model into the cache; torchrun-able
+    train CONFIG [CONFIG ...] --seeds 0 1 2   the seeds (and configs) as one ensemble: one batched step
     configs [NAME]                        the config names, or one config resolved at a profile
     toc [--out FILE]                      the book's _toc.yml, generated from the manifest
     campaign --plan | --budget 90m        paper-profile models in order of value, resumable; stores finished artefacts
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overrides", default="{}", help='JSON, as the notebooks take: {"mnist_ours": {"train.iterations": 1000}}')
     p.add_argument("--no-store", action="store_true", help="train only; do not run and store finished artefacts")
     p.add_argument("--workers", type=int, default=1, help="train this many models side by side (processes)")
+    p.add_argument("--members", type=int, default=16,
+                   help="at most this many models in one ensemble (one batched step; on a GPU)")
     p = sub.add_parser("data", help="fetch datasets")
     p.add_argument("action", choices=["fetch"], help="fetch: make the data sets available (checked by checksum)")
     p.add_argument("names", nargs="*", default=["fmnist", "mnist", "mnist5k"],
@@ -115,10 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --readme: first copy this build's results (build/results/PROFILE) into results/PROFILE")
     p.add_argument("--check", action="store_true",
                    help="with --readme: write nothing; exit 1 when README.md's table is not what the results give")
-    p = sub.add_parser("train", help="train one config into the model cache")
-    p.add_argument("config", help="a config name of `hebm configs`")
+    p = sub.add_parser("train", help="train models into the model cache (several: as one ensemble)")
+    p.add_argument("configs", nargs="+", metavar="CONFIG",
+                   help="config names of `hebm configs`; several train together when they differ only in their data set")
     p.add_argument("--profile", default="cpu", choices=PROFILES, help=PROFILE_HELP)
-    p.add_argument("--seed", type=int, default=0, help="a non-negative integer")
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=None, help="a non-negative integer (default 0)")
+    seeds.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                       help="several seeds, trained as one ensemble (every kernel batched over the members)")
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--mode", default="auto", choices=("auto", "eager", "compiled", "graph"),
                    help="auto: a CUDA graph on a GPU, eager on a CPU")
@@ -187,7 +194,7 @@ def _dispatch(args) -> int:
         else:
             check_device(args.device)
             jobs = campaign.run(_seconds(args.budget), args.device, args.profile, overrides, not args.no_store,
-                                workers=args.workers)
+                                workers=args.workers, max_members=args.members)
             print(campaign.format_plan(jobs))
     elif args.command == "toc":
         from .io import atomic_write_text
@@ -252,12 +259,16 @@ def _readme(args) -> int:
 
 def _train(args) -> None:
     import torch
-    from .training import train_or_load
-    if args.seed < 0:
-        raise UsageError(f"--seed must be a non-negative integer, got {args.seed}")
-    cfg = _config(args.config, args.profile, _parse_params(args.override))
+    from .training import train_or_load, train_or_load_many
+    seeds = args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
+    if any(seed < 0 for seed in seeds) or len(set(seeds)) < len(seeds):
+        raise UsageError(f"--seed / --seeds must be distinct non-negative integers, got {' '.join(map(str, seeds))}")
+    overrides = _parse_params(args.override)
+    cfgs = [_config(name, args.profile, overrides) for name in dict.fromkeys(args.configs)]
     check_device(args.device)
     if "LOCAL_RANK" in os.environ and not torch.distributed.is_initialized():  # under torchrun
+        if len(cfgs) * len(seeds) > 1:
+            raise UsageError("under torchrun train one model (one config, --seed); ensembles train in one process")
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         torch.distributed.init_process_group(backend)
         if torch.cuda.is_available():
@@ -267,13 +278,20 @@ def _train(args) -> None:
     from .training import TrainingStopped, stop_at
     callback = stop_at(time.monotonic() + args.stop_after) if args.stop_after is not None else None
     try:
-        tm = train_or_load(cfg, args.seed, args.device, mode=args.mode, callback=callback)
+        if len(cfgs) * len(seeds) == 1:
+            trained = [train_or_load(cfgs[0], seeds[0], args.device, mode=args.mode, callback=callback)]
+        else:
+            trained = train_or_load_many([(cfg, seed) for cfg in cfgs for seed in seeds], args.device, mode=args.mode,
+                                         callback=callback, log=lambda line: print(f"hebm: {line}", file=sys.stderr),
+                                         ensemble="always")   # asked for by name: batched on any device
     except TrainingStopped as exc:
         if str(exc):   # a signal: said by the trainer, exit 1 (main)
             raise
-        print(f"{cfg.name}/{cfg.profile} seed {args.seed}: stopped after {args.stop_after:g} s; checkpoint kept")
+        print(f"{', '.join(c.name for c in cfgs)}/{args.profile} seeds {' '.join(map(str, seeds))}: stopped after "
+              f"{args.stop_after:g} s; checkpoints kept")
         return
-    info = {k: v for k, v in tm.info.items() if k != "history"}
-    print(f"{cfg.name}/{cfg.profile} seed {args.seed}: {tm.run_dir} ({info})"[:2000])
+    for tm in trained:
+        info = {k: v for k, v in tm.info.items() if k != "history"}
+        print(f"{tm.cfg.name}/{tm.cfg.profile} seed {tm.seed}: {tm.run_dir} ({info})"[:2000])
     if torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()

@@ -106,7 +106,7 @@ def test_a_truncated_checkpoint_is_exit_2_with_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["train", "fmnist_vlae", "--profile", "smoke", "--seed", "-1"], "--seed must be a non-negative integer"),
+    (["train", "fmnist_vlae", "--profile", "smoke", "--seed", "-1"], "--seed / --seeds must be distinct non-negative integers"),
     (["train", "fmnist_vlae", "--profile", "smoke", "-o", "train.nosuch=1"], "unknown config parameter 'train.nosuch'"),
     (["data", "fetch", "nosuch"], "unknown dataset 'nosuch'; valid datasets:"),
 ])

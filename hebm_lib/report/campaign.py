@@ -6,7 +6,8 @@ all trained, run and stored (results/paper/).
     hebm campaign --budget 90m [--device cuda]   run the next jobs; stop cleanly before the budget ends
 
 A job is one (config, seed) a notebook trains; a job interrupted by the budget keeps a checkpoint and
-continues where it stopped. The notebooks remain the truth about which models an artefact needs: the
+continues where it stopped. On a GPU an artefact's jobs train as ensembles (hebm_lib.training.ensemble): the
+seeds of a config, and configs that differ only in their data set, in one batched step each. The notebooks remain the truth about which models an artefact needs: the
 campaign trains the same configs with the same overrides, so the notebook then loads them from the cache.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .. import data as data_lib
 from .. import paths
 from ..configs import ExperimentConfig, get_config
 from ..io import resolve_device
-from ..training import TrainingStopped, run_dir_for, stop_at, train_or_load
+from ..training import TrainingStopped, ensemble_key, ensemble_unsupported, run_dir_for, stop_at, train_or_load_many
 from . import manifest
 from .results import changed_since, read_stored
 
@@ -135,13 +136,57 @@ def format_plan(jobs: list[Job]) -> str:
         note = f" (time est. {how})" if counted and how != "measured" else ""
         lines.append(f"{j.artefact:12s} {j.label[:30]:30s} {j.seed:4d}  {j.state[:30]:30s} {est['cuda']:>11s} "
                      f"{est['cpu']:>14s}{note}")
+    lines += ensemble_lines(jobs)
+    totals["cuda"] = sum(ensemble_estimate(g)[0] for g in ensembles(jobs))   # as the campaign trains them
     arts = list(dict.fromkeys(j.artefact for j in jobs))
     states = {a: _stored_state(a) for a in arts}
     stored, stale = [a for a in arts if states[a] == "current"], [a for a in arts if states[a] == "earlier"]
-    lines.append(f"left (unblocked jobs): {_human(totals['cuda'])} on a GPU, {_human(totals['cpu'])} on this CPU; "
+    lines.append(f"left (unblocked jobs): {_human(totals['cuda'])} on a GPU (in ensembles), {_human(totals['cpu'])} "
+                 f"on this CPU (one after another); "
                  f"stored runs: {', '.join(stored) or 'none'}"
                  + (f"; stored runs of earlier settings, to redo: {', '.join(stale)}" if stale else ""))
     return "\n".join(lines)
+
+
+def ensembles(jobs: list[Job], max_members: int = 16) -> list[list[Job]]:
+    """The unblocked jobs left, per artefact, grouped as the campaign trains them on a GPU: the models that can
+    share an ensemble (hebm_lib.training.ensemble_key), at most ``max_members`` each."""
+    groups: dict[tuple, list[list[Job]]] = {}
+    for j in jobs:
+        if j.blocked or j.shared_with or j.state == "done":
+            continue
+        alone = (j.cfg.hash, j.seed) if ensemble_unsupported(j.cfg) else ()   # its family trains one by one
+        chunks = groups.setdefault((j.artefact, ensemble_key(j.cfg), j.done_iterations, *alone), [[]])
+        if len(chunks[-1]) >= max_members:
+            chunks.append([])
+        chunks[-1].append(j)
+    return [chunk for chunks in groups.values() for chunk in chunks]
+
+
+def ensemble_estimate(group: list[Job]) -> tuple[float, str]:
+    """(GPU seconds left, how estimated) of training ``group`` as one ensemble: from step_times.json's measured
+    "ensemble" step of the smallest size that holds it, else the separate runs' sum (said so)."""
+    measured = json.loads(STEP_TIMES.read_text()).get("ensemble", {}).get("cuda", {})
+    first, m = group[0], len(group)
+    proxy = first.cfg.name if first.cfg.name in measured else ("fmnist_ours" if first.cfg.prior else "fmnist_vlae")
+    sizes = {int(k): v for k, v in measured.get(proxy, {}).items()}
+    fits = [k for k in sizes if k >= m]
+    if m > 1 and fits:
+        left = first.cfg.train.iterations - first.done_iterations
+        return left * sizes[min(fits)] / 1000, f"an ensemble of {min(fits)} measured, as {proxy}"
+    return sum(j.estimate_s["cuda"] for j in group), "as separate runs" + ("" if m == 1 else "; no ensemble measured")
+
+
+def ensemble_lines(jobs: list[Job], max_members: int = 16) -> list[str]:
+    """One line per ensemble of several models, with its GPU time."""
+    lines = []
+    for group in ensembles(jobs, max_members):
+        if len(group) > 1:
+            seconds, how = ensemble_estimate(group)
+            names = ", ".join(dict.fromkeys(j.cfg.name for j in group))
+            lines.append(f"ensemble: {group[0].artefact} {names} seeds {sorted({j.seed for j in group})} "
+                         f"({len(group)} models, one step): {_human(seconds)} on a GPU ({how})")
+    return lines
 
 
 def _stored_state(artefact: str) -> str | None:
@@ -198,10 +243,11 @@ def _flat_overrides(job: Job, overrides: dict) -> dict:
 
 
 def run(budget_s: float, device: str = "auto", profile: str = "paper", overrides: dict | None = None,
-        store: bool = True, log=print, workers: int = 1, artefacts=ORDER) -> list[Job]:
-    """Train the next jobs until ``budget_s`` is spent (a job cut short keeps a checkpoint); run and store
-    each artefact whose models are all trained. With ``workers`` > 1 the jobs train in that many
-    processes side by side first. Returns the plan as it stands at the end."""
+        store: bool = True, log=print, workers: int = 1, artefacts=ORDER, max_members: int = 16) -> list[Job]:
+    """Train the next jobs until ``budget_s`` is spent (a job cut short keeps a checkpoint), an artefact's jobs
+    as ensembles of at most ``max_members`` on a GPU; run and store each artefact whose models are all trained.
+    With ``workers`` > 1 the jobs train in that many processes side by side first. Returns the plan as it
+    stands at the end."""
     overrides = overrides or {}
     deadline = time.monotonic() + budget_s
     dev = resolve_device(device)
@@ -213,11 +259,11 @@ def run(budget_s: float, device: str = "auto", profile: str = "paper", overrides
     try:
         for artefact in artefacts:
             jobs = plan(profile, overrides, [artefact])
-            for job in jobs:
-                if job.blocked or job.shared_with or job.state == "done":
-                    continue
-                log(f"{artefact}: training {job.cfg.name} seed {job.seed} ({job.state})")
-                train_or_load(job.cfg, job.seed, dev, progress=sys.stderr.isatty(), callback=stop_at(deadline))
+            todo = [j for j in jobs if not (j.blocked or j.shared_with or j.state == "done")]
+            if todo:
+                log(f"{artefact}: training " + ", ".join(f"{j.label} seed {j.seed} ({j.state})" for j in todo))
+                train_or_load_many([(j.cfg, j.seed) for j in todo], dev, progress=sys.stderr.isatty(),
+                                   callback=stop_at(deadline), log=log, max_members=max_members)
             ready = all(_progress(j.cfg, j.seed) == (j.cfg.train.iterations, "") for j in jobs)
             if store and profile == "paper" and ready and not _stored(artefact):
                 from .execute import run_notebook

@@ -26,7 +26,7 @@ from .. import data as data_lib
 from .. import paths
 from ..configs import ExperimentConfig, get_config
 from ..io import device_name, resolve_device
-from ..training import TrainedModel, train_or_load
+from ..training import TrainedModel, train_or_load_many
 from . import results as results_module
 from .book import stored_page
 from .manifest import get as get_artefact
@@ -53,6 +53,7 @@ class NotebookRun:
     result: Result = None
     configs: tuple[str, ...] = ()    # the config names this notebook may resolve (its manifest entry's)
     started: float = field(default_factory=time.perf_counter)
+    _trained: dict = field(default_factory=dict)   # models trained with an earlier seed, not yet asked for
 
     @property
     def data_dir(self) -> Path:
@@ -77,12 +78,28 @@ class NotebookRun:
         return [(self.config(name, extra), extra)
                 for name, extra in get_artefact(self.artefact).models(self.profile, **changes)]
 
-    def model(self, cfg: ExperimentConfig, seed: int, train_set=None) -> TrainedModel:
-        # a training bar only on the terminal of `hebm run` (HEBM_PROGRESS names it): the page would keep
-        # every refresh of a bar
-        tm = train_or_load(cfg, seed, self.device, progress=os.environ.get("HEBM_PROGRESS") or False,
-                           train_set=train_set)
-        how = "from the cache" if tm.info["cached"] else f"trained in {tm.info['train_wall_time_s']:.0f} s"
+    def model(self, cfg: ExperimentConfig, seed: int, train_set=None, seeds: list[int] | None = None) -> TrainedModel:
+        """The trained model of (cfg, seed) on ``train_set`` (default: cfg's training set), from the cache or
+        trained. The first call for a config trains every seed of ``seeds`` (default: this run's) that the
+        notebook will ask for next, together: one ensemble on a GPU (hebm_lib.training.ensemble), one after
+        another on a CPU, where batching measured slower."""
+        key = (cfg.hash, seed, None if train_set is None else train_set.fingerprint)
+        if key not in self._trained:
+            together = list(seeds or self.seeds)
+            if seed not in together:
+                together = [seed]
+            # a training bar only on the terminal of `hebm run` (HEBM_PROGRESS names it): the page would keep
+            # every refresh of a bar
+            for tm in train_or_load_many([(cfg, s, train_set) for s in together], self.device,
+                                         progress=os.environ.get("HEBM_PROGRESS") or False, log=say):
+                self._trained[key[:1] + (tm.seed,) + key[2:]] = tm
+        tm = self._trained.pop(key)
+        if tm.info["cached"]:
+            how = "from the cache"
+        else:
+            ensemble = tm.info.get("ensemble")
+            how = f"trained in {tm.info['train_wall_time_s']:.0f} s" + (
+                f" (one step for {ensemble['members']} models, seeds {ensemble['seeds']})" if ensemble else "")
         print(f"{cfg.name} seed {seed}: {how}, {tm.info['iterations']:,} iterations")
         self.result.add_model(cfg, seed, tm.info, self._keep_history(cfg, seed, tm))
         return tm

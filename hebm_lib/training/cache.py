@@ -18,6 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -26,7 +27,8 @@ from .. import paths
 from ..configs import ExperimentConfig
 from ..io import atomic_save, atomic_write_text, code_hash, device_name, exclusive_lock, resolve_device, torch_load
 from ..models import LatentModel, build_model
-from .trainer import CHECKPOINT_FIX, train
+from .ensemble import Member, ensemble_key, ensemble_unsupported, train_ensemble
+from .trainer import CHECKPOINT_FIX, TrainingDiverged, train
 
 
 @dataclass
@@ -149,27 +151,137 @@ def _train_or_load_locked(cfg, seed, device, mode, train_set, key, cache_dir, pr
     final = run_dir / "model.pt"
     cached = final.exists()
     if not cached:
-        atomic_write_text(run_dir / "config.json", json.dumps(
-            {"config": cfg.to_dict(), "config_hash": cfg.hash, "seed": seed, "key": key,
-             "dataset": train_set.spec.display_name, "data_fingerprint": train_set.fingerprint,
-             "training_version": TRAINING_VERSION, "code_hash": code_hash()}, indent=2))
+        _write_config(run_dir, cfg, seed, key, train_set)
         resumed_from = _checkpoint_iteration(run_dir / "checkpoint.pt")
         trainer = train(cfg, seed, run_dir, train_set.images, device, progress, callback=callback, mode=mode)
-        info = {"iterations": trainer.iteration, "train_wall_time_s": round(trainer.wall_time_s, 2),
-                "resumed_from_iteration": resumed_from, "device": str(device),
-                "device_name": device_name(device), "mode": mode, "torch": torch.__version__,
-                "final": trainer.history[-1] if trainer.history else None, "history": trainer.history,
-                "dataset": train_set.spec.display_name, "n_train": len(train_set), "key": key}
         if trainer.rank == 0:
-            atomic_write_text(run_dir / HISTORY_FILE, history_csv(trainer.history))
-            atomic_save({"model": trainer.model.state_dict(), "info": info}, final)
+            _write_model(run_dir, trainer.model.state_dict(), trainer.history, _info(
+                trainer.iteration, trainer.wall_time_s, resumed_from, device, mode, train_set, key))
         if trainer.world > 1:
             torch.distributed.barrier()  # the other ranks read what rank 0 wrote
-    saved = _read_model_file(final, device)
+    return _load(cfg, seed, run_dir, device, cached)
+
+
+def _write_config(run_dir: Path, cfg: ExperimentConfig, seed: int, key: str, train_set) -> None:
+    atomic_write_text(run_dir / "config.json", json.dumps(
+        {"config": cfg.to_dict(), "config_hash": cfg.hash, "seed": seed, "key": key,
+         "dataset": train_set.spec.display_name, "data_fingerprint": train_set.fingerprint,
+         "training_version": TRAINING_VERSION, "code_hash": code_hash()}, indent=2))
+
+
+def _info(iterations: int, wall_time_s: float, resumed_from, device, mode: str, train_set, key: str, **extra) -> dict:
+    """What model.pt records of its training (the history is added by _write_model)."""
+    return {"iterations": iterations, "train_wall_time_s": round(wall_time_s, 2), "resumed_from_iteration": resumed_from,
+            "device": str(device), "device_name": device_name(device), "mode": mode, "torch": torch.__version__,
+            "dataset": train_set.spec.display_name, "n_train": len(train_set), "key": key, **extra}
+
+
+def _write_model(run_dir: Path, model_state: dict, history: list, info: dict) -> None:
+    """history.csv, then model.pt (its presence is what "trained" means)."""
+    atomic_write_text(run_dir / HISTORY_FILE, history_csv(history))
+    info = dict(info, final=history[-1] if history else None, history=history)
+    atomic_save({"model": model_state, "info": info}, run_dir / "model.pt")
+
+
+def _load(cfg: ExperimentConfig, seed: int, run_dir: Path, device, cached: bool) -> TrainedModel:
+    saved = _read_model_file(run_dir / "model.pt", device)
     model = build_model(cfg.nets, cfg.prior).to(device)
     model.load_state_dict(saved["model"])
     model.eval()
     return TrainedModel(model, cfg, seed, run_dir, dict(saved["info"], cached=cached))
+
+
+ENSEMBLE_POLICIES = ("auto", "always", "never")
+
+
+def batches_members(device: torch.device, policy: str | None = None) -> bool:
+    """Whether models that can share an ensemble train as one (``policy``, else $HEBM_ENSEMBLE, else auto).
+    auto: on a GPU, where one step's small kernels leave it idle and M members cost little more than one; not on
+    a CPU, where the step is compute-bound and the batched kernels measured slower than one model after another
+    (0.55-0.9x, benchmarks/RESULTS.md)."""
+    policy = policy or os.environ.get("HEBM_ENSEMBLE") or "auto"
+    if policy not in ENSEMBLE_POLICIES:
+        raise ValueError(f"HEBM_ENSEMBLE={policy!r}; valid: {', '.join(ENSEMBLE_POLICIES)}")
+    return policy == "always" or (policy == "auto" and device.type == "cuda")
+
+
+def train_or_load_many(requests, device=None, data_dir=None, cache_dir=None, progress: bool | str = True,
+                       mode: str = "auto", callback=None, log: Callable[[str], None] = print,
+                       ensemble: str | None = None, max_members: int = 16) -> list[TrainedModel]:
+    """The trained models of ``requests`` ((config, seed) or (config, seed, training set) each), in order: the
+    cached ones read, the others trained as ensembles (hebm_lib.training.ensemble) where ``ensemble``
+    (batches_members) says so: the seeds of a config, and configs that differ only in their data set, in one
+    batched step each; else one after another. Every member is written where train_or_load writes that
+    (config, seed), in the same files, so either finds the other's. A family whose step cannot be batched says
+    so in one line (``log``) and trains its members one by one.
+
+    A member that diverges stops alone; the others are finished and written, then its error is raised."""
+    device = resolve_device(device)
+    batch = batches_members(device, ensemble)
+    items, sets = [], {}
+    for request in requests:
+        cfg, seed, train_set = (*request, None)[:3]
+        if train_set is None:   # each data set read once
+            if repr(cfg.data) not in sets:
+                sets[repr(cfg.data)] = data_lib.training_set(cfg.data, data_dir)
+            train_set = sets[repr(cfg.data)]
+        items.append((cfg, seed, train_set, run_key(cfg, seed, train_set.fingerprint)))
+    groups: dict[tuple, list] = {}   # the models to train, by what can share an ensemble
+    to_train = set()
+    for cfg, seed, train_set, key in items:
+        if key in to_train or (run_dir_for(cfg, seed, train_set.fingerprint, cache_dir) / "model.pt").exists():
+            continue
+        to_train.add(key)
+        shared = (ensemble_key(cfg), training_mode(cfg, device, mode))
+        chunk = sum(1 for k in groups if k[:2] == shared and len(groups[k]) >= max_members)   # full ones before
+        groups.setdefault((*shared, chunk), []).append((cfg, seed, train_set, key))
+    errors = []
+    for (_, group_mode, _), group in groups.items():
+        reason = None
+        if batch and len(group) > 1:
+            reason = ensemble_unsupported(group[0][0])
+        if not batch or len(group) == 1 or reason:
+            if reason:
+                log(f"{group[0][0].name}: {reason}; its {len(group)} models train one by one")
+            for cfg, seed, train_set, _ in group:
+                train_or_load(cfg, seed, device, data_dir, cache_dir, progress, train_set, group_mode, callback)
+            continue
+        with contextlib.ExitStack() as locks:
+            for key in sorted(k for *_, k in group):
+                locks.enter_context(_training_lock(key, cache_dir))
+            errors += _train_group(group, device, group_mode, cache_dir, progress, callback)
+    if errors:
+        raise TrainingDiverged("; ".join(str(e) for e in errors))
+    return [_load(cfg, seed, run_dir_for(cfg, seed, ts.fingerprint, cache_dir), device, cached=key not in to_train)
+            for cfg, seed, ts, key in items]
+
+
+def _train_group(group, device, mode, cache_dir, progress, callback) -> list[Exception]:
+    """Train one ensemble's members (under their locks): those another process finished meanwhile are skipped;
+    members whose checkpoints stand at different iterations resume as one ensemble per iteration."""
+    by_start: dict[int, list] = {}
+    for cfg, seed, train_set, key in group:
+        run_dir = run_dir_for(cfg, seed, train_set.fingerprint, cache_dir)
+        if (run_dir / "model.pt").exists():
+            continue
+        by_start.setdefault(_checkpoint_iteration(run_dir / "checkpoint.pt") or 0, []).append(
+            (cfg, seed, train_set, key, run_dir))
+    errors = []
+    for start, members in sorted(by_start.items()):
+        for cfg, seed, train_set, key, run_dir in members:
+            _write_config(run_dir, cfg, seed, key, train_set)
+        trainer = train_ensemble([Member(cfg, seed, ts.images, run_dir) for cfg, seed, ts, _, run_dir in members],
+                                 device, progress, callback, mode)
+        ensemble = {"members": len(members), "seeds": [seed for _, seed, *_ in members],
+                    "configs": [cfg.name for cfg, *_ in members]}
+        for i, (cfg, seed, train_set, key, run_dir) in enumerate(members):
+            if i in trainer.diverged:
+                errors.append(trainer.diverged[i])
+                continue
+            j = trainer.positions.index(i)
+            _write_model(run_dir, trainer.member_model_state(j), trainer.histories[j], _info(
+                trainer.iteration, trainer.wall_time_s, start or None, device, mode, train_set, key, ensemble=ensemble))
+    return errors
 
 
 MODEL_FIX = "delete it (and the checkpoint.pt beside it) to train the model again"

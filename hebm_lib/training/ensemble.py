@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +63,16 @@ def ensemble_key(cfg: ExperimentConfig) -> str:
     d = cfg.to_dict()
     return json.dumps({k: v for k, v in d.items() if k not in ("name", "description", "data")}, sort_keys=True,
                       default=str)
+
+
+@functools.lru_cache(maxsize=None)
+def _unsupported(key: str, nets, prior) -> str | None:
+    return build_model(nets, prior).ensemble_unsupported()
+
+
+def ensemble_unsupported(cfg: ExperimentConfig) -> str | None:
+    """Why ``cfg``'s models cannot train as an ensemble (its family says: LatentModel.ensemble_unsupported)."""
+    return _unsupported(ensemble_key(cfg), cfg.nets, cfg.prior)
 
 
 @dataclass
@@ -165,8 +176,9 @@ class MemberAdam:
         group_of = self._param_groups(layout)
         for i, (avg, sq) in enumerate(zip(layout.unrow(self.exp_avg[m]), layout.unrow(self.exp_avg_sq[m]))):
             step = float(self.step[m, group_of[i]])
-            if step:   # a parameter never updated has no state in torch's Adam
-                state[i] = {"step": torch.tensor(step), "exp_avg": avg.clone(), "exp_avg_sq": sq.clone()}
+            if step:   # a parameter never updated has no state in torch's Adam; fused Adam's step: fp32, on the device
+                state[i] = {"step": torch.tensor(step, dtype=torch.float32, device=avg.device),
+                            "exp_avg": avg.clone(), "exp_avg_sq": sq.clone()}
         return {"state": state, "param_groups": copy.deepcopy(template)}
 
     def load_torch(self, m: int, layout: FlatLayout, saved: dict) -> None:

@@ -145,6 +145,16 @@ def capture_cuda_graph(compute: Callable[[], None], device: torch.device, genera
     return graph
 
 
+def _match_parameter_layout(opt: torch.optim.Optimizer) -> None:
+    """Adam's moments in their parameter's memory layout (channels-last convs): the fused kernel walks a parameter
+    and its moments in memory order, so a moment saved in another layout (an ensemble's, or another mode's) would
+    be read scrambled."""
+    for p, st in opt.state.items():
+        for k, v in st.items():
+            if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                st[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
+
+
 @dataclass
 class Trainer:
     cfg: ExperimentConfig
@@ -226,9 +236,10 @@ class Trainer:
         if state["config_hash"] != self.cfg.hash or state["seed"] != self.seed:
             raise ValueError("checkpoint was written for another config or seed; refusing to resume from it")
         self.model.load_state_dict(state["model"])
-        self.opt_gi.load_state_dict(state["opt_gi"])
-        if self.opt_ebm:
-            self.opt_ebm.load_state_dict(state["opt_ebm"])
+        for opt, saved in ((self.opt_gi, state["opt_gi"]), (self.opt_ebm, state["opt_ebm"])):
+            if opt:
+                opt.load_state_dict(saved)
+                _match_parameter_layout(opt)
         self.scaler.load_state_dict(state["scaler"])
         self.rng.set_state(state["rng"].cpu())
         self.iteration, self.wall_time_s = state["iteration"], state["wall_time_s"]
