@@ -8,4 +8,5 @@
     likelihood        log p(x) by importance sampling (VHP's Table 2 protocol)
     fid               FID / KID through torch-fidelity, in a named feature space (Inception or domain features)
     generation        samples as images, reconstruction MSE, the long-run Langevin chain (Tables 2, 4-6, Figs. 8, 10)
+    ebm_effect        what the joint EBM prior changes: energy gap, log Z, KL from N(0, I), Langevin's move
 """

@@ -138,11 +138,12 @@ def _np(x):
 
 @torch.no_grad()
 def anomaly_scores(model: LatentModel, images: torch.Tensor, generator: torch.Generator | None = None,
-                   batch_size: int = 500) -> torch.Tensor:
+                   batch_size: int = 500, with_tilt: bool = True) -> torch.Tensor:
     """The paper's decision function (Sec. 5.4): -log p(x, z), unnormalised, at one z ~ q(z | x).
 
     Higher means more anomalous. log p(x, z) = log p(x | z) + f(z) + log N(z; 0, I), constants dropped.
     A model that infers by posterior Langevin (LEBM's own inference) is scored at its Langevin z.
+    ``with_tilt`` False: the same score without f (the EBM switched off; the same z).
     """
     out = []
     for x in image_batches(images, model.device, batch_size):
@@ -151,7 +152,8 @@ def anomaly_scores(model: LatentModel, images: torch.Tensor, generator: torch.Ge
         else:
             mu, logvar = model.encode(x)
             z = reparameterised_sample(mu, logvar, generator)
-        out.append(-model.log_joint(x, z).cpu())
+        log_joint = model.log_joint(x, z) - (0 if with_tilt else model.prior.tilt(z))
+        out.append(-log_joint.cpu())
     return torch.cat(out)
 
 
