@@ -2,7 +2,10 @@
 
 * the fused Triton Langevin chain against the TorchScript loop (same noise) on the GPU;
 * the CUDA-graph training mode against eager: losses over 20 iterations from the same seed;
-* resume in graph mode: interrupted and resumed equals uninterrupted, bit for bit.
+* resume in graph mode: interrupted and resumed equals uninterrupted, bit for bit;
+* ensembles (hebm_lib.training.ensemble) on the GPU: the members' Langevin chains in the member-batched Triton
+  kernel against each member's own chain; an ensemble of 3 in graph mode against the same ensemble eager and
+  against the separate graph-mode run of seed 1, losses over 20 iterations.
 
     python benchmarks/gpu_check.py [--config fmnist_ours]
 """
@@ -18,7 +21,7 @@ import torch
 from hebm_lib.configs import get_config
 from hebm_lib.models import samplers
 from hebm_lib.models import langevin_triton
-from hebm_lib.training import train
+from hebm_lib.training import Member, train, train_ensemble
 
 
 def langevin_agreement(prior, n=100, steps=60, step_size=0.4) -> float:
@@ -52,7 +55,7 @@ def langevin_kernel_ms(prior, n=100, steps=60, step_size=0.4) -> dict:
     return out
 
 
-def losses(cfg, images, mode, run_dir, stop_at=None):
+def losses(cfg, images, mode, run_dir, stop_at=None, seed=0):
     seen = []
 
     class Stop(Exception):
@@ -64,10 +67,47 @@ def losses(cfg, images, mode, run_dir, stop_at=None):
             raise Stop
 
     try:
-        tr = train(cfg, 0, run_dir, images, "cuda", progress=False, callback=record, mode=mode)
+        tr = train(cfg, seed, run_dir, images, "cuda", progress=False, callback=record, mode=mode)
     except Stop:
         return seen, None
     return seen, tr
+
+
+def member_chains_agreement(cfg, members: int = 3, n: int = 100, steps: int = 60, step_size: float = 0.4) -> float:
+    """The member-batched fused chain against each member's own fused chain (same noise): max abs difference."""
+    from hebm_lib.models import build_model
+    priors = []
+    for s in range(members):
+        torch.manual_seed(s)
+        priors.append(build_model(cfg).prior.cuda())
+    ws = [p.frozen_weights() for p in priors]
+    z0 = torch.randn(members, n, priors[0].dim, device="cuda")
+    noise = torch.randn(members, steps, n, priors[0].dim, device="cuda") * step_size
+    stacked = [(torch.stack([w[i][0] for w in ws]), None if ws[0][i][1] is None else torch.stack([w[i][1] for w in ws]))
+               for i in range(len(ws[0]))]
+    together = langevin_triton.langevin_mlp_fused(stacked, z0, noise, 0.5 * step_size ** 2, priors[0].slope)
+    alone = torch.stack([langevin_triton.langevin_mlp_fused(ws[m], z0[m], noise[m], 0.5 * step_size ** 2, priors[0].slope)
+                         for m in range(members)])
+    return (together - alone).abs().max().item()
+
+
+def ensemble_checks(cfg, images, tmp: Path) -> dict:
+    seen = {}
+
+    def record(mode):
+        def callback(trainer, stats):
+            seen.setdefault(mode, []).append(trainer._stats[:, 0].tolist())
+        return callback
+    for mode in ("eager", "graph"):
+        train_ensemble([Member(cfg, s, images, tmp / f"ens-{mode}-{s}") for s in range(3)], "cuda", progress=False,
+                       callback=record(mode), mode=mode)
+    alone, _ = losses(cfg, images, "graph", tmp / "alone-seed1", seed=1)
+    rel = lambda a, b: abs(a - b) / abs(b)
+    return {"ensemble_graph_vs_eager_max_rel_loss_diff": max(rel(g, e) for G, E in zip(seen["graph"], seen["eager"])
+                                                              for g, e in zip(G, E)),
+            "ensemble_member1_vs_separate_graph_max_rel_loss_diff": max(rel(G[1], a) for G, a in zip(seen["graph"], alone)),
+            "ensemble_graph_losses_member1": [round(G[1], 3) for G in seen["graph"]][::4],
+            "separate_graph_losses_seed1": [round(a, 3) for a in alone][::4]}
 
 
 def main() -> None:
@@ -93,6 +133,8 @@ def main() -> None:
         _, resumed = losses(cfg, images, "graph", tmp / "resumed")
         a, b = full.model.state_dict(), resumed.model.state_dict()
         out["graph_resume_exact"] = all(torch.equal(a[k], b[k]) for k in a) and full.history == resumed.history
+        out["member_chains_fused_max_abs"] = member_chains_agreement(cfg)
+        out |= ensemble_checks(cfg, images, tmp)
     print(json.dumps(out))
 
 

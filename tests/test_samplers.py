@@ -75,9 +75,37 @@ for layers, hidden, d, b in [(4, 50, 16, 37), (2, 8, 6, 5), (1, 20, 3, 17)]:
         worst = max(worst, (out - ref).abs().max().item())
         if mask is not None:
             assert torch.equal(out[:, 2:], z0[:, 2:])
+    # three members in one launch (an ensemble's chains): each as its own chain
+    ws = [JointEBMPrior(d, EBMPrior(hidden=hidden, layers=layers)).frozen_weights() for _ in range(3)]
+    stacked = [(torch.stack([v[i][0] for v in ws]), torch.stack([v[i][1] for v in ws])) for i in range(len(ws[0]))]
+    zs, noises = torch.randn(3, b, d), torch.randn(3, 12, b, d) * 0.4
+    together = lt.langevin_mlp_fused(stacked, zs, noises, 0.08, 0.2)
+    for m in range(3):
+        worst = max(worst, (together[m] - lt.langevin_mlp_fused(ws[m], zs[m], noises[m], 0.08, 0.2)).abs().max().item())
 print(worst)
 """
     env = dict(os.environ, TRITON_INTERPRET="1")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
     assert float(res.stdout.strip().splitlines()[-1]) < 1e-5
+
+
+def test_the_chain_operator_runs_each_members_chain_under_vmap():
+    """vmap over an ensemble's priors: the operator's rule runs every member's chain in one batched kernel; each
+    equals the member's own chain on the same noise (float32 rounding of the batched matrix products aside)."""
+    from torch.func import vmap
+    priors = [JointEBMPrior(6, EBMPrior(hidden=20, layers=3)) for _ in range(3)]
+    ws = [p.frozen_weights() for p in priors]
+    stack = lambda i, j: torch.stack([w[i][j] for w in ws])
+    hidden = [(stack(i, 0), stack(i, 1)) for i in range(len(ws[0]) - 1)]
+    w_last = stack(len(ws[0]) - 1, 0)
+    z0, noise = torch.randn(3, 30, 6), torch.randn(3, 40, 30, 6) * 0.4
+
+    def chain(ws_, bs_, wl, z, n):
+        return samplers._chain(z, n, ws_, bs_, wl, None, 0.08, 0.2)
+    together = vmap(chain)([w for w, _ in hidden], [b for _, b in hidden], w_last, z0, noise)
+    for m in range(3):
+        alone = samplers._chain(z0[m], noise[m], [w for w, _ in ws[m][:-1]], [b for _, b in ws[m][:-1]], ws[m][-1][0],
+                                None, 0.08, 0.2)
+        assert torch.allclose(together[m], alone, atol=1e-5)
+        assert not torch.allclose(together[m], together[(m + 1) % 3])
