@@ -2,6 +2,7 @@ import torch
 
 from hebm_lib.configs import EBMPrior
 from hebm_lib.models.priors import JointEBMPrior
+from hebm_lib.models import samplers
 from hebm_lib.models.samplers import langevin, resample_layer
 
 
