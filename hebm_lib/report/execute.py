@@ -45,19 +45,63 @@ def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: P
     if unknown:
         raise UsageError(f"unknown parameter(s) {', '.join(unknown)} for {art.notebook}; "
                          f"valid parameters: {', '.join(known)}")
+    check_parameters(parameters or {}, known, art.notebook)
     if store:
         if profile != "paper" or prepare_only:
             raise UsageError("--store keeps paper-profile runs (the cpu profile is what every build runs)")
         return _run_and_store(art, profile, source, params)
     output = Path(output or paths.build_dir() / "executed" / profile / f"{art.notebook}.ipynb")
     output.parent.mkdir(parents=True, exist_ok=True)
-    _execute(source, output, params, prepare_only)
+    result = paths.results_dir(profile) / f"{art.id}.json"
+    before = _file_state(result)
+    try:
+        _execute(source, output, params, prepare_only)
+    except BaseException:
+        if _file_state(result) != before:   # written by this run, which then failed: no build may count it
+            result.unlink(missing_ok=True)
+        raise
     return output
+
+
+def check_parameters(parameters: dict, known: dict, notebook: str) -> None:
+    """The -p values against the notebook's parameter cell: never the profile or the device (their flags
+    check them), seeds a list of non-negative integers, any other value of its default's type (a None
+    default takes what the notebook itself checks)."""
+    import ast
+    for key, value in parameters.items():
+        if key in ("profile", "device"):
+            raise UsageError(f"use --{key} {value}, not -p {key}={value} (-p would bypass the flag's checks)")
+        if key == "seeds":
+            if value is not None and not (isinstance(value, list) and value and len(set(value)) == len(value)
+                                          and all(type(s) is int and s >= 0 for s in value)):
+                raise UsageError(f"seeds must be a non-empty list of distinct non-negative integers, "
+                                 f"e.g. -p 'seeds=[0,1]' (null: the profile's); got {value!r}")
+            continue
+        written = known[key]["default"]
+        try:
+            default = ast.literal_eval(written)
+        except (ValueError, SyntaxError):   # an expression: the notebook checks its own value
+            continue
+        if default is None:
+            continue
+        kind = (int, float) if type(default) is float else type(default)
+        if type(value) is bool and type(default) is not bool or not isinstance(value, kind):
+            raise UsageError(f"{key} takes a {type(default).__name__} like its default in {notebook} ({written}); "
+                             f"got {value!r}")
+
+
+def _file_state(path: Path):
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _execute(source: Path, output: Path, params: dict, prepare_only: bool = False, env: dict | None = None) -> None:
     import papermill
     import sys
+    from ..training import TrainingStopped
     # on a terminal: papermill's bar of the cells, and the kernel's training bars, which it writes to this
     # terminal's device (HEBM_PROGRESS; the kernel's own stderr is the page); logs and pages stay quiet otherwise
     terminal = sys.stderr.isatty() and not prepare_only
@@ -65,12 +109,21 @@ def _execute(source: Path, output: Path, params: dict, prepare_only: bool = Fals
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)   # the kernel inherits it
     try:
-        papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
-                                   language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
-                                   progress_bar=terminal, log_output=False,
-                                   # the kernel's own log (ipykernel 7 warns at every start that its local
-                                   # TCP sockets are unencrypted): errors only, so a log stays quiet
-                                   extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        with _Kernel() as kernel:
+            try:
+                papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
+                                           language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
+                                           progress_bar=terminal, log_output=False,
+                                           # the kernel's own log (ipykernel 7 warns at every start that its local
+                                           # TCP sockets are unencrypted): errors only, so a log stays quiet
+                                           extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                                           kernel_manager_class=kernel.manager_class(),
+                                           on_cell_start=kernel.stop_if_signalled)
+            except BaseException as exc:
+                stopped = kernel.stopped(exc)
+                if stopped is None:
+                    raise
+                raise TrainingStopped(stopped) from None
     finally:
         for k, v in saved.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
@@ -78,30 +131,174 @@ def _execute(source: Path, output: Path, params: dict, prepare_only: bool = Fals
         _fold_injected_parameters(output)
 
 
+class _Stop(BaseException):
+    """A signal before the kernel runs: the run ends (a BaseException, so that papermill passes it on)."""
+
+
+class _Kernel:
+    """The kernel papermill starts, and SIGTERM / Ctrl-C while it runs.
+
+    The kernel runs in a session of its own (jupyter_client starts it so), which a signal to this process
+    group does not reach; and a signal raised here would leave papermill mid-cell and the kernel torn down at
+    exit, in mid-reply. So a signal is handed on to the kernel: its trainer checkpoints and ends the cell with
+    TrainingStopped, and papermill ends the run as after any failing cell. A kernel outside a cell ignores
+    Ctrl-C, so the next cell does not start; before there is a kernel, the signal ends the run. A kernel left
+    running by a failure of papermill's is stopped, never left writing into a folder being cleaned up."""
+
+    STOP_WAIT_S = 120   # for the trainer to finish its iteration and write the checkpoint
+
+    def __init__(self):
+        self.process = None   # the kernel's Popen, once started
+        self.signals: list[str] = []
+        self._previous = {}
+
+    def manager_class(self):
+        from jupyter_client.manager import AsyncKernelManager
+        kernel = self
+
+        class KernelManager(AsyncKernelManager):
+            async def start_kernel(self, **kw):
+                await super().start_kernel(**kw)
+                kernel.process = getattr(self.provisioner, "process", None)
+
+            async def _async_interrupt_kernel(self):
+                # papermill shuts the kernel down idle, after its last or failing cell; the interrupt that
+                # jupyter_client sends first only makes the kernel log a KeyboardInterrupt on the terminal
+                if not self.shutting_down:
+                    await super()._async_interrupt_kernel()
+        return KernelManager
+
+    def __enter__(self):
+        import logging
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():   # only the main thread takes signals
+            self._previous = {sig: signal.signal(sig, self._forward) for sig in (signal.SIGTERM, signal.SIGINT)}
+        # after a signal, papermill's word on the kernel it stopped ("Kernel died ...") is not news
+        logging.getLogger("papermill").addFilter(self._quiet_after_signal)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import logging
+        import signal
+        try:
+            self._end()
+        finally:
+            logging.getLogger("papermill").removeFilter(self._quiet_after_signal)
+            for sig, handler in self._previous.items():
+                signal.signal(sig, handler)
+
+    def _quiet_after_signal(self, record) -> bool:
+        return not self.signals
+
+    def stop_if_signalled(self, **cell) -> None:
+        if self.signals:
+            raise _Stop
+
+    def _forward(self, signum, frame) -> None:
+        import signal
+        self.signals.append(signal.Signals(signum).name)
+        if self.process is not None and self.process.returncode is None:
+            os.kill(self.process.pid, signum)
+        else:
+            raise _Stop
+
+    def _end(self) -> None:
+        import subprocess
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()   # its trainer, if training, checkpoints
+        try:
+            self.process.wait(self.STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def stopped(self, exc: BaseException) -> str | None:
+        """The line that says how a signal stopped the run (``exc``: how papermill ended), None for a failure."""
+        import papermill
+        if isinstance(exc, papermill.PapermillExecutionError) and exc.ename == "TrainingStopped":
+            return " ".join(exc.evalue.split())   # the trainer's: which model, the iteration kept, how to resume
+        if not self.signals:
+            return None
+        return (f"{self.signals[0]} (no training iteration was under way; files are written whole or not at "
+                f"all); run the same command again to go on")
+
+
 def _run_and_store(art: manifest.Artefact, profile: str, source: Path, params: dict) -> Path:
-    """A stored run: executed into a scratch folder, its result checked for provenance, and only then the
-    notebook and the result moved into results/<profile>/ together, so a crash or a failing notebook
-    leaves the stored run that was there untouched."""
+    """A stored run: executed into a scratch folder of the build, its result checked for provenance, and only
+    then swapped into results/<profile>/ (:func:`_swap_in`), so that a crash, a failing notebook or a file
+    system that refuses a step leaves the stored run that was there whole."""
     import shutil
     import tempfile
     from .results import read_stored, stored_dir
     final = stored_dir(profile)
-    paths.build_dir().mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f"store-{art.id}-", dir=paths.build_dir()))
+    build = paths.build_dir()
+    build.mkdir(parents=True, exist_ok=True)
+    _remove_orphaned_scratch(build)
+    # its process id in its name: a later run removes it if this one is killed before it can
+    scratch = Path(tempfile.mkdtemp(prefix=f"store-{art.id}-{os.getpid()}-", dir=build))
     try:
         output = scratch / f"{art.notebook}.ipynb"
         _execute(source, output, params, env={"HEBM_RESULTS_DIR": str(scratch)})
         read_stored(art.id, profile, scratch)   # refuses a result without its provenance
+        names = [n for n in (f"{art.id}-histories", output.name) if (scratch / n).exists()]   # + training curves
         final.mkdir(parents=True, exist_ok=True)
-        histories = scratch / f"{art.id}-histories"   # the models' training curves
-        if histories.exists():
-            shutil.rmtree(final / histories.name, ignore_errors=True)
-            shutil.move(str(histories), final / histories.name)
-        os.replace(scratch / f"{art.id}.json", final / f"{art.id}.json")
-        os.replace(output, final / output.name)
+        _swap_in(scratch, names + [f"{art.id}.json"], final)
         return final / output.name
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _swap_in(source: Path, names: list[str], dest: Path) -> None:
+    """The files and folders ``names`` of ``source`` replace those of ``dest``, all or none, on any layout:
+    copied first into a staging folder beside ``dest`` (a rename cannot cross file systems, and the build
+    may be on another), then renamed into place, the last name (the result, which names the others) last
+    and atomically; a failure before it renames the old files back."""
+    import shutil
+    import tempfile
+    stage = Path(tempfile.mkdtemp(prefix=f".store-{dest.name}-", dir=dest.parent))
+    try:
+        new, old = stage / "new", stage / "old"
+        new.mkdir()
+        old.mkdir()
+        for name in names:
+            (shutil.copytree if (source / name).is_dir() else shutil.copy2)(source / name, new / name)
+        done = []   # the renames made, to undo
+        try:
+            for name in names[:-1]:
+                if (dest / name).exists():
+                    os.rename(dest / name, old / name)
+                    done.append((dest / name, old / name))
+                os.rename(new / name, dest / name)
+                done.append((new / name, dest / name))
+            os.replace(new / names[-1], dest / names[-1])
+        except BaseException:
+            for was, now in reversed(done):
+                os.rename(now, was)
+            raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _remove_orphaned_scratch(build: Path) -> None:
+    """The scratch folders of store runs whose process is gone (killed by SIGKILL, which no cleanup sees)."""
+    import re
+    import shutil
+    for folder in build.glob("store-*"):
+        owner = re.fullmatch(r"store-.+-(\d+)-[^-]+", folder.name)
+        if owner and not _process_exists(int(owner.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's
+        return True
+    return True
 
 
 def _fold_injected_parameters(path: Path) -> None:

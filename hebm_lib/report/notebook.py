@@ -110,7 +110,7 @@ class NotebookRun:
         from ..io import atomic_write_text
         from ..training import HISTORY_FILE, history_csv
         source = tm.run_dir / HISTORY_FILE
-        text = source.read_text() if source.exists() else history_csv(tm.info.get("history") or [])
+        text = _read_history(source, tm.run_dir) if source.exists() else history_csv(tm.info.get("history") or [])
         if not text:
             return None
         name = f"{self.artefact}-histories/{cfg.name}-{cfg.hash}-seed{seed}.csv"
@@ -235,10 +235,11 @@ class NotebookRun:
                          f"kept beside each result" + (" (dashed: the stored `paper` run's)." if stored_curves else ".")))
 
     def finish(self) -> None:
-        """Write the results file, show the stored paper-profile run beside this one, and the provenance."""
+        """Show the training curves, the stored paper-profile run beside this one and the provenance, then
+        write the results file: last, so that a run failing on the way leaves no result a build counts."""
         from IPython.display import Markdown, display
         self.result.wall_time_s = round(time.perf_counter() - self.started, 1)
-        path = write(self.result)
+        path = paths.results_dir(self.profile) / f"{self.artefact}.json"
         self.plot_training_curves()
         if self.profile != "paper":
             display(Markdown(self.stored_comparison()))
@@ -247,7 +248,7 @@ class NotebookRun:
                          f"`{self.device}`. Results file: `{path.name}` (profile `{self.profile}`); resolved "
                          f"configs by hash: {configs}."))
         display(Markdown(remake_instructions(self.artefact)))
-        self.result_path = path
+        self.result_path = write(self.result)
 
 
     def stored_comparison(self) -> str:
@@ -266,6 +267,35 @@ class NotebookRun:
                      f"({describe_changes(changes)}): its numbers are those of the earlier models, shown for the "
                      f"record, not as evidence for today's model.\n\n" + table)
         return table
+
+
+def _read_history(source: Path, model_dir: Path) -> str:
+    """A model's history.csv, checked to be what the trainer writes (an 'iteration' header, then rows of
+    numbers, empty where a value was not kept), so that no page plots or copies a damaged one."""
+    import csv
+    import io
+    from ..io import UnreadableFile
+    fix = f"delete the model folder {model_dir} to train it again"
+    try:
+        text = source.read_text()
+        rows = list(csv.reader(io.StringIO(text)))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UnreadableFile(f"{source} is not a readable training history ({exc}); {fix}") from None
+    if not rows or rows[0][:1] != ["iteration"]:
+        raise UnreadableFile(f"{source} is not a training history (no 'iteration,...' header line); {fix}")
+    for line, row in enumerate(rows[1:], 2):
+        if len(row) != len(rows[0]) or not all(_is_number(v) for v in row):
+            raise UnreadableFile(f"{source}: line {line} is not a row of {len(rows[0])} numbers "
+                                 f"({','.join(row)[:40]!r}); {fix}")
+    return text
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text or "nan")
+    except ValueError:
+        return False
+    return True
 
 
 def _curves(models: list[dict], folder) -> dict:

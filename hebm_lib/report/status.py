@@ -149,9 +149,12 @@ def _claims_cell(res: dict | None) -> str:
     return f"{sum(c['holds'] for c in tested)} of {len(tested)}" if tested else "none tested"
 
 
-def artefact_table(out_dir=None) -> str:
+def artefact_table(out_dir=None, warn=None) -> str:
     """`hebm list`: per artefact its id, what it is, the data the `cpu` build uses (a substitute named as
-    one), the claims holding in this build's `cpu` result and in the stored `paper` run."""
+    one), the claims holding in this build's `cpu` result and in the stored `paper` run. A result file that
+    cannot be read is "refused" in its cell and ``warn``-ed in one line naming it (default: on stderr)."""
+    import sys
+    warn = warn or (lambda line: print(f"hebm: warning: {line}", file=sys.stderr))
     from .. import data as data_lib
     from ..configs import get_config
     rows = [("id", "artefact", "claims hold: cpu", "paper (stored run)", "data at cpu (a stand-in: 'for' the paper's)")]
@@ -166,23 +169,28 @@ def artefact_table(out_dir=None) -> str:
                 continue
             if label not in labels:
                 labels.append(label)
+        refused = False
         try:
             cpu = read(a.id, "cpu", out_dir) if a.notebook else None
-        except ValueError:
-            cpu = None
+        except ValueError as exc:   # this build's result is damaged: said, never replaced by the recorded one
+            cpu, refused = None, True
+            warn(" ".join(str(exc).split()))
         recorded = ""
-        if cpu is None and a.notebook and out_dir is None:   # no build here: the last recorded book build's
+        if cpu is None and a.notebook and out_dir is None and not refused:   # no build here: the last recorded one
             cpu, _ = _read_quiet(a.id, "cpu", paths.stored_root() / "cpu", False)
             recorded = " (recorded)" if cpu else ""
         try:
             stored = read_stored(a.id) if a.notebook else None
-        except ValueError:
+        except ValueError as exc:
             paper = "refused"
+            warn(" ".join(str(exc).split()))
         else:
             paper = ("earlier settings" if stored and changed_since(stored) else _claims_cell(stored)) if stored \
                 else "none"
         what = f"{a.label}: {a.title}" if a.notebook else f"{a.label}: {a.title} ({a.status})"
-        rows.append((a.id, what if len(what) <= 50 else what[:49].rstrip() + "…", (_claims_cell(cpu) + recorded) if a.notebook else "-", paper, "; ".join(labels) or "-"))
+        cpu_cell = ("refused" if refused else _claims_cell(cpu) + recorded) if a.notebook else "-"
+        rows.append((a.id, what if len(what) <= 50 else what[:49].rstrip() + "…", cpu_cell, paper,
+                     "; ".join(labels) or "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 

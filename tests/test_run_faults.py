@@ -1,0 +1,218 @@
+"""Faults of `hebm run`: a signal stops the kernel's training with a checkpoint and one line; a stored run is
+replaced all or nothing on any file-system layout and leaves no scratch folder; a corrupt history or result
+file is one line naming it; a failed run leaves no result a build counts; -p values are checked."""
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from hebm_lib import cli
+from hebm_lib.report import execute, manifest, results, status
+
+FIG6_NOTEBOOK = "fig6_joint_prior_2d_mnist012.ipynb"
+
+
+def _env(tmp_path, **extra):
+    return dict(os.environ, HEBM_CACHE_DIR=str(tmp_path / "cache"), HEBM_RESULTS_DIR=str(tmp_path / "res"),
+                HEBM_BUILD_DIR=str(tmp_path / "build"), **extra)
+
+
+def _hebm(*args, env):
+    return subprocess.run([sys.executable, "-m", "hebm_lib", *args], capture_output=True, text=True, env=env,
+                          timeout=600, stdin=subprocess.DEVNULL)
+
+
+# 1. a signal to the process group of `hebm run` (the shell's Ctrl-C, a batch system's SIGTERM)
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_during_a_notebook_run_checkpoints_and_says_so(tmp_path, sig):
+    # a checkpoint after every iteration of a long training: its file says the kernel's loop is running
+    overrides = json.dumps({"mnist012_ours": {"train.iterations": 100000, "train.checkpoint_every": 1}})
+    proc = subprocess.Popen([sys.executable, "-m", "hebm_lib", "run", "fig6", "--profile", "smoke",
+                             "-p", f"overrides={overrides}"], env=_env(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    models = tmp_path / "cache" / "models"
+    deadline = time.monotonic() + 300
+    while not list(models.glob("*/checkpoint.pt")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.communicate()
+    os.killpg(proc.pid, sig)   # the whole group, as a terminal or a batch system sends it
+    _, err = proc.communicate(timeout=300)
+    lines = err.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1, err
+    assert lines[0].startswith(f"hebm: stopped: mnist012_ours (seed 0): {sig.name} at iteration"), err
+    assert lines[0].endswith("run the same command again to resume"), err
+    done = torch.load(next(models.glob("*/checkpoint.pt")), weights_only=False)["iteration"]
+    assert done > 0 and f"{sig.name} at iteration {done:,};" in lines[0]   # the kept iterations are named
+    assert not (tmp_path / "res" / "fig6.json").exists()
+
+
+# 2 and 3a. --store: all or nothing, on any layout, and no scratch folder left
+
+def _stored_run(stored: Path, label: str) -> None:
+    """A stored fig5 run whose result names its history CSV, and its notebook; ``label`` tells runs apart."""
+    r = results.Result("fig5", "Figure 5", "paper", [label], [0], "cuda (H100)")
+    r.models.append({"config": "mnist_ours", "config_hash": "h", "seed": 0, "iterations": 1, "train_wall_time_s": 1,
+                     "device_name": "H100", "torch": "2", "history": f"fig5-histories/mnist_ours-{label}-seed0.csv"})
+    results.write(r, stored)
+    (stored / "fig5-histories").mkdir(parents=True, exist_ok=True)
+    (stored / "fig5-histories" / f"mnist_ours-{label}-seed0.csv").write_text(f"iteration,loss\n1,{len(label)}\n")
+    (stored / "fig5_hierarchical_sampling_mnist.ipynb").write_text(json.dumps({"run": label}))
+
+
+def _tree(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def store_layout(tmp_path, monkeypatch):
+    """A stored run under stored/, a build folder on another (simulated) file system, and the notebook run
+    faked: it writes what a real one writes, a new seed's history."""
+    monkeypatch.setenv("HEBM_STORED_DIR", str(tmp_path / "stored"))
+    monkeypatch.setenv("HEBM_BUILD_DIR", str(tmp_path / "build"))
+    _stored_run(tmp_path / "stored" / "paper", "old")
+
+    def fake_execute(source, output, params, prepare_only=False, env=None):
+        _stored_run(Path(env["HEBM_RESULTS_DIR"]), "new")
+        output.write_text(json.dumps({"run": "new"}))
+    monkeypatch.setattr(execute, "_execute", fake_execute)
+    return tmp_path
+
+
+def _fail_renames(monkeypatch, fails):
+    """os.rename / os.replace that raise where ``fails(src, dst)`` says (a file system's refusal)."""
+    for name in ("rename", "replace"):
+        real = getattr(os, name)
+
+        def fake(src, dst, *a, _real=real, **kw):
+            if fails(Path(src), Path(dst)):
+                raise OSError(errno.EXDEV, os.strerror(errno.EXDEV), str(src), None, str(dst))
+            return _real(src, dst, *a, **kw)
+        monkeypatch.setattr(os, name, fake)
+
+
+def test_a_store_works_when_the_build_folder_is_on_another_file_system(store_layout, monkeypatch):
+    tmp = store_layout
+    device = lambda p: "build" if tmp / "build" in p.parents else "stored"
+    _fail_renames(monkeypatch, lambda src, dst: device(src) != device(dst))
+    execute._run_and_store(manifest.get("fig5"), "paper", tmp / "src.ipynb", {})
+    stored = tmp / "stored" / "paper"
+    assert sorted(_tree(stored)) == ["fig5-histories/mnist_ours-new-seed0.csv", "fig5.json",
+                                     "fig5_hierarchical_sampling_mnist.ipynb"]
+    assert results.read_stored("fig5", directory=stored)["datasets"] == ["new"]
+    assert not list((tmp / "build").glob("store-*")) and sorted(os.listdir(tmp / "stored")) == ["paper"]
+
+
+def test_a_store_that_fails_midway_leaves_the_stored_run_whole(store_layout, monkeypatch):
+    tmp = store_layout
+    stored = tmp / "stored" / "paper"
+    before = _tree(stored)
+    _fail_renames(monkeypatch, lambda src, dst: dst == stored / "fig5.json")   # the result's own move fails
+    with pytest.raises(OSError):
+        execute._run_and_store(manifest.get("fig5"), "paper", tmp / "src.ipynb", {})
+    assert _tree(stored) == before   # the old result, its history and its notebook, together
+    assert not list((tmp / "build").glob("store-*")) and sorted(os.listdir(tmp / "stored")) == ["paper"]
+
+
+def test_the_scratch_folder_of_a_killed_store_run_is_removed_by_the_next_run(store_layout, monkeypatch):
+    tmp = store_layout
+    gone = subprocess.Popen(["true"])
+    gone.wait()   # a process that no longer exists: a run killed with SIGKILL
+    stale = tmp / "build" / f"store-fig5-{gone.pid}-abc123"
+    stale.mkdir(parents=True)
+    (stale / "fig5.json").write_text("{}")
+    live = tmp / "build" / f"store-fig5-{os.getppid()}-def456"   # a run still going: kept
+    live.mkdir()
+
+    def failing(*args, **kw):
+        raise RuntimeError("the notebook failed")
+    monkeypatch.setattr(execute, "_execute", failing)
+    with pytest.raises(RuntimeError):
+        execute._run_and_store(manifest.get("fig5"), "paper", tmp / "src.ipynb", {})
+    assert sorted(p.name for p in (tmp / "build").glob("store-*")) == [live.name]
+
+
+# 5. a corrupt training history in the model cache
+
+def test_a_corrupt_history_is_one_line_and_the_failed_run_leaves_no_result(tmp_path):
+    env = _env(tmp_path)
+    seeds = map(str, manifest.get("fig6").default_seeds("smoke"))
+    trained = _hebm("train", "mnist012_ours", "--profile", "smoke", "--seeds", *seeds, env=env)
+    assert trained.returncode == 0, trained.stderr
+    history = next((tmp_path / "cache" / "models").glob("mnist012_ours-smoke-seed0-*/history.csv"))
+    history.write_text(history.read_text() + "garbage, not numbers\n")
+    proc = _hebm("run", "fig6", "--profile", "smoke", env=env)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+    assert lines[0].startswith("hebm: error: fig6 failed in cell") and str(history) in lines[0], lines[0]
+    assert f"delete the model folder {history.parent} to train it again" in lines[0], lines[0]
+    res = tmp_path / "res"
+    assert not (res / "fig6.json").exists()
+    assert not any("garbage" in p.read_text() for p in res.glob("fig6-histories/*.csv"))
+    row = next(line for line in status.render("smoke", res).splitlines() if line.startswith("| Figure 6 |"))
+    assert "not run in this build" in row, row
+
+
+def test_a_result_written_by_a_run_that_then_fails_is_removed(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEBM_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.setenv("HEBM_RESULTS_DIR", str(tmp_path / "res"))
+
+    def writes_then_fails(source, output, params, prepare_only=False, env=None):
+        results.write(results.Result("fig3", "Figure 3", "smoke", [], [0], "cpu"))
+        raise RuntimeError("a cell after finish() failed")
+    monkeypatch.setattr(execute, "_execute", writes_then_fails)
+    with pytest.raises(RuntimeError):
+        execute.run_notebook("fig3", "smoke", "cpu")
+    assert not (tmp_path / "res" / "fig3.json").exists()
+
+
+# 8. -p values
+
+SEEDS = "seeds must be a non-empty list of distinct non-negative integers, e.g. -p 'seeds=[0,1]' (null: the profile's)"
+
+
+@pytest.mark.parametrize("param, message", [
+    ("profile=paper", "use --profile paper, not -p profile=paper"),
+    ("device=cuda", "use --device cuda, not -p device=cuda"),
+    ("seeds=5", f"{SEEDS}; got 5"),
+    ("seeds=[0,-1]", f"{SEEDS}; got [0, -1]"),
+    ("seeds=[1,1]", f"{SEEDS}; got [1, 1]"),
+    ("overrides=3", "overrides takes a dict like its default in fig3_model_diagram ({}); got 3"),
+    ("config=3", "config takes a str like its default in fig3_model_diagram (\"fmnist_ours\"); got 3"),
+])
+def test_bad_notebook_parameters_are_one_line_with_exit_status_2(param, message, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HEBM_BUILD_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run", "fig3", "--profile", "smoke", "--prepare-only", "-p", param])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1 and err[0].startswith("hebm: error: ") and message in err[0], err
+
+
+def test_good_notebook_parameters_pass(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HEBM_BUILD_DIR", str(tmp_path))
+    assert cli.main(["run", "fig3", "--profile", "smoke", "--prepare-only", "-p", "seeds=[0,1]", "-p", "seeds=null",
+                     "-p", "config=mnist_vlae", "-p", 'overrides={"*": {"train.iterations": 2}}']) == 0
+
+
+# 9b. a corrupt result of this build
+
+def test_hebm_list_names_a_corrupt_build_result_and_does_not_show_the_recorded_one(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HEBM_BUILD_DIR", str(tmp_path))
+    monkeypatch.delenv("HEBM_RESULTS_DIR", raising=False)
+    broken = tmp_path / "results" / "cpu" / "fig6.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"schema": "hebm-res')   # truncated
+    assert cli.main(["list"]) == 0
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"hebm: warning: {broken}: not a readable results file"), err
+    assert lines[0].endswith("delete it and run the artefact again (`hebm run fig6 --profile cpu`)"), err
+    fig6 = next(line for line in out.splitlines() if line.startswith("fig6 "))
+    assert "refused" in fig6 and "(recorded)" not in fig6, fig6
