@@ -188,9 +188,12 @@ class NotebookRun:
         self.result.rows.append(Row(f"{metric} (the paper's)", setting, None, None, 0, value, unit, better,
                                     "the paper's number; not measured on its terms at this profile"))
 
-    def claim(self, claim: str, holds: bool | None, evidence: str) -> Claim:
-        """Record one of the paper's claims as tested here (holds None: not tested at this profile)."""
-        c = Claim(claim, None if holds is None else bool(holds), evidence)
+    def claim(self, claim: str, holds: bool | None, evidence: str, beyond_spread: bool | None = None) -> Claim:
+        """Record one of the paper's claims as tested here, by the paper's standard (holds None: not tested at this
+        profile); ``beyond_spread``: for a comparison the paper prints without error bars, whether the order holds
+        beyond the seed spread too (results.compare gives both marks)."""
+        c = Claim(claim, None if holds is None else bool(holds), evidence,
+                  None if beyond_spread is None else bool(beyond_spread))
         self.result.claims.append(c)
         return c
 
@@ -198,8 +201,9 @@ class NotebookRun:
         """The verdict on every claim recorded so far, as a list on the page."""
         from IPython.display import Markdown, display
         verdict = {True: "**holds**", False: "**does not hold**", None: "**not tested**"}
-        display(Markdown("\n".join(f"- {c.claim}: {verdict[c.holds]} at the `{self.profile}` profile ({c.evidence})."
-                                   for c in self.result.claims)))
+        spread = {True: "; beyond the seed spread too", False: "; not beyond the seed spread", None: ""}
+        display(Markdown("\n".join(f"- {c.claim}: {verdict[c.holds]}{spread[c.beyond_spread] if c.holds else ''} at "
+                                   f"the `{self.profile}` profile ({c.evidence})." for c in self.result.claims)))
 
     def plot_training_curves(self, max_configs: int = 8) -> None:
         """The training curves of this page's models (their history.csv beside the result): the loss and the
@@ -249,6 +253,12 @@ class NotebookRun:
                          f"configs by hash: {configs}."))
         display(Markdown(remake_instructions(self.artefact)))
         self.result_path = write(self.result)
+        # what nbval checks of an executed notebook: the result was written, whole, with every claim decided or
+        # marked untested, under this run's profile
+        saved = json.loads(Path(self.result_path).read_text())
+        assert saved["artefact"] == self.artefact and saved["profile"] == self.profile, saved["artefact"]
+        assert all(c["holds"] in (True, False, None) for c in saved["claims"]), "a claim without a verdict"
+        assert len(saved["claims"]) == len(self.result.claims) and len(saved["rows"]) == len(self.result.rows)
 
 
     def stored_comparison(self) -> str:

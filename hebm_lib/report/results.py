@@ -41,8 +41,11 @@ class Row:
 @dataclass
 class Claim:
     claim: str                           # the paper's statement, in words
-    holds: bool | None                   # None: not testable at this profile
+    holds: bool | None                   # by the paper's standard (None: not testable at this profile)
     evidence: str
+    # the second mark of a comparison the paper prints without error bars: whether the order holds beyond the
+    # seed spread too (None: not a comparison, or one seed); counted apart from ``holds``
+    beyond_spread: bool | None = None
 
 
 @dataclass
@@ -230,6 +233,18 @@ def profile_banner(profile: str) -> str:
     if profile == "cpu":
         return "CPU PROFILE: small nets, short training, 2 cores. Compare trends, not values."
     return "PAPER PROFILE: the paper's settings (the authors' code where the paper is silent)."
+
+
+def compare(a: float, a_sd: float | None, b: float, b_sd: float | None) -> tuple[bool, bool | None]:
+    """The two marks of "a is above b" as the paper prints it (means, no error bars): (the means are ordered,
+    the order is beyond the seed spreads too (None with one seed, whose spread is unknown))."""
+    one_seed = all(sd is None or sd != sd for sd in (a_sd, b_sd))
+    return bool(a > b), None if one_seed else clearly_above(a, a_sd, b, b_sd)
+
+
+def not_worse(a: float, a_sd: float | None, b: float, b_sd: float | None) -> bool:
+    """A tie as the paper prints one ("0.008 = 0.008"): a is not below b by more than the seed spreads."""
+    return not clearly_above(b, b_sd, a, a_sd)
 
 
 def clearly_above(a: float, a_sd: float | None, b: float, b_sd: float | None) -> bool:
