@@ -216,9 +216,10 @@ def _dispatch(args) -> int:
             return _readme(args)
         if args.out is None or args.record_build or args.check:
             raise UsageError("status: --out FILE writes the status page; --record-build and --check go with --readme")
-        from .report.status import render
+        from .report.status import glance, render
         atomic_write_text(args.out, render(args.profile))
-        print(f"wrote {args.out}")
+        atomic_write_text(args.out.parent / "glance.md", glance(args.profile))   # the landing page's table
+        print(f"wrote {args.out} and {args.out.parent / 'glance.md'}")
     elif args.command == "train":
         _train(args)
     elif args.command == "configs":

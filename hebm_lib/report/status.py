@@ -118,6 +118,32 @@ def _ebm_effects(profile: str, out_dir=None) -> list[str]:
             "|---|---|---|---|---|---|", *rows, ""]
 
 
+def glance(profile: str, out_dir=None) -> str:
+    """The landing page's table: per artefact the paper's claim, the stored `paper` run's verdict and this
+    build's, linked to its page; from the same result files as the status page."""
+    rows, held, tested = [], 0, 0
+    for a in ARTEFACTS:
+        if not a.notebook:
+            continue
+        res, refused = _read_quiet(a.id, profile, out_dir, False)
+        try:
+            stored = read_stored(a.id) if profile != "paper" else None
+        except ValueError:
+            stored = None
+        build = verdict(res).replace("**", "") if res else (refused or "not run in this build")
+        if res:
+            h, t, _, _ = _counts(res)
+            held, tested = held + h, tested + t
+        paper = ("made with earlier settings (not counted)" if stored and changed_since(stored)
+                 else verdict(stored).replace("**", "") if stored else "no stored run")
+        rows.append(f"| {{doc}}`{a.label} <generated/{a.notebook}>` | {md_cell(a.headline)} | {paper} | {build} |")
+    return "\n".join([
+        f"This build (`{profile}` profile): **{held} of {tested} tested claims hold**; a row reads *reproduced* only "
+        "when every claim its page tests holds. The {doc}`status page <generated/status>` has every claim with its numbers.", "",
+        f"| artefact | the paper's claim | `paper` profile (stored run) | `{profile}` profile (this build) |",
+        "|---|---|---|---|", *rows, ""])
+
+
 def _run_times(profile: str, out_dir=None) -> list[str]:
     """Each notebook's wall time in this build (its result's own record) beside what the manifest expects."""
     rows, total = [], 0.0
