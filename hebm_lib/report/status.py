@@ -136,11 +136,12 @@ def glance(profile: str, out_dir=None) -> str:
             held, tested = held + h, tested + t
         paper = ("made with earlier settings (not counted)" if stored and changed_since(stored)
                  else verdict(stored).replace("**", "") if stored else "no stored run")
-        rows.append(f"| {{doc}}`{a.label} <generated/{a.notebook}>` | {md_cell(a.headline)} | {paper} | {build} |")
+        rows.append(f"| {{doc}}`{a.label} <generated/{a.notebook}>` | {build} | {paper} | {md_cell(a.headline)} |")
     return "\n".join([
         f"This build (`{profile}` profile): **{held} of {tested} tested claims hold**; a row reads *reproduced* only "
         "when every claim its page tests holds. The {doc}`status page <generated/status>` has every claim with its numbers.", "",
-        f"| artefact | the paper's claim | `paper` profile (stored run) | `{profile}` profile (this build) |",
+        # the verdicts before the claim's words: on a phone they are what fits
+        f"| artefact | `{profile}` profile (this build) | `paper` profile (stored run) | the paper's claim |",
         "|---|---|---|---|", *rows, ""])
 
 
