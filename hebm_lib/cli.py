@@ -50,12 +50,15 @@ _EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def _seconds(text: str) -> float:
-    """'90m', '2h', '600s' or a number of minutes -> seconds."""
+    """'90m', '2h', '600s' or a number of minutes -> seconds (more than 0)."""
     units = {"s": 1, "m": 60, "h": 3600}
     try:
-        return float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text) * 60
+        seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text) * 60
     except (ValueError, IndexError):
-        raise UsageError(f"budget {text!r} is not a duration like 90m, 2h or 600s") from None
+        seconds = float("nan")
+    if not 0 < seconds < float("inf"):
+        raise UsageError(f"--budget {text!r} is not a positive duration like 90m, 2h or 600s")
+    return seconds
 
 
 def _config(name: str, profile: str, overrides: dict) -> configs.ExperimentConfig:
@@ -157,9 +160,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(exc: Exception) -> str:
+    import errno
     text = " ".join(str(exc).split())
-    if isinstance(exc, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)):   # a folder
-        text += "; make it writable, or point HEBM_CACHE_DIR / HEBM_RESULTS_DIR / HEBM_BUILD_DIR elsewhere"
+    elsewhere = "point HEBM_CACHE_DIR / HEBM_RESULTS_DIR / HEBM_BUILD_DIR elsewhere"
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):   # the line names the file (hebm_lib.io)
+        text += f"; free space on that disk, or {elsewhere}"
+    elif isinstance(exc, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)) or (
+            isinstance(exc, OSError) and exc.errno == errno.EROFS):   # a folder that cannot be written
+        text += f"; make it writable, or {elsewhere}"
     return text
 
 
@@ -189,11 +197,21 @@ def _dispatch(args) -> int:
             overrides = json.loads(args.overrides)
         except json.JSONDecodeError as exc:
             raise UsageError(f"--overrides is not JSON ({exc})") from None
+        if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
+            raise UsageError(f"--overrides must map config names (or '*') to overrides, got {args.overrides}")
+        for option, value in (("--workers", args.workers), ("--members", args.members)):
+            if value < 1:
+                raise UsageError(f"{option} must be at least 1, got {value}")
+        budget_s = _seconds(args.budget)
+        try:   # every override resolves before anything is read or trained
+            campaign.plan(args.profile, overrides, progress=False)
+        except ValueError as exc:
+            raise UsageError(f"--overrides: {exc}") from None
         if args.plan:
             print(campaign.format_plan(campaign.plan(args.profile, overrides)))
         else:
             check_device(args.device)
-            jobs = campaign.run(_seconds(args.budget), args.device, args.profile, overrides, not args.no_store,
+            jobs = campaign.run(budget_s, args.device, args.profile, overrides, not args.no_store,
                                 workers=args.workers, max_members=args.members)
             print(campaign.format_plan(jobs))
     elif args.command == "toc":

@@ -24,8 +24,13 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
+import math
+import numbers
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -42,6 +47,19 @@ def _check(ok: bool, message: str) -> None:
 
 def _choice(section: str, name: str, value, allowed) -> None:
     _check(value in allowed, f"{section}.{name}={value!r} not in {tuple(allowed)}")
+
+
+def _number(section: str, name: str, value, low: float, high: float = math.inf, *, low_open: bool = False,
+            high_open: bool = False, inf_ok: bool = False) -> None:
+    """A numeric field within [low, high] (an end with ``*_open``: excluded) and finite unless ``inf_ok``
+    (a threshold at inf is off); else one line naming it. NaN is never in range."""
+    if high == math.inf:
+        where = f"{'>' if low_open else '>='} {low:g}"
+    else:
+        where = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    _check(ok and (inf_ok or math.isfinite(value)),
+           f"{section}.{name} must be {'' if inf_ok else 'finite and '}{where}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -321,11 +339,14 @@ class EBMPrior:
     posterior_langevin: tuple[int, float] | None = None
 
     def __post_init__(self):
-        _check(self.posterior_langevin is None or (len(self.posterior_langevin) == 2 and self.posterior_langevin[0] >= 1
-                                                  and self.posterior_langevin[1] > 0),
-               f"prior.posterior_langevin must be None or (steps >= 1, step size > 0), got {self.posterior_langevin}")
-        _check(self.hidden >= 1 and self.layers >= 1 and self.langevin_steps >= 0 and self.langevin_step_size > 0
-               and self.lr >= 0, "prior.hidden, prior.layers must be >= 1, langevin_step_size > 0, lr >= 0")
+        pl = self.posterior_langevin
+        _check(pl is None or (len(pl) == 2 and pl[0] >= 1 and math.isfinite(pl[1]) and pl[1] > 0),
+               f"prior.posterior_langevin must be None or (steps >= 1, finite step size > 0), got {pl}")
+        _number("prior", "hidden", self.hidden, 1)
+        _number("prior", "layers", self.layers, 1)
+        _number("prior", "lr", self.lr, 0)   # 0: the EBM stays as initialised
+        _number("prior", "langevin_steps", self.langevin_steps, 0)
+        _number("prior", "langevin_step_size", self.langevin_step_size, 0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -351,14 +372,18 @@ class TrainConfig:
     def __post_init__(self):
         _choice("train", "kl", self.kl, ("analytic", "mc"))
         _choice("train", "amp", self.amp, ("off", "bf16", "fp16"))
-        _check(self.iterations >= 1 and self.batch_size >= 1 and self.checkpoint_every >= 1,
-               "train.iterations, train.batch_size and train.checkpoint_every must be >= 1")
-        _check(self.snapshot_epochs >= 0, f"train.snapshot_epochs must be >= 0, got {self.snapshot_epochs}")
-        _check(self.max_energy_gap > 0 and self.max_tilt_ratio > 1,
-               f"train.max_energy_gap must be > 0 and train.max_tilt_ratio > 1, got {self.max_energy_gap}, "
-               f"{self.max_tilt_ratio}")
-        _check(self.free_nats is None or (len(self.free_nats) == 3 and min(self.free_nats) >= 0),
-               f"train.free_nats must be None or (nats, hold, decay) >= 0, got {self.free_nats}")
+        for name in ("iterations", "batch_size", "checkpoint_every"):
+            _number("train", name, getattr(self, name), 1)
+        _number("train", "snapshot_epochs", self.snapshot_epochs, 0)
+        _number("train", "lr", self.lr, 0, low_open=True)
+        _check(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+               f"train.betas must be two numbers in [0, 1) (Adam's), got {self.betas}")
+        _number("train", "weight_decay", self.weight_decay, 0)
+        _number("train", "lr_decay_per_epoch", self.lr_decay_per_epoch, 0, 1, low_open=True)
+        _number("train", "max_energy_gap", self.max_energy_gap, 0, low_open=True, inf_ok=True)
+        _number("train", "max_tilt_ratio", self.max_tilt_ratio, 1, low_open=True, inf_ok=True)
+        _check(self.free_nats is None or (len(self.free_nats) == 3 and all(math.isfinite(v) and v >= 0 for v in self.free_nats)),
+               f"train.free_nats must be None or (nats, hold, decay), each finite and >= 0, got {self.free_nats}")
 
 
 # The weight of the KL term, one class per schedule (hebm_lib.training.schedules implements them).
@@ -370,7 +395,7 @@ class ConstantKL:
     beta: float = 1.0
 
     def __post_init__(self):
-        _check(self.beta > 0, f"schedule.beta must be > 0, got {self.beta}")
+        _number("schedule", "beta", self.beta, 0, low_open=True)
 
 
 @dataclass(frozen=True)
@@ -381,7 +406,7 @@ class KLWarmup:
     shape: str = "linear"          # "linear": t / T; "exp": 1 - exp(-t / T) (VLAE's own curve)
 
     def __post_init__(self):
-        _check(self.iterations >= 1, f"schedule.iterations must be >= 1, got {self.iterations}")
+        _number("schedule", "iterations", self.iterations, 1)
         _choice("schedule", "shape", self.shape, ("linear", "exp"))
 
 
@@ -395,8 +420,10 @@ class Progressive:
     fade_in: int = 5000            # iterations over which a new layer's paths ramp from 0 to 1
 
     def __post_init__(self):
-        _check(self.steps >= 1 and self.beta > 0 and self.pre_kl >= 0 and self.fade_in >= 0,
-               "schedule.steps >= 1, beta > 0, pre_kl >= 0, fade_in >= 0")
+        _number("schedule", "steps", self.steps, 1)
+        _number("schedule", "beta", self.beta, 0, low_open=True)
+        _number("schedule", "pre_kl", self.pre_kl, 0)
+        _number("schedule", "fade_in", self.fade_in, 0)
 
 
 @dataclass(frozen=True)
@@ -413,8 +440,9 @@ class Constrained:
 
     def __post_init__(self):
         _choice("schedule", "method", self.method, ("rewo", "geco"))
-        _check(self.kappa > 0 and self.beta_init > 0 and 0 <= self.ema < 1,
-               "schedule.kappa > 0, beta_init > 0 and 0 <= ema < 1")
+        for name in ("kappa", "lr", "tau", "beta_init"):
+            _number("schedule", name, getattr(self, name), 0, low_open=True)
+        _number("schedule", "ema", self.ema, 0, 1, high_open=True)
 
 
 SCHEDULE_CLASSES = {c.kind: c for c in (ConstantKL, KLWarmup, Progressive, Constrained)}
@@ -857,6 +885,73 @@ def _fields(cls) -> list[str]:
     return [f.name for f in dataclasses.fields(cls)]
 
 
+@functools.cache
+def _field_types(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+def _typed(key: str, value, cls):
+    """An override's ``value`` as field ``key`` of ``cls`` declares it: an integral number for an int (6e0 is 6,
+    so one model has one hash), any number for a float (as a float), true / false for a bool, a list for a
+    tuple (each item typed); else one line naming the key, the value and the type."""
+    hint = _field_types(cls)[key.rpartition(".")[2]]
+    ok, typed = _as_type(value, hint)
+    _check(ok, f"{key}={value!r} must be {_type_words(hint)}")
+    return typed
+
+
+def _as_type(value, hint) -> tuple[bool, Any]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None:
+            return type(None) in args, None
+        for arg in args:
+            ok, typed = (False, None) if arg is type(None) else _as_type(value, arg)
+            if ok:
+                return True, typed
+        return False, None
+    if hint is bool:
+        return isinstance(value, bool), value
+    if isinstance(value, bool) and hint in (int, float):   # True is an int to Python, not a number here
+        return False, None
+    if hint is int:
+        if isinstance(value, numbers.Integral):
+            return True, int(value)
+        return (True, int(value)) if isinstance(value, numbers.Real) and float(value).is_integer() else (False, None)
+    if hint is float:
+        try:
+            return (True, float(value)) if isinstance(value, numbers.Real) else (False, None)
+        except OverflowError:
+            return False, None
+    if hint is str:
+        return isinstance(value, str), value
+    if origin is tuple:
+        items = args[:1] * len(value) if len(args) == 2 and args[1] is Ellipsis else args
+        if not isinstance(value, (list, tuple)) or len(items) != len(value):
+            return False, None
+        typed = [_as_type(v, a) for v, a in zip(value, items)]
+        return all(ok for ok, _ in typed), tuple(v for _, v in typed)
+    return True, value
+
+
+_WORDS = {int: ("an integer", "integers"), float: ("a number", "numbers"), str: ("a string", "strings"),
+          bool: ("true or false", "true or false")}
+
+
+def _type_words(hint, plural: bool = False) -> str:
+    """A field type in words: 'None or a list of 3 (a number, an integer, an integer)'."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(["None"] * (type(None) in args) + [_type_words(a) for a in args if a is not type(None)])
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_type_words(args[0], True)}"
+        if len(set(args)) == 1:
+            return f"a list of {len(args)} {_type_words(args[0], True)}"
+        return f"a list of {len(args)} ({', '.join(_type_words(a) for a in args)})"
+    return _WORDS[hint][plural] if hint in _WORDS else getattr(hint, "__name__", str(hint))
+
+
 def _build_section(section: str, value: dict, current):
     """A section from a dict; ``kind`` picks the class of nets / schedule (default: the current one)."""
     value = dict(value)
@@ -879,7 +974,7 @@ def _build_section(section: str, value: dict, current):
     base = {}
     if current is not None and type(current) is cls:
         base = {f: getattr(current, f) for f in _fields(cls)}
-    return cls(**{**base, **{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}})
+    return cls(**{**base, **{k: _typed(f"{section}.{k}", v, cls) for k, v in value.items()}})
 
 
 def _apply_override(sections: dict, key: str, value, name: str, pending: dict) -> None:
@@ -902,7 +997,7 @@ def _apply_override(sections: dict, key: str, value, name: str, pending: dict) -
     if leaf not in _fields(cls):
         raise ValueError(f"unknown config parameter {key!r} for {name}; valid {section} parameters of "
                          f"{cls.__name__}: {', '.join(_fields(cls))}")
-    pending.setdefault(section, {})[leaf] = tuple(value) if isinstance(value, list) else value
+    pending.setdefault(section, {})[leaf] = _typed(key, value, cls)
 
 
 def _apply_overrides(sections: dict, overrides: dict, name: str) -> None:

@@ -5,6 +5,7 @@ Nothing here imports the rest of hebm_lib, so every layer may use it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import os
@@ -20,15 +21,43 @@ TRAINING_CODE = ("models", "training", "distributions.py")
 
 
 def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(file)`` to a temporary file in the same folder, fsync, rename over ``path``."""
+    """Write through ``write(file)`` to a temporary file in the same folder, fsync, rename over ``path``.
+    On any failure the temporary file is removed and ``path`` is left as it was; a disk error names ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:   # a full disk, a signal: no .tmp file left behind
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        disk = _os_error(exc)
+        if disk is None:
+            raise
+        if disk.filename in (None, str(tmp)):   # a failed write() names no file; the temp name means nothing
+            disk.filename = str(path)
+        if disk is exc:
+            raise
+        raise disk from None   # torch.save reports a short write as RuntimeError('unexpected pos'), the OSError its context
+
+
+# a writer that swallows one of these (torch.save does) failed because of the disk, not the object written
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+
+
+def _os_error(exc: BaseException) -> OSError | None:
+    """``exc`` if it is an OSError, else the disk error it was raised while handling (if any)."""
+    if isinstance(exc, OSError):
+        return exc
+    while exc is not None:
+        exc = exc.__cause__ or exc.__context__
+        if isinstance(exc, OSError):
+            return exc if exc.errno in _DISK_ERRNOS else None
+    return None
 
 
 def atomic_save(obj, path: Path) -> None:

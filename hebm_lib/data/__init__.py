@@ -25,7 +25,8 @@ def load(name: str, split: str, data_dir=None, checksums: dict | None = None) ->
 
 
 def available(name: str, data_dir=None) -> bool:
-    """True when ``name`` loads (files present and verified)."""
+    """True when the test split of ``name`` loads (files present and verified): a quick check; ``fetch``
+    verifies every split."""
     try:
         load(name, "test", data_dir)
         return True
@@ -35,31 +36,52 @@ def available(name: str, data_dir=None) -> bool:
 
 def fetch(name: str, data_dir=None) -> str:
     """Make data set ``name`` available under data_dir (its record's fetcher), read it back, and return a line
-    saying where it came from."""
+    saying where it came from. Every file of every split is verified, before and after: one that is there but
+    not as data/checksums.json records is an error naming it, never fetched over."""
     s, root = spec(name), paths.data_dir(data_dir)   # an unknown name is an error listing the valid ones
-    if available(name, root):
+    if _first_missing(s, root) is None:
         return f"{name}: present and verified"
     if s.fetch is None:
         raise DataError(f"{name}: nothing to fetch here; {s.how_to_get}")
     line = s.fetch(s, root)
-    for split in ("train", "test"):   # the fetched files verify, or the error names the file
-        load(name, split, root)
+    missing = _first_missing(s, root)   # the fetched files verify, or the error names the file
+    if missing is not None:
+        raise missing
     return line
 
 
-def training_set(data_cfg, data_dir=None) -> ImageSet:
+def _first_missing(s: DatasetSpec, root) -> DataError | None:
+    """Why the first split that does not load fails (None: every split verifies); a corrupt file is raised."""
+    checksums, missing = load_checksums(), None
+    for split in s.splits:
+        try:
+            load(s.name, split, root, checksums)
+        except DataError as exc:
+            if exc.corrupt:
+                raise
+            missing = missing or exc
+    return missing
+
+
+def training_set(data_cfg, data_dir=None, loaded: dict | None = None) -> ImageSet:
     """The images a config trains on: its split, or with ``held_out`` the anomaly protocol's 80% split,
     then the images of ``classes`` only, then the first ``n_train`` of a fixed shuffle. Factor datasets (3DShapes, dSprites) give ``n_train``
-    i.i.d. factor draws (their real files: every image when ``n_train`` is None)."""
+    i.i.d. factor draws (their real files: every image when ``n_train`` is None). ``loaded``: the splits read so
+    far, (name, split) -> ImageSet, filled in; a caller asking for many configs reads each split once."""
     if spec(data_cfg.name).is_factor_data:
         if data_cfg.classes is not None:
             raise DataError(f"data.classes selects labels, which {data_cfg.name} does not have; remove it")
         return FactorData(spec(data_cfg.name), data_dir).training_set(data_cfg.n_train)
+    loaded = {} if loaded is None else loaded
+
+    def split(name: str) -> ImageSet:
+        if (data_cfg.name, name) not in loaded:
+            loaded[data_cfg.name, name] = load(data_cfg.name, name, data_dir)
+        return loaded[data_cfg.name, name]
     if data_cfg.held_out is None:
-        ds = load(data_cfg.name, data_cfg.split, data_dir)
+        ds = split(data_cfg.split)
     else:
-        ds = anomaly_split(load(data_cfg.name, "train", data_dir), load(data_cfg.name, "test", data_dir),
-                           data_cfg.held_out)[0]
+        ds = anomaly_split(split("train"), split("test"), data_cfg.held_out)[0]
     return ds.only_classes(data_cfg.classes).subset(data_cfg.n_train)
 
 

@@ -28,7 +28,7 @@ DATASETS: dict[str, DatasetSpec] = {
                         "put train_32x32.mat, test_32x32.mat and extra_32x32.mat from "
                         "http://ufldl.stanford.edu/housenumbers/ in <data_dir>/svhn/, or run "
                         "`python -m hebm_lib data fetch svhn` while online",
-                        read=images.read_svhn, fetch=images.fetch_svhn),
+                        splits=("train", "test", "extra"), read=images.read_svhn, fetch=images.fetch_svhn),
     "cifar10": DatasetSpec("cifar10", "CIFAR-10", (3, 32, 32), 10, None,
                            "put the folder cifar-10-batches-py (unpacked from cifar-10-python.tar.gz of "
                            "https://www.cs.toronto.edu/~kriz/cifar.html) in <data_dir>/cifar10/, or run "
@@ -36,16 +36,16 @@ DATASETS: dict[str, DatasetSpec] = {
                            read=images.read_cifar10, fetch=images.fetch_cifar10),
     # CelebA: the official aligned-and-cropped release; the authors' crop box (15, 40, 163, 188), then resized
     "celeba64": DatasetSpec("celeba64", "CelebA-64", (3, 64, 64), 1, None, _CELEBA_FILES,
-                            read=images.read_celeba, fetch=images.fetch_celeba),
+                            splits=tuple(images.CELEBA_SPLITS), read=images.read_celeba, fetch=images.fetch_celeba),
     "celeba128": DatasetSpec("celeba128", "CelebA-128", (3, 128, 128), 1, None, _CELEBA_FILES,
-                             read=images.read_celeba, fetch=images.fetch_celeba),
+                             splits=tuple(images.CELEBA_SPLITS), read=images.read_celeba, fetch=images.fetch_celeba),
     # VHP's Table 2: no checksum of these two is known offline here, so their loaders check the structure
     # (counts, shape, values) and the fingerprint carries the sha256 of the bytes actually read
     "mnist_static": DatasetSpec("mnist_static", "statically binarised MNIST (Larochelle & Murray)", (1, 28, 28), 1, None,
                                 "put binarized_mnist_train.amat, binarized_mnist_valid.amat and binarized_mnist_test.amat "
                                 "from http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/ in "
                                 "<data_dir>/mnist_static/",
-                                read=images.read_static_mnist),
+                                splits=tuple(images.STATIC_MNIST_ROWS), read=images.read_static_mnist),
     "omniglot": DatasetSpec("omniglot", "OMNIGLOT, 28x28 (Burda et al.'s chardata.mat)", (1, 28, 28), 50, None,
                             "put chardata.mat (28x28 OMNIGLOT of Burda et al.'s IWAE code, "
                             "https://github.com/yburda/iwae/tree/master/datasets/OMNIGLOT) in <data_dir>/omniglot/",

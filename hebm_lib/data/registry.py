@@ -20,7 +20,12 @@ CHECKSUMS_FILE = paths.CHECKSUMS_FILE
 
 
 class DataError(RuntimeError):
-    """Missing, corrupt or malformed data, with the fix in the message."""
+    """Missing, corrupt or malformed data, with the fix in the message. ``corrupt``: the file is there but is not
+    what data/checksums.json records (fetching must not pass over it)."""
+
+    def __init__(self, message: str, corrupt: bool = False):
+        super().__init__(message)
+        self.corrupt = corrupt
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class DatasetSpec:
     factor_sizes: tuple[int, ...] = ()
     n_train_default: int = 20_000        # factor data: i.i.d. training draws when n_train is not given
     pv_factors: tuple[str, ...] = ()     # the factors pro-VLAE's metric code scores (its MIG protocol)
+    splits: tuple[str, ...] = ("train", "test")   # every split of its files (what `hebm data fetch` verifies)
     # read(spec, split, data_dir, checksums) -> ImageSet, verified; None for factor data (FactorData reads it)
     read: Callable | None = field(default=None, compare=False, repr=False)
     # fetch(spec, data_dir) -> a line saying where it came from; None: nothing to fetch (how_to_get says)

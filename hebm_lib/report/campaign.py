@@ -18,13 +18,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from .. import data as data_lib
 from .. import paths
 from ..configs import ExperimentConfig, get_config
 from ..io import resolve_device
 from ..training import TrainingStopped, ensemble_key, ensemble_unsupported, run_dir_for, stop_at, train_or_load_many
+from ..training.cache import _checkpoint_iteration
 from . import manifest
 from .results import changed_since, read_stored
 
@@ -64,20 +63,25 @@ def _run_dir(cfg: ExperimentConfig, seed: int, fingerprint: str) -> Path:
     return run_dir_for(cfg, seed, fingerprint)
 
 
-def _progress(cfg: ExperimentConfig, seed: int) -> tuple[int, str]:
-    """(iterations already trained, why blocked) of one model."""
-    try:
-        train_set = data_lib.training_set(cfg.data)
-    except data_lib.DataError as exc:
-        return 0, f"{cfg.data.name} not available ({str(exc).split('. To get it')[0][:120]}); " \
+def _progress(cfg: ExperimentConfig, seed: int, fingerprints: dict | None = None,
+              splits: dict | None = None) -> tuple[int, str]:
+    """(iterations already trained, why blocked) of one model. ``fingerprints`` (by data config) and ``splits``
+    (data_lib.training_set's ``loaded``): what earlier calls of one plan read, so that a plan reads each data set
+    once, not once a model."""
+    fingerprints = {} if fingerprints is None else fingerprints
+    if repr(cfg.data) not in fingerprints:
+        try:
+            fingerprints[repr(cfg.data)] = data_lib.training_set(cfg.data, loaded=splits).fingerprint
+        except data_lib.DataError as exc:
+            fingerprints[repr(cfg.data)] = exc
+    fingerprint = fingerprints[repr(cfg.data)]
+    if isinstance(fingerprint, data_lib.DataError):
+        return 0, f"{cfg.data.name} not available ({str(fingerprint).split('. To get it')[0][:120]}); " \
                   f"pass an override to use a substitute"
-    run_dir = _run_dir(cfg, seed, train_set.fingerprint)
+    run_dir = _run_dir(cfg, seed, fingerprint)
     if (run_dir / "model.pt").exists():
         return cfg.train.iterations, ""
-    ckpt = run_dir / "checkpoint.pt"
-    if ckpt.exists():
-        return int(torch.load(ckpt, map_location="cpu", weights_only=False)["iteration"]), ""
-    return 0, ""
+    return _checkpoint_iteration(run_dir / "checkpoint.pt") or 0, ""
 
 
 def _ms_per_iteration(cfg: ExperimentConfig, device_type: str) -> tuple[float, str]:
@@ -93,7 +97,7 @@ def plan(profile: str = "paper", overrides: dict | None = None, artefacts=ORDER,
     """Every (config, seed) the artefacts train at ``profile``, in order; ``progress`` False: every job as
     still to do, without reading data or the model cache (a quick estimate)."""
     overrides = overrides or {}
-    jobs, first = [], {}
+    jobs, first, fingerprints, splits = [], {}, {}, {}
     for artefact in artefacts:
         art = manifest.get(artefact)
         for name, extra in art.models(profile):
@@ -105,7 +109,7 @@ def plan(profile: str = "paper", overrides: dict | None = None, artefacts=ORDER,
                                     estimate_s={"cuda": 0.0, "cpu": 0.0}))
                     continue
                 first[cfg.hash, seed] = artefact
-                done, blocked = _progress(cfg, seed) if progress else (0, "")
+                done, blocked = _progress(cfg, seed, fingerprints, splits) if progress else (0, "")
                 job = Job(artefact, cfg, seed, done, blocked, label=label)
                 left = max(0, cfg.train.iterations - done)
                 for dev in ("cuda", "cpu"):

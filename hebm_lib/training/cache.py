@@ -25,7 +25,8 @@ import torch
 from .. import data as data_lib
 from .. import paths
 from ..configs import ExperimentConfig
-from ..io import atomic_save, atomic_write_text, code_hash, device_name, exclusive_lock, resolve_device, torch_load
+from ..io import (UnreadableFile, atomic_save, atomic_write_text, code_hash, device_name, exclusive_lock, resolve_device,
+                  torch_load)
 from ..models import LatentModel, build_model
 from .ensemble import Member, ensemble_key, ensemble_unsupported, train_ensemble
 from .trainer import CHECKPOINT_FIX, TrainingDiverged, train
@@ -151,6 +152,10 @@ def _train_or_load_locked(cfg, seed, device, mode, train_set, key, cache_dir, pr
     final = run_dir / "model.pt"
     cached = final.exists()
     if not cached:
+        if len(train_set) < cfg.train.batch_size:   # checked before any file: a refused model leaves no run folder
+            raise data_lib.DataError(f"{cfg.name}: train.batch_size={cfg.train.batch_size} is more than the "
+                                     f"{len(train_set)} training images of {train_set.spec.display_name}; lower "
+                                     f"train.batch_size" + (" or raise data.n_train" if cfg.data.n_train else ""))
         _write_config(run_dir, cfg, seed, key, train_set)
         resumed_from = _checkpoint_iteration(run_dir / "checkpoint.pt")
         trainer = train(cfg, seed, run_dir, train_set.images, device, progress, callback=callback, mode=mode)
@@ -293,6 +298,12 @@ def _read_model_file(path: Path, device="cpu") -> dict:
 
 
 def _checkpoint_iteration(path: Path) -> int | None:
+    """The iteration a checkpoint stands at (None: none); a file that is not a checkpoint is UnreadableFile."""
     if not path.exists():
         return None
-    return int(torch_load(path, CHECKPOINT_FIX)["iteration"])
+    state = torch_load(path, CHECKPOINT_FIX)
+    if not isinstance(state, dict) or "iteration" not in state:
+        held = ", ".join(map(str, state)) if isinstance(state, dict) else type(state).__name__
+        raise UnreadableFile(f"{path} is not a training checkpoint (it holds {held}, no iteration; a model.pt "
+                             f"copied over it?); {CHECKPOINT_FIX}")
+    return int(state["iteration"])

@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from ..configs import ExperimentConfig
 from ..distributions import to_unit_range
-from ..io import atomic_save, resolve_device, torch_load
+from ..io import UnreadableFile, atomic_save, resolve_device, torch_load
 from ..models import build_model
 from .distributed import average_buffers, average_grads, rank_and_world
 from .schedules import build_schedule
@@ -198,7 +198,8 @@ class Trainer:
         if t.batch_size % self.world:
             raise ValueError(f"batch_size {t.batch_size} is not divisible by the {self.world} processes")
         if len(self.images) < t.batch_size:
-            raise ValueError(f"{self.cfg.name}: {len(self.images)} training images < batch size {t.batch_size}")
+            raise ValueError(f"{self.cfg.name}: train.batch_size={t.batch_size} is more than the {len(self.images)} "
+                             f"training images; lower train.batch_size")
         self.rng = torch.Generator(device=self.device).manual_seed(self.seed * 7919 + self.rank)
         self.iters_per_epoch = max(1, len(self.images) // t.batch_size)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=t.amp == "fp16")
@@ -233,8 +234,13 @@ class Trainer:
                 "tilt_scale": self._tilt_scale.item()}
 
     def load_state_dict(self, state: dict) -> None:
+        where = getattr(self, "run_dir", None)   # set by train()
+        path = where / "checkpoint.pt" if where is not None else "the checkpoint"
+        missing = sorted(set(self.state_dict()) - {"tilt_scale"} - set(state)) if isinstance(state, dict) else ["all"]
+        if missing:   # another file in its place (a model.pt, say)
+            raise UnreadableFile(f"{path} is not a checkpoint of this trainer (no {', '.join(missing)}); {CHECKPOINT_FIX}")
         if state["config_hash"] != self.cfg.hash or state["seed"] != self.seed:
-            raise ValueError("checkpoint was written for another config or seed; refusing to resume from it")
+            raise ValueError(f"{path} was written for another config or seed; refusing to resume from it: {CHECKPOINT_FIX}")
         self.model.load_state_dict(state["model"])
         for opt, saved in ((self.opt_gi, state["opt_gi"]), (self.opt_ebm, state["opt_ebm"])):
             if opt:
