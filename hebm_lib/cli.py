@@ -11,6 +11,7 @@
     configs [NAME]                        the config names, or one config resolved at a profile
     toc [--out FILE]                      the book's _toc.yml, generated from the manifest
     campaign --plan | --budget 90m        paper-profile models in order of value, resumable; stores finished artefacts
+    campaign --cluster slurm|local        each ensemble a submitit job (Slurm, or local processes)
 
 A wrong name, parameter or device is one line on stderr (``hebm: error: ...``, with the valid values)
 and exit status 2, as argparse does for its own options.
@@ -107,6 +108,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="train this many models side by side (processes)")
     p.add_argument("--members", type=int, default=16,
                    help="at most this many models in one ensemble (one batched step; on a GPU)")
+    p.add_argument("--artefacts", nargs="+", metavar="ID", help="only these artefacts (ids of `hebm list`)")
+    p.add_argument("--cluster", choices=("slurm", "local"),
+                   help="each ensemble a job through submitit: slurm (sbatch), or local processes here")
+    p.add_argument("--partition", help="--cluster slurm: the partition")
+    p.add_argument("--gpus-per-job", type=int, default=1, help="--cluster slurm: GPUs per job (default 1)")
+    p.add_argument("--time-limit", default="4h", help="--cluster: a job's time limit (then requeued): 4h, 90m")
+    p.add_argument("--account", help="--cluster slurm: the account to charge")
+    p.add_argument("--slurm-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="--cluster slurm: another sbatch option (repeatable), e.g. constraint=h100")
     p = sub.add_parser("data", help="fetch datasets")
     p.add_argument("action", choices=["fetch"], help="fetch: make the data sets available (checked by checksum)")
     p.add_argument("names", nargs="*", default=["fmnist", "mnist", "mnist5k"],
@@ -203,16 +213,29 @@ def _dispatch(args) -> int:
             if value < 1:
                 raise UsageError(f"{option} must be at least 1, got {value}")
         budget_s = _seconds(args.budget)
+        unknown = sorted(set(args.artefacts or ()) - set(campaign.ORDER))
+        if unknown:
+            raise UsageError(f"unknown artefact(s) {', '.join(unknown)}; valid: {', '.join(campaign.ORDER)}")
+        artefacts = tuple(a for a in campaign.ORDER if a in args.artefacts) if args.artefacts else campaign.ORDER
         try:   # every override resolves before anything is read or trained
-            campaign.plan(args.profile, overrides, progress=False)
+            campaign.plan(args.profile, overrides, artefacts, progress=False)
         except ValueError as exc:
             raise UsageError(f"--overrides: {exc}") from None
-        if args.plan:
-            print(campaign.format_plan(campaign.plan(args.profile, overrides)))
+        if args.cluster:
+            from .report import cluster
+            opts = cluster.ClusterOptions(args.cluster, args.partition, args.gpus_per_job,
+                                          max(1, round(_seconds(args.time_limit) / 60)), args.account,
+                                          _parse_params(args.slurm_param))
+            if not args.plan:
+                cluster.run(opts, args.profile, overrides, args.device, args.members, not args.no_store, artefacts)
+            print(campaign.format_plan(campaign.plan(args.profile, overrides, artefacts)))
+            print(cluster.format_jobs())
+        elif args.plan:
+            print(campaign.format_plan(campaign.plan(args.profile, overrides, artefacts)))
         else:
             check_device(args.device)
             jobs = campaign.run(budget_s, args.device, args.profile, overrides, not args.no_store,
-                                workers=args.workers, max_members=args.members)
+                                workers=args.workers, max_members=args.members, artefacts=artefacts)
             print(campaign.format_plan(jobs))
     elif args.command == "toc":
         from .io import atomic_write_text

@@ -117,7 +117,7 @@ def test_bad_input_is_exit_2_with_one_line(tmp_path, args, message):
 
 @pytest.mark.parametrize("args, message", [
     (["run", "tab1", "--profile", "smoke", "-p", "seeds=[-1]"],
-     "ValueError: seeds must be a non-empty list of non-negative integers"),
+     "seeds must be a non-empty list of distinct non-negative integers"),
     (["train", "mnist_ours", "--profile", "smoke", "-o", "data.name=svhn"], "SVHN file train_32x32.mat not found"),
     (["train", "mnist_ours", "--profile", "smoke", "-o", "prior.lr=1000", "-o", "train.max_tilt_ratio=2",
       "-o", "train.iterations=40"], "diverged at iteration"),

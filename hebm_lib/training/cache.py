@@ -152,10 +152,7 @@ def _train_or_load_locked(cfg, seed, device, mode, train_set, key, cache_dir, pr
     final = run_dir / "model.pt"
     cached = final.exists()
     if not cached:
-        if len(train_set) < cfg.train.batch_size:   # checked before any file: a refused model leaves no run folder
-            raise data_lib.DataError(f"{cfg.name}: train.batch_size={cfg.train.batch_size} is more than the "
-                                     f"{len(train_set)} training images of {train_set.spec.display_name}; lower "
-                                     f"train.batch_size" + (" or raise data.n_train" if cfg.data.n_train else ""))
+        _check_batch(cfg, train_set)   # before any file: a refused model leaves no run folder
         _write_config(run_dir, cfg, seed, key, train_set)
         resumed_from = _checkpoint_iteration(run_dir / "checkpoint.pt")
         trainer = train(cfg, seed, run_dir, train_set.images, device, progress, callback=callback, mode=mode)
@@ -165,6 +162,13 @@ def _train_or_load_locked(cfg, seed, device, mode, train_set, key, cache_dir, pr
         if trainer.world > 1:
             torch.distributed.barrier()  # the other ranks read what rank 0 wrote
     return _load(cfg, seed, run_dir, device, cached)
+
+
+def _check_batch(cfg: ExperimentConfig, train_set) -> None:
+    if len(train_set) < cfg.train.batch_size:
+        raise data_lib.DataError(f"{cfg.name}: train.batch_size={cfg.train.batch_size} is more than the "
+                                 f"{len(train_set)} training images of {train_set.spec.display_name}; lower "
+                                 f"train.batch_size" + (" or raise data.n_train" if cfg.data.n_train else ""))
 
 
 def _write_config(run_dir: Path, cfg: ExperimentConfig, seed: int, key: str, train_set) -> None:
@@ -273,6 +277,8 @@ def _train_group(group, device, mode, cache_dir, progress, callback) -> list[Exc
             (cfg, seed, train_set, key, run_dir))
     errors = []
     for start, members in sorted(by_start.items()):
+        for cfg, seed, train_set, key, run_dir in members:
+            _check_batch(cfg, train_set)
         for cfg, seed, train_set, key, run_dir in members:
             _write_config(run_dir, cfg, seed, key, train_set)
         trainer = train_ensemble([Member(cfg, seed, ts.images, run_dir) for cfg, seed, ts, _, run_dir in members],
