@@ -66,7 +66,7 @@ def test_the_wheel_declares_what_the_code_imports(wheel_names):
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 imported.add(node.module.split(".")[0])
     distribution = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow", "IPython": "ipython",
-                    "torch_fidelity": "torch-fidelity"}
+                    "torch_fidelity": "torch-fidelity", "jupyter_client": "jupyter-client"}
     stdlib = set(sys.stdlib_module_names) | {"hebm_lib", "__future__"}
     needed = {distribution.get(m, m).lower() for m in imported - stdlib}
     pyproject = (ROOT / "pyproject.toml").read_text()
