@@ -17,37 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from hebm_lib.configs import get_config  # noqa: E402
 from hebm_lib.io import device_name, resolve_device  # noqa: E402
 from hebm_lib.models import build_model  # noqa: E402
 from hebm_lib.training import EnsembleTrainer, Member, Trainer  # noqa: E402
-
-
-def timed(step, repeats: int, device, warmup: int) -> float:
-    """Median wall time of step() in ms after ``warmup`` calls."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(1000 * (time.perf_counter() - t0))
-    return statistics.median(times)
+from train_step import timed  # noqa: E402  (benchmarks/: the median of timed calls after a warm-up)
 
 
 def measure(name: str, profile: str, members: list[int], device, mode: str, repeats: int, warmup: int) -> list[dict]:

@@ -20,3 +20,15 @@ def tiny_cfg():
 def tiny_images():
     g = torch.Generator().manual_seed(0)
     return torch.randint(0, 256, (64, 1, 28, 28), generator=g, dtype=torch.uint8)
+
+
+class Interrupt(Exception):
+    """A test's stand-in for a crash, raised from a training callback."""
+
+
+def interrupt_at(iteration: int):
+    """A train / train_ensemble callback that dies after ``iteration`` (the checkpoints written before it stay)."""
+    def callback(trainer, stats):
+        if trainer.iteration == iteration:
+            raise Interrupt
+    return callback

@@ -16,6 +16,8 @@ from hebm_lib.training import (Member, TrainingDiverged, train, train_ensemble, 
 from hebm_lib.training.ensemble import MemberAdam, FlatLayout
 from hebm_lib.training.trainer import STAT_NAMES
 
+from conftest import Interrupt, interrupt_at
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import smoke_losses  # noqa: E402
 
@@ -102,15 +104,8 @@ def test_an_ensemble_resumes_exactly(tmp_path):
     cfg = get_config("fmnist_ours", "smoke", {"train.checkpoint_every": 2})
     images = _images(cfg)
     full = train_ensemble(_members(cfg, images, tmp_path / "full"), "cpu", progress=False)
-
-    class Interrupt(Exception):
-        pass
-
-    def stop_at_5(trainer, stats):   # dies after iteration 5; the checkpoints are at 4
-        if trainer.iteration == 5:
-            raise Interrupt
-    with pytest.raises(Interrupt):
-        train_ensemble(_members(cfg, images, tmp_path / "res"), "cpu", progress=False, callback=stop_at_5)
+    with pytest.raises(Interrupt):   # dies after iteration 5; the checkpoints are at 4
+        train_ensemble(_members(cfg, images, tmp_path / "res"), "cpu", progress=False, callback=interrupt_at(5))
     assert {torch.load(tmp_path / "res" / f"seed{s}" / "checkpoint.pt", weights_only=False)["iteration"]
             for s in SEEDS} == {4}
     resumed = train_ensemble(_members(cfg, images, tmp_path / "res"), "cpu", progress=False)
@@ -124,13 +119,7 @@ def test_a_separate_run_resumes_a_members_checkpoint_and_the_other_way_round(tmp
     """The checkpoint of a member is a separate run's: each resumes the other's (float64: the same numbers)."""
     cfg = get_config("fmnist_ours", "smoke", {"train.checkpoint_every": 2})
     images = _images(cfg)
-
-    class Interrupt(Exception):
-        pass
-
-    def stop_at_3(trainer, stats):
-        if trainer.iteration == 3:
-            raise Interrupt
+    stop_at_3 = interrupt_at(3)
     with smoke_losses.float64():
         reference = train(cfg, 1, tmp_path / "ref", images, "cpu", progress=False)
         with pytest.raises(Interrupt):

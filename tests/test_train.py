@@ -13,6 +13,7 @@ from hebm_lib.training import Trainer, TrainingDiverged, train, train_or_load
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 import smoke_losses  # noqa: E402
+from conftest import Interrupt, interrupt_at  # noqa: E402
 
 
 def _step_loss(trainer):
@@ -49,16 +50,8 @@ def _without_seconds(history):
 
 def test_resume_is_exact(tiny_cfg, tiny_images, tmp_path):
     full = train(tiny_cfg, 0, tmp_path / "full", tiny_images, progress=False)
-
-    class Interrupt(Exception):
-        pass
-
-    def stop_at_5(trainer, stats):  # dies after iteration 5; last checkpoint is at 4
-        if trainer.iteration == 5:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        train(tiny_cfg, 0, tmp_path / "resumed", tiny_images, progress=False, callback=stop_at_5)
+    with pytest.raises(Interrupt):   # dies after iteration 5; the last checkpoint is at 4
+        train(tiny_cfg, 0, tmp_path / "resumed", tiny_images, progress=False, callback=interrupt_at(5))
     assert torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=False)["iteration"] == 4
     resumed = train(tiny_cfg, 0, tmp_path / "resumed", tiny_images, progress=False)
     assert resumed.iteration == full.iteration == tiny_cfg.train.iterations
