@@ -30,8 +30,8 @@ def test_a_constant_energy_changes_nothing():
     out = ebm_effect(model, images, n=4000, generator=torch.Generator().manual_seed(1))
     assert out["log_partition"] == pytest.approx(0.7, abs=1e-6)   # f in float32
     assert abs(out["kl_from_gaussian"]) < 1e-6 and abs(out["energy_gap"]) < 1e-6 and abs(out["posterior_gain"]) < 1e-6
-    # Langevin on N(0, I) from its own draws still diffuses: the move is the noise's, not the energy's
-    assert 0 < out["langevin_move_relative"] < 2
+    # grad f = 0: every chain is its f = 0 twin (same start, same noise), up to float rounding
+    assert out["langevin_move"] < 1e-4
 
 
 def test_a_linear_energy_is_a_shifted_gaussian():
@@ -43,6 +43,10 @@ def test_a_linear_energy_is_a_shifted_gaussian():
     half_sq = 0.5 * w.pow(2).sum().item()   # 0.4
     assert out["kl_from_gaussian"] == pytest.approx(half_sq, rel=0.05)
     assert out["log_partition"] == pytest.approx(half_sq - 1.0, abs=0.02)
+    # grad f = w: each chain drifts from its f = 0 twin by exactly w (1 - (1 - s^2 / 2)^K)
+    prior = model.prior
+    shrink = 1 - (1 - prior.step_size ** 2 / 2) ** prior.steps
+    assert out["langevin_move"] == pytest.approx(w.norm().item() * shrink, rel=1e-4)
 
 
 def test_it_refuses_a_model_without_an_ebm():

@@ -7,28 +7,27 @@ import pandas as pd
 import torch
 
 from ..evaluation.ebm_effect import ROWS, ebm_effect
-from .results import Row
+from .results import Row, md_cell
 
 EXPLAINED = ("f is the energy net (the prior is exp(f) N(0, I) / Z). A gap, KL and gain near 0 and a small "
              "Langevin move mean the learned prior is close to N(0, I): then the model is VLAE in all but name.")
 
 
-def show(run, models: dict, images: torch.Tensor, label: str = "ours", off: str | None = None) -> pd.DataFrame:
-    """Measure each seed's model in ``models`` (seed -> model) on held-out uint8 ``images``; add the rows; display.
-    ``off``: what switching the EBM off does to this page's own metric, where the page says it in words."""
+def show(run, models: dict, images: torch.Tensor, label: str = "ours", off: str | None = None) -> None:
+    """Measure each seed's model in ``models`` (seed -> model) on held-out uint8 ``images``; add the rows; display
+    them as a table (mean ± sd over seeds). ``off``: what switching the EBM off does to this page's own metric,
+    where the page says it in words."""
     from IPython.display import Markdown, display
     per_seed = pd.DataFrame({seed: ebm_effect(m, images, generator=torch.Generator(device=m.device).manual_seed(40_000 + seed))
                              for seed, m in models.items()}).T
-    table = []
+    lines = ["| measure | mean | sd over seeds | what it is |", "|---|---|---|---|"]
     for key, (metric, unit, note) in ROWS.items():
         mean, sd = per_seed[key].mean(), per_seed[key].std() if len(per_seed) > 1 else None
         run.result.rows.append(Row(metric, label, round(float(mean), 4), None if sd is None else round(float(sd), 4),
                                    len(per_seed), None, unit, "n/a", note))
-        table.append({"measure": metric[4:], "mean": mean, "sd over seeds": sd, "what it is": note})
+        lines.append(f"| {md_cell(metric[4:])} | {mean:.3f} | {'–' if sd is None else f'{sd:.3f}'} | {md_cell(note)} |")
     display(Markdown(f"{label}, {len(per_seed)} seed(s), {len(images):,} held-out images. {EXPLAINED}"
-                     + (f" EBM off: {off}." if off else "")))
-    display(pd.DataFrame(table).set_index("measure").round(3))
-    return per_seed
+                     + (f" EBM off: {off}." if off else "") + "\n\n" + "\n".join(lines)))
 
 
 def fid_without_ebm(run, models: dict, space, reference: torch.Tensor, n_samples: int, label: str,

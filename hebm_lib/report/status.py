@@ -85,7 +85,7 @@ def render(profile: str, out_dir=None) -> str:
     return "\n".join(lines + [""] + _ebm_effects(profile, out_dir) + _run_times(profile, out_dir) + details) + "\n"
 
 
-EBM_SUMMARY = ("EBM KL(p_alpha || N(0, I))", "EBM energy gap f(z+) - f(z-)", "EBM Langevin move / |z_0|")
+EBM_SUMMARY = ("EBM KL(p_alpha || N(0, I))", "EBM energy gap f(z+) - f(z-)", "EBM Langevin move by f / |z_K|")
 
 
 def _ebm_effects(profile: str, out_dir=None) -> list[str]:
@@ -111,10 +111,11 @@ def _ebm_effects(profile: str, out_dir=None) -> list[str]:
         return []
     return ["## What the EBM prior changes", "",
             "Measured on each page's own models (`hebm_lib/evaluation/ebm_effect.py`): the KL of the learned prior "
-            "from N(0, I) and the energy gap in nats, how far Langevin moves a prior sample relative to its start, "
+            "from N(0, I) and the energy gap in nats, how far f moves a prior sample (its chain against the same chain "
+            "with f = 0, relative to the sample's size), "
             "and the page's own metric with the EBM switched off (prior samples from N(0, I); the anomaly score "
             "without f). Near 0 for the first three, and the same metric with the EBM off, mean the prior did little.",
-            "", "| artefact | model | KL from N(0, I) | energy gap | Langevin move / abs(z_0) | the page's metric, EBM off |",
+            "", "| artefact | model | KL from N(0, I) | energy gap | move by f / size | the page's metric, EBM off |",
             "|---|---|---|---|---|---|", *rows, ""]
 
 
