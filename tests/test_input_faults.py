@@ -279,3 +279,43 @@ def test_campaign_plan_decodes_each_data_file_at_most_once(tmp_path, monkeypatch
     monkeypatch.setattr(images, "_read_idx", counted)
     jobs = campaign.plan("paper")
     assert jobs and all(n == 1 for n in reads.values()), reads
+
+
+# ---------------------------------------------------------------------------------------------
+# a run without its data: every missing data set named before anything trains, with the command of this route
+
+def test_a_run_missing_one_of_its_data_sets_is_refused_before_training(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    (data_dir / "mnist").symlink_to(paths.data_dir() / "mnist")   # Table 1's MNIST half is there, not Fashion-MNIST
+    proc = _hebm("run", "tab1", "--profile", "smoke", tmp_path=tmp_path, env={"HEBM_DATA_DIR": str(data_dir)})
+    line = _one_error_line(proc)
+    assert f"tab1 needs data not present in {data_dir}: fmnist (Fashion-MNIST);" in line, line
+    assert "run `make data` (or `hebm data fetch fmnist`)" in line and "HEBM_DATA_DIR" in line, line
+    assert "mnist (MNIST)" not in line
+    assert _run_folders(tmp_path) == []   # nothing trained
+
+
+def test_the_notebook_itself_checks_every_data_set_first(tmp_path, monkeypatch):
+    from hebm_lib.data import DataError
+    from hebm_lib.report import notebook
+    monkeypatch.setenv("HEBM_DATA_DIR", str(tmp_path))   # papermill or Jupyter without `hebm run`
+    with pytest.raises(DataError, match=r"supp_tab1 needs data not present in .*: fmnist \(Fashion-MNIST\), "
+                                        r"mnist \(MNIST\); run `make data`"):
+        notebook.setup("supp_tab1", "smoke")   # MNIST: its out-of-distribution test set
+
+
+def test_the_fetch_command_is_the_one_of_the_route(monkeypatch):
+    from hebm_lib import data
+    assert data.fetch_hint(["fmnist"]) == "run `make data` (or `hebm data fetch fmnist`)"   # a checkout
+    assert data.fetch_hint(["svhn"]) == "run `hebm data fetch svhn`"   # not among `make data`'s
+    monkeypatch.setattr(paths, "IS_CHECKOUT", False)   # a pip install: no Makefile to run
+    assert data.fetch_hint(["fmnist", "mnist"]) == "run `hebm data fetch fmnist mnist`"
+    assert data.fetch_hint(["omniglot"]).startswith("omniglot: put chardata.mat")
+
+
+def test_optional_data_is_not_needed():
+    from hebm_lib.report import manifest
+    assert manifest.get("tab1").data_needed("cpu") == ["mnist", "fmnist"]   # SVHN's rows only where it is
+    assert manifest.get("tab1").data_needed("cpu", {"*": {"data.name": "mnist"}}) == ["mnist"]
+    assert manifest.get("vhp_tab2").data_needed("cpu") == ["mnist", "fmnist"]

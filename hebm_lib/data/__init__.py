@@ -34,6 +34,32 @@ def available(name: str, data_dir=None) -> bool:
         return False
 
 
+# what `make data` and a bare `hebm data fetch` fetch: the data sets that need no network
+OFFLINE = ("fmnist", "mnist", "mnist5k")
+
+
+def require(names, needed_by: str, data_dir=None) -> None:
+    """Refuse, before anything trains, when a data set of ``names`` is not present and verified: one line naming
+    every missing one, the folder looked in and the command that gets them on this install's route."""
+    root = paths.data_dir(data_dir)
+    missing = [n for n in dict.fromkeys(names) if spec(n).source == "file" and not available(n, data_dir)]
+    if missing:
+        raise DataError(f"{needed_by} needs data not present in {root}: "
+                        f"{', '.join(f'{n} ({spec(n).display_name})' for n in missing)}; {fetch_hint(missing)}, "
+                        f"or set HEBM_DATA_DIR to a folder that has them")
+
+
+def fetch_hint(names) -> str:
+    """How to get data sets ``names``: in a checkout `make data` fetches the offline ones; everywhere `hebm data
+    fetch NAME` fetches what has a fetcher (SVHN and CIFAR-10 online); the others are placed by hand."""
+    fetchable = [n for n in names if spec(n).fetch is not None]
+    by_hand = [f"{n}: {spec(n).how_to_get}" for n in names if spec(n).fetch is None]
+    command = f"`hebm data fetch {' '.join(fetchable)}`"
+    if fetchable and set(fetchable) <= set(OFFLINE) and (paths.REPO_ROOT / "Makefile").is_file() and paths.IS_CHECKOUT:
+        command = f"`make data` (or {command})"
+    return "; ".join(([f"run {command}"] if fetchable else []) + by_hand)
+
+
 def fetch(name: str, data_dir=None) -> str:
     """Make data set ``name`` available under data_dir (its record's fetcher), read it back, and return a line
     saying where it came from. Every file of every split is verified, before and after: one that is there but
@@ -85,5 +111,5 @@ def training_set(data_cfg, data_dir=None, loaded: dict | None = None) -> ImageSe
     return ds.only_classes(data_cfg.classes).subset(data_cfg.n_train)
 
 
-__all__ = ["DATASETS", "DataError", "DatasetSpec", "FactorData", "ImageSet", "anomaly_split", "available", "fetch",
-           "load", "load_checksums", "spec", "training_set"]
+__all__ = ["DATASETS", "OFFLINE", "DataError", "DatasetSpec", "FactorData", "ImageSet", "anomaly_split", "available", "fetch",
+           "fetch_hint", "load", "load_checksums", "require", "spec", "training_set"]

@@ -46,6 +46,8 @@ def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: P
         raise UsageError(f"unknown parameter(s) {', '.join(unknown)} for {art.notebook}; "
                          f"valid parameters: {', '.join(known)}")
     check_parameters(parameters or {}, known, art.notebook)
+    if not prepare_only:   # before the kernel starts: all the data, or one line saying what to fetch
+        _check_data(art, profile, params.get("overrides"))
     if store:
         if profile != "paper" or prepare_only:
             raise UsageError("--store keeps paper-profile runs (the cpu profile is what every build runs)")
@@ -88,6 +90,18 @@ def check_parameters(parameters: dict, known: dict, notebook: str) -> None:
         if type(value) is bool and type(default) is not bool or not isinstance(value, kind):
             raise UsageError(f"{key} takes a {type(default).__name__} like its default in {notebook} ({written}); "
                              f"got {value!r}")
+
+
+def _check_data(art: manifest.Artefact, profile: str, overrides) -> None:
+    from .. import data
+    if overrides is not None and not (isinstance(overrides, dict) and all(isinstance(v, dict) for v in overrides.values())):
+        raise UsageError(f"overrides must map config names (or '*') to settings, e.g. -p 'overrides={{\"*\": "
+                         f"{{\"train.iterations\": 100}}}}'; got {overrides!r}")
+    try:
+        needed = art.data_needed(profile, overrides if isinstance(overrides, dict) else None)
+    except ValueError as exc:   # an override that does not resolve
+        raise UsageError(f"overrides: {exc}") from None
+    data.require(needed, art.id)
 
 
 def _file_state(path: Path):

@@ -407,6 +407,8 @@ def setup(artefact: str, profile: str, device: str = "auto", seeds=None, overrid
     seeds = art.default_seeds(profile) if seeds is None else list(seeds)
     if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
         raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
+    # every data set first: a missing one found after an hour of training would waste the hour
+    data_lib.require(art.data_needed(profile, overrides), artefact)
     torch_device = resolve_device(device)
     dev = str(torch_device)
     run = NotebookRun(artefact, profile, dev, seeds, dict(overrides or {}), settings, configs=configs)
