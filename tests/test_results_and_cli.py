@@ -167,14 +167,31 @@ def test_every_page_says_how_to_remake_itself():
         assert f"hebm run {a.id} --profile paper --device cuda --store" in text and "GPU hours" in text
 
 
-def test_hebm_run_off_a_terminal_writes_one_line_and_no_log(tmp_path):
-    """Progress bars only on a terminal; piped, `hebm run` says where the notebook went and nothing else
-    (no papermill bar, no training bar, no kernel log)."""
+def test_hebm_run_off_a_terminal_reports_progress_as_lines_and_the_page_keeps_none(tmp_path):
+    """Piped (a build's log, CI), `hebm run` reports on stderr in lines: the notebook's start, each code cell,
+    each model's iterations every tenth of training and its end with its time; no papermill or training bar
+    (no carriage returns), no kernel log; stdout says where the notebook went; the page keeps none of it."""
     import subprocess
     import sys
-    done = subprocess.run([sys.executable, "-m", "hebm_lib", "run", "fig3", "--profile", "smoke"],
-                          capture_output=True, text=True, env={**os.environ, "HEBM_BUILD_DIR": str(tmp_path)},
-                          stdin=subprocess.DEVNULL)
+    import nbformat
+    env = {**os.environ, "HEBM_BUILD_DIR": str(tmp_path), "HEBM_CACHE_DIR": str(tmp_path / "cache"),
+           "HEBM_RESULTS_DIR": str(tmp_path / "res")}
+    done = subprocess.run([sys.executable, "-m", "hebm_lib", "run", "fig6", "--profile", "smoke"],
+                          capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
+    page = tmp_path / "executed" / "smoke" / "fig6_joint_prior_2d_mnist012.ipynb"
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "" and done.stdout.splitlines() == [
-        f"wrote {tmp_path / 'executed' / 'smoke' / 'fig3_model_diagram.ipynb'}"]
+    assert done.stdout.splitlines() == [f"wrote {page}"]
+    lines = done.stderr.splitlines()
+    assert "\r" not in done.stderr and all(line.startswith("hebm: fig6_joint_prior_2d_mnist012: ") for line in lines), lines
+    said = [line.split(": ", 2)[2] for line in lines]
+    cells = [s for s in said if s.startswith("cell ")]
+    n = int(cells[0].split(" of ")[1])
+    assert said[0] == "started" and cells == [f"cell {i} of {n}" for i in range(1, n + 1)], said
+    assert said[-1].startswith("finished in ") and said[-1].endswith(" s"), said
+    training = [s for s in said if s.startswith("mnist012_ours/smoke/seed0: iteration ")]
+    assert training and training[-1].startswith("mnist012_ours/smoke/seed0: iteration 6 of 6 (100%), loss "), said
+    assert any(s.startswith("mnist012_ours seed 0: trained in ") for s in said), said
+    shown = "\n".join(o.get("text", "") + str(o.get("data", {}).get("text/markdown", ""))
+                      for c in nbformat.read(page, as_version=4).cells for o in c.get("outputs", []))
+    assert "iteration 6 of 6" not in shown and "seed 0: trained in" not in shown, shown
+    assert "| model | seeds | iterations | this run |" in shown and "| mnist012_ours | 0 | 6 | 1 trained in" in shown

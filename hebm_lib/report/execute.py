@@ -115,15 +115,24 @@ def _file_state(path: Path):
 def _execute(source: Path, output: Path, params: dict, prepare_only: bool = False, env: dict | None = None) -> None:
     import papermill
     import sys
+    import time
     from ..training import TrainingStopped
     # on a terminal: papermill's bar of the cells, and the kernel's training bars, which it writes to this
-    # terminal's device (HEBM_PROGRESS; the kernel's own stderr is the page); logs and pages stay quiet otherwise
-    terminal = sys.stderr.isatty() and not prepare_only
-    env = {**(env or {}), "HEBM_PROGRESS": os.ttyname(sys.stderr.fileno()) if terminal else ""}
+    # terminal's device (HEBM_PROGRESS; the kernel's own stderr is the page). Off a terminal (`make book`'s logs,
+    # CI): lines on stderr, the kernel's relayed from a file it appends to; the page gets none of them
+    terminal = sys.stderr.isatty()
+    relay = None if terminal or prepare_only else _Relay(output.stem, source)
+    where = os.ttyname(sys.stderr.fileno()) if terminal and not prepare_only else (relay.path if relay else "")
+    env = {**(env or {}), "HEBM_PROGRESS": str(where)}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)   # the kernel inherits it
+    start = time.perf_counter()
     try:
-        with _Kernel() as kernel:
+        with _Kernel() as kernel, (relay or _nothing()):
+            def on_cell_start(**cell) -> None:
+                kernel.stop_if_signalled(**cell)
+                if relay:
+                    relay.cell(cell["cell"])
             try:
                 papermill.execute_notebook(str(source), str(output), parameters=params, kernel_name="python3",
                                            language="python", cwd=str(paths.REPO_ROOT), prepare_only=prepare_only,
@@ -132,7 +141,7 @@ def _execute(source: Path, output: Path, params: dict, prepare_only: bool = Fals
                                            # TCP sockets are unencrypted): errors only, so a log stays quiet
                                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                                            kernel_manager_class=kernel.manager_class(),
-                                           on_cell_start=kernel.stop_if_signalled)
+                                           on_cell_start=on_cell_start)
             except BaseException as exc:
                 stopped = kernel.stopped(exc)
                 if stopped is None:
@@ -143,6 +152,68 @@ def _execute(source: Path, output: Path, params: dict, prepare_only: bool = Fals
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     if not prepare_only:
         _fold_injected_parameters(output)
+    if relay:
+        relay.say(f"finished in {time.perf_counter() - start:.0f} s")
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class _Relay:
+    """Progress off a terminal: the notebook's start, each code cell as it starts (n of m) and its end, and the
+    kernel's lines (which models train, every tenth of their iterations), which it appends to a file of its own
+    (HEBM_PROGRESS) since its stderr is the page: all as `hebm: NOTEBOOK: ...` lines on this process's stderr."""
+
+    POLL_S = 0.5
+
+    def __init__(self, name: str, source: Path):
+        import nbformat
+        import tempfile
+        self.name = name
+        # the code cells papermill runs: the source's and the parameters it injects
+        self.cells = 1 + sum(c.cell_type == "code" and bool(c.source.strip())
+                             for c in nbformat.read(source, as_version=4).cells)
+        self.started = 0
+        fd, path = tempfile.mkstemp(prefix=f"hebm-progress-{name}-", suffix=".log")
+        os.close(fd)
+        self.path = Path(path)
+
+    def say(self, text: str) -> None:
+        import sys
+        print(f"hebm: {self.name}: {text}", file=sys.stderr, flush=True)
+
+    def cell(self, cell) -> None:
+        if cell.cell_type == "code" and cell.source.strip():   # nbclient calls this for every cell
+            self.started += 1
+            self.say(f"cell {self.started} of {self.cells}")
+
+    def __enter__(self):
+        import threading
+        self.say("started")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, daemon=True)
+        self._thread.start()
+        return self
+
+    def _follow(self) -> None:
+        with open(self.path) as stream:
+            while True:
+                stopping = self._stop.wait(self.POLL_S)
+                for line in stream.read().splitlines():   # the kernel writes whole lines
+                    self.say(line)
+                if stopping:
+                    return
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.path.unlink(missing_ok=True)
+        return False
 
 
 class _Stop(BaseException):

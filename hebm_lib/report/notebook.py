@@ -54,6 +54,7 @@ class NotebookRun:
     configs: tuple[str, ...] = ()    # the config names this notebook may resolve (its manifest entry's)
     started: float = field(default_factory=time.perf_counter)
     _trained: dict = field(default_factory=dict)   # models trained with an earlier seed, not yet asked for
+    _models_used: list = field(default_factory=list)   # (config, seed, iterations, cached, seconds): the page's table
 
     @property
     def data_dir(self) -> Path:
@@ -88,10 +89,10 @@ class NotebookRun:
             together = list(seeds or self.seeds)
             if seed not in together:
                 together = [seed]
-            # a training bar only on the terminal of `hebm run` (HEBM_PROGRESS names it): the page would keep
-            # every refresh of a bar
+            # training's progress goes where HEBM_PROGRESS says (`hebm run`'s terminal, or a file it relays to
+            # its stderr), never to the page, which would keep every line of it
             for tm in train_or_load_many([(cfg, s, train_set) for s in together], self.device,
-                                         progress=os.environ.get("HEBM_PROGRESS") or False, log=say):
+                                         progress=os.environ.get("HEBM_PROGRESS") or False, log=progress_line):
                 self._trained[key[:1] + (tm.seed,) + key[2:]] = tm
         tm = self._trained.pop(key)
         if tm.info["cached"]:
@@ -100,7 +101,8 @@ class NotebookRun:
             ensemble = tm.info.get("ensemble")
             how = f"trained in {tm.info['train_wall_time_s']:.0f} s" + (
                 f" (one step for {ensemble['members']} models, seeds {ensemble['seeds']})" if ensemble else "")
-        print(f"{cfg.name} seed {seed}: {how}, {tm.info['iterations']:,} iterations")
+        progress_line(f"{cfg.name} seed {seed}: {how}, {tm.info['iterations']:,} iterations")
+        self._models_used.append((cfg.name, seed, tm.info["iterations"], tm.info["cached"], tm.info["train_wall_time_s"]))
         self.result.add_model(cfg, seed, tm.info, self._keep_history(cfg, seed, tm))
         return tm
 
@@ -247,6 +249,8 @@ class NotebookRun:
         self.plot_training_curves()
         if self.profile != "paper":
             display(Markdown(self.stored_comparison()))
+        if self._models_used:
+            display(Markdown(models_table(self._models_used)))
         configs = ", ".join(f"`{h}` ({c['name']})" for h, c in self.result.configs.items())
         display(Markdown(f"Datasets used: {', '.join(self.result.datasets) or '–'}. Seeds: {self.seeds}. Device: "
                          f"`{self.device}`. Results file: `{path.name}` (profile `{self.profile}`); resolved "
@@ -277,6 +281,34 @@ class NotebookRun:
                      f"({describe_changes(changes)}): its numbers are those of the earlier models, shown for the "
                      f"record, not as evidence for today's model.\n\n" + table)
         return table
+
+
+def progress_line(text: str) -> None:
+    """A line for whoever watches the run, never for the page: appended to what HEBM_PROGRESS names (`hebm run`'s
+    terminal, or the file it relays to its stderr or log); nothing without it (Jupyter shows the page only)."""
+    where = os.environ.get("HEBM_PROGRESS")
+    if where:
+        try:
+            with open(where, "a") as stream:
+                stream.write(text + "\n")
+        except OSError:   # the terminal went away: the run goes on
+            pass
+
+
+def models_table(used: list[tuple]) -> str:
+    """Markdown: per config the seeds, iterations and whether this run trained them or took them from the cache
+    (``used``: (config, seed, iterations, cached, training seconds) per model), in place of a line per model."""
+    by_config: dict[str, list] = {}
+    for row in used:
+        by_config.setdefault(row[0], []).append(row)
+    lines = ["| model | seeds | iterations | this run |", "|---|---|---|---|"]
+    for name, rows in by_config.items():
+        trained = [r for r in rows if not r[3]]
+        how = ([f"{len(trained)} trained in {sum(r[4] for r in trained):.0f} s"] if trained else []) + (
+            [f"{len(rows) - len(trained)} from the cache"] if len(trained) < len(rows) else [])
+        lines.append(f"| {name} | {', '.join(str(s) for s in sorted({r[1] for r in rows}))} | "
+                     f"{' / '.join(f'{i:,}' for i in sorted({r[2] for r in rows}))} | {'; '.join(how)} |")
+    return "\n".join(lines)
 
 
 def _read_history(source: Path, model_dir: Path) -> str:

@@ -434,8 +434,9 @@ class Trainer:
 
 @contextlib.contextmanager
 def _terminal(progress: bool | str):
-    """Where the progress bar goes: nowhere (False), stderr (True), or a terminal device by its path (a
-    notebook's kernel, whose stderr is the page, writes to the terminal of `hebm run` this way)."""
+    """Where progress goes: nowhere (False), stderr (True), or a terminal or a file by its path (a notebook's
+    kernel, whose stderr is the page, writes to `hebm run`'s terminal or to the file it relays this way). A
+    terminal gets a bar, anything else a line every tenth of training."""
     import sys
     if not progress:
         yield None
@@ -443,12 +444,19 @@ def _terminal(progress: bool | str):
         yield sys.stderr
     else:
         try:
-            stream = open(progress, "w")
+            stream = open(progress, "a")   # appended: a file another writer shares
         except OSError:   # the terminal went away: no bar
             yield None
             return
         with stream:
             yield stream
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def train(cfg: ExperimentConfig, seed: int, run_dir: Path, images: torch.Tensor, device=None,
@@ -484,7 +492,11 @@ def run_loop(trainer, train_cfg, progress, callback, check_every: int) -> None:
     every = train_cfg.checkpoint_every
     with _terminal(progress) as stream, _stop_requests() as asked, \
             tqdm(total=total, initial=trainer.iteration, desc=trainer.label,
-                 disable=stream is None, file=stream, mininterval=2, leave=False) as bar:
+                 disable=not _is_terminal(stream), file=stream, mininterval=2, leave=False) as bar:
+        # off a terminal (a log, a relayed file): a line every tenth of training, never a bar's redraws
+        lines = stream is not None and not _is_terminal(stream)
+        line_every = max(1, total // 10)
+        next_line = (trainer.iteration // line_every + 1) * line_every
         while trainer.iteration < total and trainer.active:
             if asked:   # a signal arrived during the last iteration: keep it, then stop
                 trainer.check()
@@ -498,7 +510,13 @@ def run_loop(trainer, train_cfg, progress, callback, check_every: int) -> None:
                 trainer.check()  # a host read: before any checkpoint, and every check_every iterations
             trainer.wall_time_s += time.perf_counter() - t0
             if logged and trainer.active:
-                bar.set_postfix(loss=f"{trainer.log():.1f}", refresh=False)
+                loss = trainer.log()
+                bar.set_postfix(loss=f"{loss:.1f}", refresh=False)
+                if lines and (it >= next_line or it == total):
+                    stream.write(f"{trainer.label}: iteration {it:,} of {total:,} ({100 * it // total}%), "
+                                 f"loss {loss:.1f}, {trainer.wall_time_s:.0f} s\n")
+                    stream.flush()
+                    next_line = (it // line_every + 1) * line_every
             bar.update(1)
             trainer.save_files()
             if callback:
