@@ -48,6 +48,23 @@ def test_a_stored_run_is_rendered_without_training(stored_dir, tmp_path):
     assert not (tmp_path / "cache").exists()   # nothing was trained, nothing was cached
 
 
+def test_the_comparison_names_three_sources_apart_and_the_stored_device_as_the_status_page_does(stored_dir, tmp_path):
+    stored = _stored_result()
+    stored.device = "cpu (CPU (x86_64, 2 cores))"   # evaluated on a CPU from models a GPU trained (results/paper/tab1)
+    results.write(stored, stored_dir)
+    current = results.Result("fig5", "Figure 5", "cpu", [], [0], "cpu (CPU (x86_64, 2 cores))")
+    current.claims.append(results.Claim("Ours (conditional): the top layer changes digit identity most often", True, "-"))
+    table = notebook.render_comparison(current.to_dict(), results.read_stored("fig5"), "fig5")
+    header = ("| metric | setting | paper (printed) | `paper` profile (stored run, NVIDIA H100 80GB HBM3) | "
+              "`cpu` profile (this build) |")
+    assert header in table.splitlines(), table
+    assert ("| claim | `paper` profile (stored run, NVIDIA H100 80GB HBM3) | `cpu` profile (this build) |"
+            in table.splitlines()), table
+    said = "models trained on NVIDIA H100 80GB HBM3, notebook run on cpu (CPU (x86_64, 2 cores))"
+    assert f"The stored run: {said}," in table   # never the notebook's CPU alone, as if it had trained them
+    assert f"; {said};" in status.render("cpu", tmp_path / "build")   # the status page says the same
+
+
 @pytest.mark.parametrize("drop", ["provenance.git", "models", "overrides", "models.0.iterations"])
 def test_a_stored_run_without_its_provenance_is_refused(stored_dir, drop):
     path = results.write(_stored_result(), stored_dir)

@@ -31,7 +31,7 @@ from . import results as results_module
 from .book import stored_page
 from .manifest import get as get_artefact
 from .results import (Claim, Result, Row, changed_since, commit_label, describe_changes, md_cell, paper_data_replaced,
-                      profile_banner, read_stored, write)
+                      profile_banner, read_stored, run_devices, training_device, write)
 
 
 PRINT_WIDTH = 80   # printed lines wider than this are cut at the page's edge (screenshots at 1280 px)
@@ -393,8 +393,11 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
     its = sorted({m["iterations"] for m in models})
     written = sorted({c["train"]["iterations"] for c in stored["configs"].values()})
     page = stored_page(get_artefact(artefact))
-    lines = [f"### Paper, `paper` profile (stored run) and `{current['profile']}` side by side", "",
-             f"The stored run: {stored['device']}, {commit_label(stored)}, {prov['created']}, seeds {stored['seeds']}, "
+    # three sources, each named apart (never two of them "paper"); the stored run's device read from its models
+    printed, stored_col = "paper (printed)", f"`paper` profile (stored run, {training_device(stored)})"
+    this_col = f"`{current['profile']}` profile (this build)"
+    lines = [f"### The paper, its `paper` profile (stored run) and `{current['profile']}` (this build) side by side", "",
+             f"The stored run: {run_devices(stored)}, {commit_label(stored)}, {prov['created']}, seeds {stored['seeds']}, "
              f"{' / '.join(f'{i:,}' for i in its)} iterations per model"
              + (f" (the profile as written: {' / '.join(f'{i:,}' for i in written)})" if its != written else "")
              + (f"; overridden settings: `{json.dumps(stored['overrides'])}`" if stored["overrides"]
@@ -403,8 +406,7 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
     rows = {(r["metric"], r["setting"]): r for r in stored["rows"]}
     fmt = lambda r: "–" if r is None or r["reproduced"] is None else (
         f"{r['reproduced']:g}{r['unit']}" + (f" ± {r['spread']:g}" if r.get("spread") is not None else ""))
-    lines += ["| metric | setting | paper | `paper` profile (stored) | " + f"`{current['profile']}` (this build) |",
-              "|---|---|---|---|---|"]
+    lines += [f"| metric | setting | {printed} | {stored_col} | {this_col} |", "|---|---|---|---|---|"]
     seen = set()
     for r in current["rows"] + stored["rows"]:
         key = (r["metric"], r["setting"])
@@ -416,7 +418,7 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
         paper_cell = "–" if paper is None else f"{paper:g}{r['unit']}"
         lines.append(f"| {md_cell(r['metric'])} | {md_cell(r['setting'])} | {paper_cell} | {fmt(rows.get(key))} | {fmt(cur)} |")
     verdict = {True: "holds", False: "does not hold", None: "not tested"}
-    lines += ["", "| claim | `paper` profile (stored) | " + f"`{current['profile']}` (this build) |", "|---|---|---|"]
+    lines += ["", f"| claim | {stored_col} | {this_col} |", "|---|---|---|"]
     stored_claims = {c["claim"]: c for c in stored["claims"]}
     for c in current["claims"] + [c for c in stored["claims"] if c["claim"] not in {x["claim"] for x in current["claims"]}]:
         sc = stored_claims.get(c["claim"])

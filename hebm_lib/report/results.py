@@ -111,6 +111,24 @@ def commit_label(result: dict) -> str:
     return f"commit `{git['commit'][:10]}`" + (" (uncommitted changes)" if git["dirty"] else "")
 
 
+def training_device(result: dict) -> str:
+    """The device(s) that trained a result's models, read from its model records ("NVIDIA H100 80GB HBM3");
+    its notebook's own device when it trained none. One phrase for every page that names a run's device."""
+    trained = list(dict.fromkeys(m.get("device_name") or m.get("device") for m in result.get("models", [])))
+    return " / ".join(d for d in trained if d) or result["device"]
+
+
+def run_devices(result: dict) -> str:
+    """Where a result was made: its models' training device, and the notebook's own when it differs (a stored
+    `paper` run evaluated on a CPU from models trained on a GPU)."""
+    trained = training_device(result)
+    if not result.get("models"):
+        return f"notebook run on {result['device']} (no model)"
+    if trained in result["device"]:   # "cpu (CPU (x86_64, 2 cores))" holds its models' "CPU (x86_64, 2 cores)"
+        return f"models trained and notebook run on {result['device']}"
+    return f"models trained on {trained}, notebook run on {result['device']}"
+
+
 def write(result: Result, out_dir=None) -> Path:
     if result.profile not in PROFILES:
         raise ValueError(f"unknown profile {result.profile!r}")

@@ -9,7 +9,7 @@ from .. import paths
 from .book import stored_page
 from .manifest import ARTEFACTS
 from .results import (changed_fields, changed_since, commit_label, describe_changes, md_cell, paper_data_replaced,
-                      profile_banner, read, read_stored)
+                      profile_banner, read, read_stored, run_devices)
 
 
 def verdict(res: dict) -> str:
@@ -180,7 +180,7 @@ def _detail(a, res, which: str, changes: dict | None = None) -> str:
                 f"{describe_changes(changes)}. Its numbers and claims are those of the earlier models, kept for "
                 f"the record; they are not counted for today's model.\n```", ""]
     out += [
-           f"Datasets: {', '.join(res['datasets']) or '–'}; seeds {res['seeds']}; device `{res['device']}`; "
+           f"Datasets: {', '.join(res['datasets']) or '–'}; seeds {res['seeds']}; {run_devices(res)}; "
            f"wall time {res['wall_time_s']:.0f} s; {commit_label(res)}; written {prov['created']}; "
            f"config hashes {', '.join('`' + h + '`' for h in res['configs'])}."
            + (f" Overridden settings: `{json.dumps(res['overrides'])}`." if res.get("overrides") else "")
