@@ -195,3 +195,19 @@ def test_hebm_run_off_a_terminal_reports_progress_as_lines_and_the_page_keeps_no
                       for c in nbformat.read(page, as_version=4).cells for o in c.get("outputs", []))
     assert "iteration 6 of 6" not in shown and "seed 0: trained in" not in shown, shown
     assert "| model | seeds | iterations | this run |" in shown and "| mnist012_ours | 0 | 6 | 1 trained in" in shown
+
+
+@pytest.mark.parametrize("width", [5, 9, 12.6])
+def test_a_figure_footer_is_about_10_px_in_the_book(width):
+    """The watermark's font at the figure's 100 dpi, scaled as the book scales a figure wider than its ~750 px
+    column: 9-13 px (at 7 pt a 9-inch figure's was 8 px, a 12.6-inch one's 6 px)."""
+    import matplotlib.pyplot as plt
+    from hebm_lib.report import notebook
+    fig = plt.figure(figsize=(width, 3), dpi=100)
+    run = notebook.NotebookRun("fig5", "cpu", "cpu", [0], {}, {})
+    run.result = results.Result("fig5", "Figure 5", "cpu", ["MNIST"], [0], "cpu")
+    run.watermark(fig)
+    footer = fig.texts[-1]
+    shown = footer.get_fontsize() * fig.dpi / 72 * min(1, 750 / (width * fig.dpi))
+    assert 9 <= shown <= 13 and footer.get_va() == "top" and footer.get_position()[1] == 0, shown   # below the axes
+    plt.close(fig)

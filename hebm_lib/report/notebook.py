@@ -180,8 +180,11 @@ class NotebookRun:
             fig.text(0.5, 0.5, "SMOKE TEST\nnot a paper result", ha="center", va="center", fontsize=28,
                      color="red", alpha=0.35, rotation=20, transform=fig.transFigure)
         data = "; ".join(self.result.datasets) or "-"
-        fig.text(0.995, 0.005, f"profile: {self.profile} | data: {data} | seeds: {self.seeds}", ha="right",
-                 va="bottom", fontsize=7, color="gray")
+        # the book shows a figure at most about 750 px wide, scaling a wider one down: the footer grows with the
+        # figure's width so that it stays about 9-10 px there (at 7 pt it was 7 px). Set just below the figure
+        # (va="top" at y = 0), which the inline backend's tight bounding box takes in, clear of any axis label
+        fig.text(0.995, 0, f"profile: {self.profile} | data: {data} | seeds: {self.seeds}", ha="right",
+                 va="top", fontsize=footer_points(fig.get_figwidth()), color="dimgray")
 
     def paper_only(self, metric: str, setting: str, value: float, unit: str = "", better: str = "lower") -> None:
         """A row holding only the paper's number, for a measurement this profile does not make on the
@@ -281,6 +284,11 @@ class NotebookRun:
                      f"({describe_changes(changes)}): its numbers are those of the earlier models, shown for the "
                      f"record, not as evidence for today's model.\n\n" + table)
         return table
+
+
+def footer_points(width_inches: float) -> float:
+    """The footer's font size for a figure this wide: 9 pt up to 9 inches, then in proportion (1 pt per inch)."""
+    return max(9.0, width_inches)
 
 
 def progress_line(text: str) -> None:
