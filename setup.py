@@ -10,7 +10,8 @@ SHIPPED = {   # top-level directory -> the files of it the library reads
     "paper_values": ["*.csv"],
     "data": ["checksums.json"],
     "benchmarks": ["step_times.json"],
-    "results": ["paper/*.json", "paper/*.csv", "paper/*/*.csv"],
+    # the stored `paper` runs every build renders, and the recorded `cpu` build `hebm list` shows without one
+    "results": ["paper/*.json", "paper/*.csv", "paper/*/*.csv", "cpu/*.json"],
 }
 
 setup(

@@ -43,9 +43,10 @@ def test_the_wheel_holds_every_module_of_the_package(wheel_names):
 
 def test_the_wheel_holds_every_file_the_library_reads_from_a_checkout(wheel_names):
     read = [*paths.NOTEBOOKS_DIR.glob("*.md"), *paths.PAPER_VALUES_DIR.glob("*.csv"), paths.CHECKSUMS_FILE,
-            paths.STEP_TIMES_FILE, *(ROOT / "results" / "paper").glob("*.json")]
+            paths.STEP_TIMES_FILE, *(ROOT / "results" / "paper").glob("*.json"),
+            *(ROOT / "results" / "cpu").glob("*.json")]   # `hebm list` shows the recorded cpu build's verdicts
     expected = {"hebm_lib/shipped/" + p.relative_to(ROOT).as_posix() for p in read}
-    assert len(expected) > 35
+    assert len(expected) > 55
     assert not expected - wheel_names, f"missing from the wheel: {sorted(expected - wheel_names)}"
 
 
@@ -74,3 +75,19 @@ def test_the_wheel_declares_what_the_code_imports(wheel_names):
     declared = {re.split(r"[<>=!\[ ]", d.strip().strip('"'))[0].lower() for d in block.split("[", 1)[1].split(",")
                 if d.strip().strip('"')}
     assert not needed - declared, f"imported but not in pyproject's dependencies: {sorted(needed - declared)}"
+
+
+def test_the_packages_pinned_for_the_book_satisfy_what_the_wheel_declares():
+    """requirements.txt's tested pins and pyproject's dependencies agree: every pin is allowed by the wheel's
+    specifier for that package (the wheel stays loose, for installs beside other packages)."""
+    import tomllib
+    from packaging.requirements import Requirement
+    declared = {Requirement(d).name.lower(): Requirement(d) for d in
+                tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        pin = line.split("#")[0].strip()
+        if pin:
+            req = Requirement(pin)
+            (version,) = [s.version for s in req.specifier]
+            if req.name.lower() in declared:
+                assert declared[req.name.lower()].specifier.contains(version), (pin, str(declared[req.name.lower()]))
