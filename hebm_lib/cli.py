@@ -117,11 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", help="--cluster slurm: the account to charge")
     p.add_argument("--slurm-param", action="append", default=[], metavar="KEY=VALUE",
                    help="--cluster slurm: another sbatch option (repeatable), e.g. constraint=h100")
-    p = sub.add_parser("data", help="fetch datasets")
+    # where data goes, as paths.data_dir decides it on this install (a checkout, or a pip install)
+    home = ("the checkout's data/" if paths.IS_CHECKOUT else "data/ in $HEBM_HOME, else in the folder you run hebm in")
+    where = f"$HEBM_DATA_DIR, else {home}; here: {paths.data_dir()}"
+    p = sub.add_parser("data", help=f"fetch data sets into the data folder ({where})",
+                       description=f"Fetch data sets and verify them by checksum. They go to --data-dir, else to the "
+                                   f"data folder every command reads: {where}.")
     p.add_argument("action", choices=["fetch"], help="fetch: make the data sets available (checked by checksum)")
-    p.add_argument("names", nargs="*", default=["fmnist", "mnist", "mnist5k"],
-                   help="data set names (default: the offline ones, fmnist mnist mnist5k)")
-    p.add_argument("--data-dir", help="default: $HEBM_DATA_DIR, else the repository's data/")
+    p.add_argument("names", nargs="*", default=list(data.OFFLINE),
+                   help=f"data set names (default: the offline ones, {' '.join(data.OFFLINE)})")
+    p.add_argument("--data-dir", help=f"the data folder (default: $HEBM_DATA_DIR, else {home}); the other commands "
+                                      f"read $HEBM_DATA_DIR, so set that to use a folder of your own")
     p = sub.add_parser("status", help="write the status page")
     p.add_argument("--profile", default="cpu", choices=PROFILES, help="the profile of this build's results")
     p.add_argument("--out", type=Path, help="the page to write (Markdown); needed unless --readme")

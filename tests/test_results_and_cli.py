@@ -211,3 +211,17 @@ def test_a_figure_footer_is_about_10_px_in_the_book(width):
     shown = footer.get_fontsize() * fig.dpi / 72 * min(1, 750 / (width * fig.dpi))
     assert 9 <= shown <= 13 and footer.get_va() == "top" and footer.get_position()[1] == 0, shown   # below the axes
     plt.close(fig)
+
+
+@pytest.mark.parametrize("checkout, said", [(True, "else the checkout's data/"),
+                                            (False, "else data/ in $HEBM_HOME, else in the folder you run hebm in")])
+def test_data_fetch_help_says_where_data_goes_as_it_does(checkout, said, monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(paths, "IS_CHECKOUT", checkout)
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)   # a pip install: the folder hebm runs in, or $HEBM_HOME
+    monkeypatch.delenv("HEBM_DATA_DIR", raising=False)
+    with pytest.raises(SystemExit):
+        cli.main(["data", "--help"])
+    text = "".join(capsys.readouterr().out.split())   # argparse wraps anywhere, a path at its hyphens too
+    assert "".join(f"$HEBM_DATA_DIR, {said}; here: {tmp_path / 'data'}.".split()) in text, text
+    assert "repository'sdata/" not in text
+    assert paths.data_dir() == tmp_path / "data"   # what it says is where it goes
