@@ -27,6 +27,7 @@ from .. import paths
 from ..configs import ExperimentConfig, get_config
 from ..io import device_name, resolve_device
 from ..training import TrainedModel, train_or_load_many
+from . import departures
 from . import results as results_module
 from .book import stored_page
 from .manifest import get as get_artefact
@@ -209,6 +210,10 @@ class NotebookRun:
         spread = {True: "; beyond the seed spread too", False: "; not beyond the seed spread", None: ""}
         display(Markdown("\n".join(f"- {c.claim}: {verdict[c.holds]}{spread[c.beyond_spread] if c.holds else ''} at "
                                    f"the `{self.profile}` profile ({c.evidence})." for c in self.result.claims)))
+        # where this profile departs from the paper's settings, and why each claim that fails here fails
+        section = departures.markdown(self.artefact, self.profile, self.result)
+        if section:
+            display(Markdown(section))
 
     def plot_training_curves(self, max_configs: int = 8) -> None:
         """The training curves of this page's models (their history.csv beside the result): the loss and the

@@ -1,0 +1,231 @@
+"""Where a page's profile departs from the paper, and why a claim that does not hold there fails: shown under
+every page's claims at `cpu` (and `smoke`), read from the configs and the page's own result, never typed.
+
+- ``config_departures``: for every config the page resolved, each setting that differs between this profile and
+  `paper`, read from the two resolved configs (training length, the EBM prior's width, depth, K, s and
+  lr x iterations, the observation noise, the KL schedule, the data set);
+- ``DEPARTURES``: what a config diff cannot say (a model shared with another page, an evaluation protocol),
+  each with why it is kept here and the claims it bears on;
+- ``failure_reasons``: for a claim that does not hold, the departures that bear on it, how much of the `paper`
+  profile's training its models had, and, for a claim about Ours, what the page measured of its EBM.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from ..configs import ExperimentConfig, config_from_dict, get_config
+from .results import md_cell
+
+
+def _ebm(cfg: ExperimentConfig) -> str | None:
+    p = cfg.prior
+    if p is None:
+        return None
+    inference = ("" if p.posterior_langevin is None else
+                 f"; posterior Langevin {p.posterior_langevin[0]} steps of {p.posterior_langevin[1]:g}")
+    return (f"{p.hidden} units x {p.layers} layers{'' if p.spectral_norm else ' (no spectral norm)'}, K {p.langevin_steps}, "
+            f"s {p.langevin_step_size:g}, lr {p.lr:g} (lr x iterations {p.lr * cfg.train.iterations:.2g}){inference}")
+
+
+def _schedule(cfg: ExperimentConfig) -> str:
+    s = cfg.schedule
+    fields = {k: v for k, v in vars(s).items()}
+    return s.kind + (" (" + ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in fields.items()) + ")"
+                     if fields else "")
+
+
+# (setting in words, its value in a resolved config): the settings a reader compares with the paper's
+SETTINGS: tuple[tuple[str, Callable[[ExperimentConfig], object]], ...] = (
+    ("data set", lambda c: c.data.name + ("" if c.data.n_train is None else f" (first {c.data.n_train:,})")),
+    ("training iterations x batch", lambda c: f"{c.train.iterations:,} x {c.train.batch_size}"),
+    ("generator/encoder lr", lambda c: f"{c.train.lr:g}"),
+    ("likelihood p(x | z)", lambda c: f"Gaussian, sigma {c.nets.sigma:.3g}"
+                                      if getattr(c.nets, "likelihood", "gaussian") == "gaussian"
+                                      and isinstance(getattr(c.nets, "sigma", None), float)
+                                      else getattr(c.nets, "likelihood", None)),
+    ("EBM prior", _ebm),
+    ("KL weight", _schedule),
+    ("free nats", lambda c: None if c.train.free_nats is None else "{:g} nats, held {:,}, to 0 over {:,}".format(*c.train.free_nats)),
+)
+
+
+def config_departures(configs: dict, profile: str) -> list[tuple[str, str, str, str]]:
+    """(configs, setting, value at ``profile``, value at `paper`) for each setting that differs, configs that
+    differ the same way joined in one row; ``configs``: a result's resolved configs (hash -> dict)."""
+    rows: dict[tuple[str, str, str], list[str]] = {}
+    for d in configs.values():
+        here = config_from_dict({k: v for k, v in d.items() if k != "extra"})
+        paper = get_config(d["name"], "paper", d.get("extra"))
+        for setting, read in SETTINGS:
+            a, b = read(here), read(paper)
+            if a != b:
+                rows.setdefault((setting, str(a if a is not None else "-"), str(b if b is not None else "-")), []).append(d["name"])
+    return [(", ".join(dict.fromkeys(names)), *key) for key, names in rows.items()]
+
+
+def iteration_share(configs: dict) -> dict[str, float]:
+    """config name -> its training iterations here as a fraction of the `paper` profile's."""
+    out = {}
+    for d in configs.values():
+        paper = get_config(d["name"], "paper", d.get("extra"))
+        out[d["name"]] = d["train"]["iterations"] / paper.train.iterations
+    return out
+
+
+@dataclass(frozen=True)
+class Departure:
+    """What the config diff cannot say: ``what`` departs, ``why`` it is kept at this profile (a number in it),
+    and the claims it bears on (``bears_on``: words of the claim, any of them; empty: every claim of the page)."""
+    artefacts: tuple[str, ...]
+    what: str
+    why: str
+    bears_on: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ("cpu",)
+
+
+DEPARTURES = (
+    Departure(("tab2", "tab6"),
+              "Ours, VLAE, the VAE and the HVAE are Table 1's Fashion-MNIST models (VLAE's nets, observation noise "
+              "sigma {svhn_fid_ours.nets.sigma}), while LEBM keeps its own sigma {svhn_fid_lebm.nets.sigma}; at `paper` "
+              "Ours has the authors' FID config's sigma {paper:svhn_fid_ours.nets.sigma}, LEBM {paper:svhn_fid_lebm.nets.sigma}",
+              "the four are trained once for Tables 1, 2, 5 and 6 (Table 1 is the book's longest page); retraining "
+              "them at the FID config's sigma would add eight models to a book already close to its 45 minutes. A "
+              "larger sigma weighs reconstruction less, so it raises the MSE and blurs samples",
+              ("SVHN", "than LEBM")),
+    Departure(("tab5",),
+              "the energy nets are {fmnist_ours.prior.layers} layers deep here (the nef = {fmnist_ours.prior.hidden} "
+              "net is Table 1's Fashion-MNIST model's); the paper's is a {paper:svhn_fid_ours.prior.layers}-layer perceptron",
+              "sharing the nef = 50 model with Tables 1, 2 and 6 saves two trainings; the depth is the same at "
+              "every width here, so the widths are still compared among themselves",
+              ("nef",)),
+    Departure(("tab4",),
+              "the model is the 3DShapes pages' Ours, trained with K = {celeba64_ours.prior.langevin_steps}, s = "
+              "{celeba64_ours.prior.langevin_step_size}; the paper trains CelebA-64 with K = "
+              "{paper:celeba64_ours.prior.langevin_steps} (its s {paper:celeba64_ours.prior.langevin_step_size})",
+              "shared with Table 2's CelebA column and Supp. Table 2; the paper's K in training would multiply "
+              "the cost of its Langevin chains accordingly",
+              ("K = 15 to K = 60",)),
+    Departure(("tab3",),
+              "LEBM infers with the shared encoder at `cpu`; LEBM's own inference is posterior Langevin "
+              "(20 steps of 0.1, its `paper` row)",
+              "posterior Langevin made LEBM's training step 5x slower and its score 20 decoder gradients an image: "
+              "about 15 of the book's 45 minutes",
+              ("LEBM",)),
+    Departure(("fig9",),
+              "{settings.steps} Adam steps per attack (the `paper` profile's {paper:settings.steps})",
+              "the attack has converged by then: measured once on Table 1's `cpu` MNIST Ours (seed 0, 50 pairs), "
+              "300 steps moved the target progress of no layer by more than 0.003 at budgets 3 and 6 "
+              "(60 steps: 0.061 / 0.038 / 0.041 at budget 3; 300 steps: 0.060 / 0.037 / 0.041)",
+              ("attacking",)),
+    Departure(("fig1",),
+              "the 6-layer HVAE stand-in for BIVA trains without free bits (BIVA uses them)",
+              "the conditional HVAE family takes no train.free_nats (only the conv HVAE of Supp. Table 1 does); "
+              "without them the upper layers can collapse to the prior, as the per-layer KLs on this page show",
+              ("top pair",)),
+    Departure(("vhp_tab1",),
+              "REWO's and GECO's kappa and nu are raised (the KL weight row above)",
+              "in 2,000 iterations the smoothed reconstruction error of these nets floors at 0.0005-0.002 by seed, "
+              "above the paper's kappa^2 = 0.0004, so REWO's first phase would never end; with nu 5, beta would "
+              "need about 4,600 iterations to climb from 1e-3 to 1. REWO's paper calls its first phase necessary: "
+              "cut short, it learns less of a representation",
+              ("REWO", "GECO", "warm-up")),
+)
+
+
+def departures_for(artefact: str, profile: str) -> list[Departure]:
+    return [d for d in DEPARTURES if artefact in d.artefacts and profile in d.profiles]
+
+
+_FIELD = re.compile(r"\{(?:(paper):)?([\w.]+)\}")
+
+
+def fill(text: str, artefact: str, profile: str) -> str:
+    """``text`` with each {config.section.field} read from that config at ``profile`` ({paper:...}: at `paper`)
+    and {settings.key} from the artefact's evaluation settings: a departure's numbers are never typed."""
+    from .manifest import get as get_artefact
+
+    def value(match):
+        at = match.group(1) or profile
+        head, *path = match.group(2).split(".")
+        v = get_artefact(artefact).settings(at) if head == "settings" else get_config(head, at)
+        for key in path:
+            v = v[key] if isinstance(v, dict) else getattr(v, key)
+        return f"{v:.3g}" if isinstance(v, float) else str(v)
+    return _FIELD.sub(value, text)
+
+
+_GENERIC_WORDS = {"ours", "vlae", "vae", "lebm", "hvae", "hvae6", "provlae", "betavae", "iwae", "vhp", "fid", "k", "0", "digit",
+                  "held", "out", "nef"}   # words of configs and rows that name a system or a setting, not a data set
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower().replace("-", "")))
+
+
+def _ebm_measured(rows, claim: str) -> str | None:
+    """What the page measured of the EBM the claim is about, from the rows whose metric begins with "EBM": the
+    model whose row setting names a word of the claim (a data set, a config), else the page's first."""
+    ebm = [r for r in rows if r.metric.startswith("EBM") and r.reproduced is not None]
+    if not ebm:
+        return None
+    # "svhn_fid_ours" -> {svhn}; "ours (mnist)" -> {mnist}: matched against the claim's words
+    named = [r for r in ebm if (_words(r.setting.replace("_", " ")) - _GENERIC_WORDS) & _words(claim)]
+    model = (named or ebm)[0].setting.split(",")[0]
+
+    def first(prefix):
+        return next((r for r in ebm if r.metric.startswith(prefix) and r.setting.split(",")[0] == model), None)
+    kl, gap, off = first("EBM KL"), first("EBM energy gap"), first("EBM off")
+    if kl is None:
+        return None
+    text = (f"Ours' EBM moves its prior by KL {kl.reproduced:.2f} nats from N(0, I) ({kl.setting}; energy gap "
+            f"{gap.reproduced:.2f} nats)" if gap else f"Ours' EBM moves its prior by KL {kl.reproduced:.2f} nats")
+    if off is not None and _words(off.metric[len("EBM off: "):].split(" (")[0]) & _words(claim):   # the claim's metric
+        text += f"; with the EBM off, {off.metric[len('EBM off: '):]} is {off.reproduced:g} ({off.setting})"
+    return text
+
+
+def failure_reasons(artefact: str, profile: str, result) -> list[tuple[str, list[str]]]:
+    """(claim, reasons) for each claim of ``result`` that does not hold, each reason a sentence with its numbers;
+    a departure of the page is named by its number in the list above them (D1, D2, ...)."""
+    share_all = iteration_share(result.configs)
+    out = []
+    for c in result.claims:
+        if c.holds is not False:
+            continue
+        reasons = [f"D{i}" for i, d in enumerate(departures_for(artefact, profile), 1)
+                   if not d.bears_on or any(w.lower() in c.claim.lower() for w in d.bears_on)]
+        # the configs the claim names (a data set's: "MNIST: ..." -> mnist_*), else all of the page's
+        share = {n: v for n, v in share_all.items() if (_words(n.replace("_", " ")) - _GENERIC_WORDS) & _words(c.claim)} or share_all
+        if share:
+            low, high = min(share.values()), max(share.values())
+            reasons.append(f"its models trained for {100 * low:.2g}%" + (f"-{100 * high:.2g}%" if high > low * 1.05 else "")
+                           + " of the `paper` profile's iterations")
+        ebm = _ebm_measured(result.rows, c.claim) if "ours" in c.claim.lower() else None
+        if ebm:
+            reasons.append(ebm)
+        out.append((c.claim, reasons))
+    return out
+
+
+def markdown(artefact: str, profile: str, result) -> str:
+    """The page's section: the departures as a table, then why each failing claim fails here. Empty at `paper`."""
+    if profile == "paper":
+        return ""
+    parts = []
+    diff = config_departures(result.configs, profile)
+    if diff:
+        parts += [f"**Where the `{profile}` profile departs from the paper's settings** (read from the configs at "
+                  f"both profiles):", "",
+                  f"| configs | setting | `{profile}` | `paper` profile |", "|---|---|---|---|"]
+        parts += [f"| {md_cell(n)} | {md_cell(s)} | {md_cell(a)} | {md_cell(b)} |" for n, s, a, b in diff]
+        parts.append("")
+    for i, d in enumerate(departures_for(artefact, profile), 1):
+        parts.append(fill(f"- **D{i}.** {d.what}. *Why here:* {d.why}.", artefact, profile))
+    reasons = failure_reasons(artefact, profile, result)
+    if reasons:
+        parts += ["", f"**Why a claim does not hold at `{profile}`**, in this page's numbers:", ""]
+        for claim, why in reasons:
+            parts.append(f"- *{claim}*: " + "; ".join(why) + ".")
+    return "\n".join(parts)

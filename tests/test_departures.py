@@ -1,0 +1,72 @@
+"""The departures section under every page's claims: values read from the configs (never typed), each departure's
+numbers resolvable, and a failing claim given the reasons that bear on it, with the page's own EBM numbers."""
+import json
+
+import pytest
+
+from hebm_lib import paths
+from hebm_lib.configs import get_config
+from hebm_lib.report import departures
+from hebm_lib.report.results import Claim, Result, Row
+
+
+def _result(artefact, names, claims=(), rows=(), profile="cpu"):
+    r = Result(artefact, artefact, profile, [], [0, 1], "cpu", rows=list(rows), claims=list(claims))
+    for n in names:
+        r.add_config(get_config(n, profile))
+    return r
+
+
+def test_the_config_diff_is_read_from_both_profiles():
+    rows = departures.config_departures(_result("tab2", ["svhn_fid_ours", "svhn_fid_lebm"]).configs, "cpu")
+    by = {(names, setting): (here, paper) for names, setting, here, paper in rows}
+    here, paper = (get_config("svhn_fid_ours", p).nets.sigma for p in ("cpu", "paper"))
+    assert by[("svhn_fid_ours", "likelihood p(x | z)")] == (f"Gaussian, sigma {here:.3g}", f"Gaussian, sigma {paper:.3g}")
+    # LEBM's sigma is the same at both profiles: no row; its EBM's lr x iterations differs
+    assert ("svhn_fid_lebm", "likelihood p(x | z)") not in by
+    lebm = get_config("svhn_fid_lebm", "cpu").prior
+    assert f"lr x iterations {lebm.lr * get_config('svhn_fid_lebm', 'cpu').train.iterations:.2g}" in by[("svhn_fid_lebm", "EBM prior")][0]
+
+
+def test_a_setting_equal_at_both_profiles_is_no_departure():
+    r = _result("tab1", ["mnist_ours"], profile="paper")
+    assert departures.config_departures(r.configs, "paper") == []
+    assert departures.markdown("tab1", "paper", r) == ""
+
+
+def test_fill_reads_numbers_from_the_configs_and_settings():
+    text = departures.fill("{svhn_fid_lebm.nets.sigma} / {paper:svhn_fid_ours.nets.sigma} / {settings.steps} / "
+                           "{paper:settings.steps}", "fig9", "cpu")
+    assert text == (f"{get_config('svhn_fid_lebm', 'cpu').nets.sigma:.3g} / "
+                    f"{get_config('svhn_fid_ours', 'paper').nets.sigma:.3g} / 60 / 500")
+    with pytest.raises(AttributeError):
+        departures.fill("{svhn_fid_ours.nets.no_such_field}", "tab2", "cpu")
+
+
+@pytest.mark.parametrize("d", departures.DEPARTURES, ids=lambda d: d.artefacts[0])
+def test_every_departure_resolves_and_bears_on_a_claim_its_pages_make(d):
+    for artefact in d.artefacts:
+        for profile in d.profiles:
+            assert "{" not in departures.fill(d.what + d.why, artefact, profile)
+        recorded = paths.REPO_ROOT / "results" / "cpu" / f"{artefact}.json"
+        if d.bears_on and recorded.exists():   # words that match no claim would silently explain nothing
+            claims = [c["claim"] for c in json.loads(recorded.read_text())["claims"]]
+            assert any(w.lower() in c.lower() for w in d.bears_on for c in claims), (artefact, d.bears_on)
+
+
+def test_a_failing_claim_gets_the_departures_training_share_and_its_own_models_ebm():
+    ebm = [Row("EBM KL(p_alpha || N(0, I))", "svhn_fid_ours", 0.1), Row("EBM energy gap f(z+) - f(z-)", "svhn_fid_ours", 0.5),
+           Row("EBM off: FID (domain features)", "svhn_fid_ours, K = 0", 34.2),
+           Row("EBM KL(p_alpha || N(0, I))", "celeba64_ours", 0.47), Row("EBM energy gap f(z+) - f(z-)", "celeba64_ours", 1.19)]
+    claims = [Claim("SVHN (stand-in): Ours has a lower FID than vlae", False, ""),
+              Claim("CelebA-64 (stand-in): Ours has a lower reconstruction MSE than vlae", False, ""),
+              Claim("CelebA-64: Ours has a lower FID than vlae", True, "")]
+    r = _result("tab2", ["svhn_fid_ours", "celeba64_ours"], claims, ebm)
+    reasons = dict(departures.failure_reasons("tab2", "cpu", r))
+    assert set(reasons) == {claims[0].claim, claims[1].claim}          # a claim that holds needs no reason
+    svhn, celeba = reasons[claims[0].claim], reasons[claims[1].claim]
+    assert svhn[0] == "D1" and "D1" not in celeba                      # the sigma departure is the SVHN column's
+    share = lambda n: get_config(n, "cpu").train.iterations / get_config(n, "paper").train.iterations
+    assert f"{100 * share('svhn_fid_ours'):.2g}% of" in svhn[1] and f"{100 * share('celeba64_ours'):.2g}% of" in celeba[0]
+    assert "KL 0.10 nats" in svhn[2] and "FID (domain features) is 34.2" in svhn[2]
+    assert "KL 0.47 nats" in celeba[1] and "EBM off" not in celeba[1] and "FID" not in celeba[1]   # an MSE claim
