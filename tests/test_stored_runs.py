@@ -43,7 +43,7 @@ def test_a_stored_run_is_rendered_without_training(stored_dir, tmp_path):
     assert "ran, 0 of 1 claims hold; 10,000 iterations, settings overridden" in page
     assert "paper profile, stored run" in page and "NVIDIA H100 80GB HBM3" in page
     table = notebook.render_comparison(current.to_dict(), results.read_stored("fig5"), "fig5")
-    assert "| identity-change rate | ours / resample z_3 / conditional | – | 49.9% | 50.1% ± 1.2 |" in table
+    assert "| identity-change rate | ours / resample z_3 / conditional | – | 49.9% | 50.1%\u00a0±\u00a01.2 |" in table
     assert "| Ours (conditional): the top layer changes digit identity most often | does not hold | – |" in table
     assert not (tmp_path / "cache").exists()   # nothing was trained, nothing was cached
 

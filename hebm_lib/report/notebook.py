@@ -417,8 +417,10 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
                 else "; no overridden settings")
              + (f"; {{doc}}`its executed notebook </{page}>`." if page else "."), ""]
     rows = {(r["metric"], r["setting"]): r for r in stored["rows"]}
+    # a value with its unit and spread never breaks across lines in a narrow column (no-break spaces)
     fmt = lambda r: "–" if r is None or r["reproduced"] is None else (
-        f"{r['reproduced']:g}{r['unit']}" + (f" ± {r['spread']:g}" if r.get("spread") is not None else ""))
+        f"{r['reproduced']:g}{r['unit']}" + (f" ± {r['spread']:g}" if r.get("spread") is not None else "")
+    ).replace(" ", "\u00a0")
     lines += [f"| metric | setting | {printed} | {stored_col} | {this_col} |", "|---|---|---|---|---|"]
     seen = set()
     for r in current["rows"] + stored["rows"]:
@@ -428,7 +430,7 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
         seen.add(key)
         cur = next((c for c in current["rows"] if (c["metric"], c["setting"]) == key), None)
         paper = r["paper"] if r["paper"] is not None else (cur or {}).get("paper")
-        paper_cell = "–" if paper is None else f"{paper:g}{r['unit']}"
+        paper_cell = "–" if paper is None else f"{paper:g}{r['unit']}".replace(" ", "\u00a0")
         lines.append(f"| {md_cell(r['metric'])} | {md_cell(r['setting'])} | {paper_cell} | {fmt(rows.get(key))} | {fmt(cur)} |")
     verdict = {True: "holds", False: "does not hold", None: "not tested"}
     lines += ["", f"| claim | {stored_col} | {this_col} |", "|---|---|---|"]

@@ -159,8 +159,10 @@ def _run_times(profile: str, out_dir=None) -> list[str]:
         return []
     return ["## Run times", "",
             f"Minutes each notebook took in this build (wall time, as its result records it; in `make book` two "
-            f"notebooks share the machine), {total:.0f} min in all, and what `hebm_lib/report/manifest.py` "
-            "expects (`expected_cpu_minutes`, which orders the build).", "",
+            f"notebooks share the machine), and what `hebm_lib/report/manifest.py` expects (`expected_cpu_minutes`, "
+            f"which orders the build). Added up they make {total:.0f} notebook-minutes; two run at a time "
+            f"(`BOOK_JOBS=2`), so the notebooks took about {total / 2:.0f} minutes of the build's wall time, "
+            "the figure the build's time limit is about.", "",
             "| artefact | this build (min) | expected (min) |", "|---|---|---|", *rows, ""]
 
 
