@@ -103,7 +103,7 @@ class NotebookRun:
             how = f"trained in {tm.info['train_wall_time_s']:.0f} s" + (
                 f" (one step for {ensemble['members']} models, seeds {ensemble['seeds']})" if ensemble else "")
         progress_line(f"{cfg.name} seed {seed}: {how}, {tm.info['iterations']:,} iterations")
-        self._models_used.append((cfg.name, seed, tm.info["iterations"], tm.info["cached"], tm.info["train_wall_time_s"]))
+        self._models_used.append((model_label(cfg.name, self.result.configs.get(cfg.hash, {}).get("extra")), seed, tm.info["iterations"], tm.info["cached"], tm.info["train_wall_time_s"]))
         self.result.add_model(cfg, seed, tm.info, self._keep_history(cfg, seed, tm))
         return tm
 
@@ -306,6 +306,12 @@ def progress_line(text: str) -> None:
                 stream.write(text + "\n")
         except OSError:   # the terminal went away: the run goes on
             pass
+
+
+def model_label(name: str, extra: dict | None) -> str:
+    """A model's name in the page's table: an ablation's models (Table 1's variants, Table 5's widths) share a
+    config name, so their artefact overrides are part of it."""
+    return name + (" (" + ", ".join(f"{k} = {v}" for k, v in extra.items()) + ")" if extra else "")
 
 
 def models_table(used: list[tuple]) -> str:
