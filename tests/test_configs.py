@@ -178,9 +178,11 @@ def test_changed_settings_names_each_field():
     assert configs.changed_settings(get_config("fmnist_ours", "paper"), new) == ["prior: EBMPrior -> None (N(0, I))"]
 
 
-@pytest.mark.parametrize("name", ["mnist_hvae", "mnist_vlae", "pendulum_vhp_rewo", "mnist_nll_iwae1"])
-def test_free_nats_belong_to_the_conv_hvae_alone(name):
-    """Each nets family's rules (NetsFamily.check_experiment): only the conv HVAE's loss applies a KL floor."""
+@pytest.mark.parametrize("name", ["mnist_vlae", "pendulum_vhp_rewo", "mnist_nll_iwae1"])
+def test_free_nats_belong_to_the_hvaes_alone(name):
+    """Each nets family's rules (NetsFamily.check_experiment): only the HVAEs' losses apply a KL floor."""
     assert get_config("fmnist_hvae_oodd", "cpu").train.free_nats is not None
-    with pytest.raises(ValueError, match="free_nats is for the conv HVAE"):
+    assert get_config("mnist_hvae6", "cpu").train.free_nats is not None
+    assert get_config("mnist_hvae", "smoke", {"train.free_nats": [1.0, 1, 1]}).train.free_nats == (1.0, 1, 1)
+    with pytest.raises(ValueError, match="free_nats is for the HVAEs"):
         get_config(name, "smoke", {"train.free_nats": [1.0, 1, 1]})

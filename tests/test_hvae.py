@@ -59,3 +59,23 @@ def test_ancestral_sampling_from_given_noise_follows_the_hierarchy():
     with torch.no_grad():
         mu_4, _ = model.generator["p"][4](model.generator["td"][4](zs[5])).chunk(2, 1)
     assert torch.allclose(zs[4], mu_4)
+
+
+def test_free_bits_hold_each_layers_kl_at_the_floor_and_change_nothing_when_off():
+    """BIVA's free bits in the conditional HVAE (Figure 1's stand-in): a layer's KL below the floor counts as the
+    floor, so it gets no gradient; without train.free_nats the bound is the plain sum of the layers' KLs."""
+    model, x = _model().train(), torch.rand(32, 1, 28, 28) * 2 - 1
+    plain = get_config("mnist_hvae", "smoke").train
+    off = model.neg_elbo_terms(x, torch.Generator().manual_seed(1))
+    model.begin_iteration(0, plain)
+    assert torch.equal(model.neg_elbo_terms(x, torch.Generator().manual_seed(1)).kl, off.kl)
+    assert torch.allclose(off.kl, off.kl_layers.sum(), rtol=1e-5)
+    floor = off.kl_layers.max().item() + 1.0   # above every layer's KL: each counts as the floor
+    model.begin_iteration(0, get_config("mnist_hvae", "smoke", {"train.free_nats": [floor, 10, 0]}).train)
+    on = model.neg_elbo_terms(x, torch.Generator().manual_seed(1))
+    assert torch.allclose(on.kl, torch.tensor(floor * len(model.latent_dims)), rtol=1e-6)
+    model.zero_grad()
+    on.kl.backward()
+    assert all(p.grad is None or p.grad.abs().max() == 0 for p in model.encoder.parameters())   # no KL gradient
+    model.begin_iteration(10, get_config("mnist_hvae", "smoke", {"train.free_nats": [floor, 10, 0]}).train)
+    assert model.free_nats.item() == 0.0   # past the hold, with no decay: off

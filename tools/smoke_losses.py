@@ -23,10 +23,10 @@ from hebm_lib.configs import LADDER_BEFORE_VLAE, get_config
 from hebm_lib.training.trainer import STAT_NAMES, train
 
 # one config per branch of a system's objective: the EBM prior, N(0, I), one layer, LEBM's posterior
-# Langevin, the conditional HVAE, free nats, pro-VLAE's gates, beta-VAE, REWO, GECO, warm-up, VampPrior, IWAE
+# Langevin, the conditional HVAE (and with BIVA's free bits), free nats, pro-VLAE's gates, beta-VAE, REWO, GECO, warm-up, VampPrior, IWAE
 BRANCHES = {
     "mnist_ours": {}, "mnist_vlae": {}, "mnist_vae": {}, "mnist_lebm": {},
-    "anomaly_lebm": {}, "mnist_hvae": {}, "fmnist_hvae_oodd": {},
+    "anomaly_lebm": {}, "mnist_hvae": {}, "mnist_hvae6": {}, "fmnist_hvae_oodd": {},
     "shapes3d_provlae": {}, "shapes3d_betavae": {}, "pendulum_vhp_rewo": {}, "pendulum_vhp_geco": {},
     "pendulum_vhp_wu20": {}, "mnist_nll_vamp": {}, "mnist_nll_iwae2": {},
 }

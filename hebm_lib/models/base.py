@@ -14,6 +14,13 @@ from torch import nn
 from ..distributions import full_precision
 
 
+def free_nats_at(it: int, nats: float, hold: int, decay: int) -> float:
+    """Havtorn et al.'s free nats: ``nats`` for ``hold`` iterations, then linearly to 0 over ``decay``."""
+    if it < hold:
+        return float(nats)
+    return float(nats) * max(0.0, 1.0 - (it - hold) / decay) if decay > 0 else 0.0
+
+
 class ElboTerms(NamedTuple):
     """What one pass of a model's -ELBO gives the trainer (batch means; z per image)."""
     rec: torch.Tensor        # -log p(x | z), up to its constant

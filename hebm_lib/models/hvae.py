@@ -23,7 +23,7 @@ from torch import nn
 from ..configs import ConditionalNets
 from ..distributions import (LOG_2PI, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp,
                              standard_normal)
-from .base import ElboTerms, LatentModelBase
+from .base import ElboTerms, LatentModelBase, free_nats_at
 from .top_down import TopDownBounds
 from .blocks import SLOPE, act, conv_stack, init_weights, mlp
 from .priors import GaussianPrior
@@ -51,6 +51,10 @@ class ConditionalHVAE(TopDownBounds, LatentModelBase):
             "up": self._deconvs(C, ch),
         })
         self.prior = GaussianPrior(dims[-1])  # p(z_L); the trainer sees no EBM
+        # free bits (BIVA's 2 nats per layer, train.free_nats): each layer's KL floor this iteration, a buffer so a
+        # captured graph reads it; off, the bound is summed as before (a floor of 0 would clip an MC KL below 0)
+        self.register_buffer("free_nats", torch.zeros(()), persistent=False)
+        self.free_nats_on = False
         init_weights(self, "authors")
 
     @staticmethod
@@ -108,8 +112,16 @@ class ConditionalHVAE(TopDownBounds, LatentModelBase):
             rec = self.reconstruction_nll(x, full_precision(self.decode(z))).mean()
         terms = kls if kl == "analytic" else [q - p for q, p in zip(log_q, log_p)]
         kl_layers = torch.stack([full_precision(k.detach()).mean() for k in kls])
-        kl = torch.stack([full_precision(t) for t in terms]).sum(0).mean()
+        if self.free_nats_on:   # a layer's KL below the floor counts as the floor: no gradient pushes it lower
+            kl = torch.maximum(torch.stack([full_precision(t).mean() for t in terms]), self.free_nats).sum()
+        else:
+            kl = torch.stack([full_precision(t) for t in terms]).sum(0).mean()
         return ElboTerms(rec, kl, full_precision(z), kl_layers)
+
+    def begin_iteration(self, iteration: int, train) -> None:
+        self.free_nats_on = train.free_nats is not None
+        if self.free_nats_on:
+            self.free_nats.fill_(free_nats_at(iteration, *train.free_nats))
 
     def log_joint(self, x, z):
         """log p(x, z) = log p(x | z_1) + sum_i log p(z_i | z_{i+1}) + log N(z_L), constants dropped."""

@@ -25,17 +25,10 @@ from torch.nn import functional as F
 
 from ..configs import ConvLatentNets
 from ..distributions import binarise, full_precision, gaussian_log_prob, reparameterised_sample, soft_clamp
-from .base import ElboTerms, LatentModelBase
+from .base import ElboTerms, LatentModelBase, free_nats_at  # noqa: F401 (tests import it from here)
 from .top_down import TopDownBounds
 from .blocks import act, init_weights
 from .priors import GaussianPrior
-
-
-def free_nats_at(it: int, nats: float, hold: int, decay: int) -> float:
-    """Havtorn et al.'s free nats: ``nats`` for ``hold`` iterations, then linearly to 0 over ``decay``."""
-    if it < hold:
-        return float(nats)
-    return float(nats) * max(0.0, 1.0 - (it - hold) / decay) if decay > 0 else 0.0
 
 
 def _res_stage(c: int, kernel: int, blocks: int) -> nn.Sequential:
