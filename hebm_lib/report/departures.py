@@ -111,7 +111,7 @@ DEPARTURES = (
               ("K = 15 to K = 60",)),
     Departure(("tab3",),
               "LEBM infers with the shared encoder at `cpu`; LEBM's own inference is posterior Langevin "
-              "(20 steps of 0.1, its `paper` row)",
+              "(steps and step size {paper:anomaly_lebm.prior.posterior_langevin} in its `paper` row)",
               "posterior Langevin made LEBM's training step 5x slower and its score 20 decoder gradients an image: "
               "about 15 of the book's 45 minutes",
               ("LEBM",)),
