@@ -209,6 +209,10 @@ def test_the_page_of_a_stored_run_of_earlier_settings_says_so_at_its_top(stored_
     assert page == f"book/generated/stored/{art.notebook}"
     marked = nbformat.read(tmp_path / f"{page}.ipynb", as_version=4)
     assert marked.cells[0].source == "# Figure 5" and "settings that have changed since" in marked.cells[1].source
+    # its numbers beside the paper's, each source named apart (an earlier notebook's outputs may call both "paper")
+    numbers = marked.cells[2].source
+    assert f"| paper (printed) | `paper` profile (stored run, {results.training_device(r.to_dict())}) |" in numbers
+    assert all(f"| {row.setting} |" in numbers for row in r.rows) and marked.cells[3].source == "1"
     assert f"file: {page}" in book.toc_yaml()
     today = get_config("mnist_ours", "paper", {"train.iterations": 10000})
     r.configs = {today.hash: today.to_dict()}

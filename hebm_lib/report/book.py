@@ -38,9 +38,23 @@ def stored_page(a: Artefact) -> str | None:
         "```{warning}\nThis stored `paper`-profile run was made with settings that have changed since: "
         f"{describe_changes(changes)}. Its numbers and claims are those of the earlier models, kept for the "
         "record; they are not evidence for today's model (`hebm campaign --plan` lists it to redo).\n```")
-    nb.cells.insert(1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0, warning)   # below the title
+    at = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0   # below the title
+    nb.cells[at:at] = [warning, nbformat.v4.new_markdown_cell(stored_numbers(stored))]
     atomic_write_text(paths.REPO_ROOT / STORED_EARLIER / f"{a.notebook}.ipynb", nbformat.writes(nb))
     return f"{STORED_EARLIER}/{a.notebook}"
+
+
+def stored_numbers(stored: dict) -> str:
+    """Markdown: a stored run's numbers beside the paper's, each source named apart. The outputs of an earlier
+    notebook below it may call both "paper" (Table 1's did: the paper's numbers and the `paper` profile's)."""
+    device = results.training_device(stored)
+    cell = lambda v, sd, unit: "–" if v is None else f"{v:g}{unit}" + ("" if sd is None else f"\u00a0±\u00a0{sd:g}")
+    lines = [f"The stored run's numbers as its result file records them, each source named apart (the outputs below "
+             f"were printed by the notebook of that time, whose headers and legends may call both sources \"paper\"):",
+             "", f"| metric | setting | paper (printed) | `paper` profile (stored run, {device}) |", "|---|---|---|---|"]
+    lines += [f"| {results.md_cell(r['metric'])} | {results.md_cell(r['setting'])} | {cell(r.get('paper'), None, r['unit'])} | "
+              f"{cell(r['reproduced'], r.get('spread'), r['unit'])} |" for r in stored["rows"]]
+    return "\n".join(lines)
 
 
 def toc_yaml() -> str:
