@@ -47,13 +47,11 @@ def stored_page(a: Artefact) -> str | None:
 def stored_numbers(stored: dict) -> str:
     """Markdown: a stored run's numbers beside the paper's, each source named apart. The outputs of an earlier
     notebook below it may call both "paper" (Table 1's did: the paper's numbers and the `paper` profile's)."""
-    device = results.training_device(stored)
-    cell = lambda v, sd, unit: "–" if v is None else f"{v:g}{unit}" + ("" if sd is None else f"\u00a0±\u00a0{sd:g}")
     lines = [f"The stored run's numbers as its result file records them, each source named apart (the outputs below "
              f"were printed by the notebook of that time, whose headers and legends may call both sources \"paper\"):",
-             "", f"| metric | setting | paper (printed) | `paper` profile (stored run, {device}) |", "|---|---|---|---|"]
-    lines += [f"| {results.md_cell(r['metric'])} | {results.md_cell(r['setting'])} | {cell(r.get('paper'), None, r['unit'])} | "
-              f"{cell(r['reproduced'], r.get('spread'), r['unit'])} |" for r in stored["rows"]]
+             "", f"| metric | setting | {results.PRINTED} | {results.stored_label(stored)} |", "|---|---|---|---|"]
+    lines += [f"| {results.md_cell(r['metric'])} | {results.md_cell(r['setting'])} | {results.value_cell(r.get('paper'), r['unit'])} | "
+              f"{results.value_cell(r['reproduced'], r['unit'], r.get('spread'))} |" for r in stored["rows"]]
     return "\n".join(lines)
 
 

@@ -32,7 +32,7 @@ from . import results as results_module
 from .book import stored_page
 from .manifest import get as get_artefact
 from .results import (Claim, Result, Row, changed_since, commit_label, describe_changes, md_cell, paper_data_replaced,
-                      profile_banner, read_stored, run_devices, training_device, write)
+                      profile_banner, read_stored, run_devices, write)
 
 
 PRINT_WIDTH = 80   # printed lines wider than this are cut at the page's edge (screenshots at 1280 px)
@@ -413,7 +413,7 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
     written = sorted({c["train"]["iterations"] for c in stored["configs"].values()})
     page = stored_page(get_artefact(artefact))
     # three sources, each named apart (never two of them "paper"); the stored run's device read from its models
-    printed, stored_col = "paper (printed)", f"`paper` profile (stored run, {training_device(stored)})"
+    printed, stored_col = results_module.PRINTED, results_module.stored_label(stored)
     this_col = f"`{current['profile']}` profile (this build)"
     lines = [f"### The paper, its `paper` profile (stored run) and `{current['profile']}` (this build) side by side", "",
              f"The stored run: {run_devices(stored)}, {commit_label(stored)}, {prov['created']}, seeds {stored['seeds']}, "
@@ -424,9 +424,7 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
              + (f"; {{doc}}`its executed notebook </{page}>`." if page else "."), ""]
     rows = {(r["metric"], r["setting"]): r for r in stored["rows"]}
     # a value with its unit and spread never breaks across lines in a narrow column (no-break spaces)
-    fmt = lambda r: "–" if r is None or r["reproduced"] is None else (
-        f"{r['reproduced']:g}{r['unit']}" + (f" ± {r['spread']:g}" if r.get("spread") is not None else "")
-    ).replace(" ", "\u00a0")
+    fmt = lambda r: "–" if r is None else results_module.value_cell(r["reproduced"], r["unit"], r.get("spread"))
     lines += [f"| metric | setting | {printed} | {stored_col} | {this_col} |", "|---|---|---|---|---|"]
     seen = set()
     for r in current["rows"] + stored["rows"]:
@@ -436,7 +434,7 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
         seen.add(key)
         cur = next((c for c in current["rows"] if (c["metric"], c["setting"]) == key), None)
         paper = r["paper"] if r["paper"] is not None else (cur or {}).get("paper")
-        paper_cell = "–" if paper is None else f"{paper:g}{r['unit']}".replace(" ", "\u00a0")
+        paper_cell = results_module.value_cell(paper, r["unit"])
         lines.append(f"| {md_cell(r['metric'])} | {md_cell(r['setting'])} | {paper_cell} | {fmt(rows.get(key))} | {fmt(cur)} |")
     verdict = {True: "holds", False: "does not hold", None: "not tested"}
     lines += ["", f"| claim | {stored_col} | {this_col} |", "|---|---|---|"]

@@ -118,6 +118,21 @@ def training_device(result: dict) -> str:
     return " / ".join(d for d in trained if d) or result["device"]
 
 
+PRINTED = "paper (printed)"   # the column of the paper's own numbers, in every comparison
+
+
+def stored_label(stored: dict) -> str:
+    """The column of a stored `paper`-profile run, with the device that trained its models."""
+    return f"`paper` profile (stored run, {training_device(stored)})"
+
+
+def value_cell(value, unit: str = "", spread=None) -> str:
+    """A table cell for a number with its unit and seed spread, never broken across lines; "–" when absent."""
+    if value is None:
+        return "–"
+    return (f"{value:g}{unit}" + ("" if spread is None else f" ± {spread:g}")).replace(" ", "\u00a0")
+
+
 def run_devices(result: dict) -> str:
     """Where a result was made: its models' training device, and the notebook's own when it differs (a stored
     `paper` run evaluated on a CPU from models trained on a GPU)."""
