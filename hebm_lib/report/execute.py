@@ -2,6 +2,7 @@
 parameters; a stored run keeps the executed notebook and its result under results/<profile>/."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def _execute(source: Path, output: Path, params: dict, prepare_only: bool = Fals
     os.environ.update(env)   # the kernel inherits it
     start = time.perf_counter()
     try:
-        with _Kernel() as kernel, (relay or _nothing()):
+        with _Kernel() as kernel, (relay or contextlib.nullcontext()):
             def on_cell_start(**cell) -> None:
                 kernel.stop_if_signalled(**cell)
                 if relay:
@@ -154,14 +155,6 @@ def _execute(source: Path, output: Path, params: dict, prepare_only: bool = Fals
         _fold_injected_parameters(output)
     if relay:
         relay.say(f"finished in {time.perf_counter() - start:.0f} s")
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 class _Relay:
