@@ -161,8 +161,11 @@ def test_the_cache_writes_each_member_where_its_separate_run_goes(tmp_path):
                                  ensemble="always")
     assert [t.seed for t in trained] == list(SEEDS)
     assert all(not t.info["cached"] and t.info["ensemble"]["members"] == 3 for t in trained)
+    from hebm_lib.training.trainer import progress_iterations
+    progress = {f"progress-{it:08d}.pt" for it in progress_iterations(cfg.train.iterations)}
     for t in trained:
-        assert {p.name for p in t.run_dir.iterdir()} >= {"model.pt", "history.csv", "config.json", "checkpoint.pt"}
+        assert {p.name for p in t.run_dir.iterdir()} >= {"model.pt", "history.csv", "config.json", "checkpoint.pt",
+                                                         *progress}
     again = train_or_load(cfg, 2, "cpu", cache_dir=tmp_path, progress=False, train_set=ds)
     assert again.info["cached"] and again.run_dir == trained[2].run_dir
 

@@ -43,3 +43,15 @@ def test_the_latent_classifier_learns_what_a_linear_one_cannot():
                                              epochs=10, seed=0, n_classes=2)
     assert acc > 0.97
     assert metrics.latent_classifier(3, 10)[0].out_features == 256
+
+
+def test_per_layer_accuracy_of_some_layers_is_those_layers_of_all():
+    """The margin-over-training plots ask only for the top layer: the same classifier, seed and number."""
+    from hebm_lib import data
+    from hebm_lib.configs import get_config
+    from hebm_lib.models import build_model
+    torch.manual_seed(0)
+    model = build_model(get_config("mnist_vlae", "smoke")).eval()
+    train_set, test_set = data.load("mnist5k", "train").subset(300), data.load("mnist5k", "test").subset(200)
+    every = metrics.per_layer_accuracy(model, train_set, test_set, 2, seed=5)
+    assert len(every) == 3 and metrics.per_layer_accuracy(model, train_set, test_set, 2, 5, layers=[-1, 0]) == [every[-1], every[0]]

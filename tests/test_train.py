@@ -193,6 +193,33 @@ def test_snapshots_keep_the_last_epochs(tmp_path):
     assert [it for it, _ in plain.snapshots()] == [2]
 
 
+def test_progress_snapshots_are_the_weights_part_way(tmp_path):
+    """Whatever the config, the weights at 1/4, 1/2 and 3/4 of training are kept (the margin-over-training plots
+    read them), equal to the run's state at that iteration, and the cache key does not move."""
+    from hebm_lib.training.trainer import progress_iterations
+    assert progress_iterations(12) == [3, 6, 9] and progress_iterations(2) == [1] and progress_iterations(1) == []
+    cfg = get_config("mnist_vae", "smoke", {"train.batch_size": 16, "train.iterations": 12})
+    images = data.load("mnist5k", "train").subset(64)
+    tm = train_or_load(cfg, 0, "cpu", cache_dir=tmp_path, progress=False, train_set=images)
+    points = list(tm.progress())
+    assert [it for it, _ in points] == [3, 6, 9, 12] and points[-1][1] is tm.model
+    states = {}
+    train(cfg, 0, tmp_path / "again", images.images, progress=False,
+          callback=lambda tr, _: states.__setitem__(tr.iteration, _params(tr.model)))
+    for it, model in points[:-1]:
+        assert all(torch.equal(states[it][k], v) for k, v in model.state_dict().items())
+    assert not all(torch.equal(states[12][k], v) for k, v in points[1][1].state_dict().items())
+
+
+def test_a_progressive_models_progress_snapshot_has_the_gates_of_its_iteration(tmp_path):
+    cfg = get_config("shapes3d_provlae", "smoke", {"data.n_train": 64, "train.batch_size": 16, "train.iterations": 12,
+                                                   "schedule.fade_in": 0})
+    tm = train_or_load(cfg, 0, "cpu", cache_dir=tmp_path, progress=False)
+    first = next(tm.progress())[1]
+    assert first.generator.gates.tolist() != [1.0] * len(first.generator.gates)   # a layer not yet active
+    assert tm.model.generator.gates.tolist() == [1.0] * len(tm.model.generator.gates)
+
+
 @pytest.mark.parametrize("norm, iterations, tolerance", [("none", 20, 1e-5), ("batch", 4, 5e-5)])
 def test_compiled_step_matches_eager_and_resumes_exactly(tiny_images, norm, iterations, tolerance):
     """The compiled path (torch.compile of the loss, the fusion the CUDA path also uses) gives the eager

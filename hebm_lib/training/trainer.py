@@ -523,11 +523,23 @@ def run_loop(trainer, train_cfg, progress, callback, check_every: int) -> None:
                 callback(trainer, stats)
 
 
+# The weights part-way through training, kept whatever the config (so outside the cache key): the pages plot a
+# claim's margin against training length from them, to show whether a failing claim is on its way to holding.
+PROGRESS_FRACTIONS = (0.25, 0.5, 0.75)
+
+
+def progress_iterations(total: int) -> list[int]:
+    """The iterations of a ``total``-iteration run whose weights are kept as ``progress-*.pt`` (the end is model.pt)."""
+    return sorted({max(1, round(f * total)) for f in PROGRESS_FRACTIONS} - {total})
+
+
 def save_due_files(cfg: ExperimentConfig, it: int, iters_per_epoch: int, run_dir: Path, state_dict: Callable[[], dict],
                    schedule_files: dict, model_state: Callable[[], dict]) -> None:
     """One model's files due after iteration ``it``: its checkpoint (every ``checkpoint_every`` iterations and at
-    the end), its schedule's files, and the last ``snapshot_epochs`` epochs' snapshots."""
+    the end), its schedule's files, the last ``snapshot_epochs`` epochs' snapshots and the progress snapshots."""
     total = cfg.train.iterations
+    if it in progress_iterations(total):
+        atomic_save({"model": model_state(), "iteration": it}, Path(run_dir) / f"progress-{it:08d}.pt")
     if it % cfg.train.checkpoint_every == 0 or it == total:
         atomic_save(state_dict(), Path(run_dir) / "checkpoint.pt")
     for name, contents in schedule_files.items():
