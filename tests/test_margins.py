@@ -37,6 +37,10 @@ def test_measure_takes_the_end_from_the_page_and_measures_the_rest():
                              final={("ours", 0): 40.0, ("vlae", 0): 80.0})
     assert sorted(calls) == [("ours", 1), ("ours", 2), ("ours", 3), ("vlae", 5), ("vlae", 6), ("vlae", 7)]
     assert values[values.label == "ours"].set_index("fraction").value.to_dict() == {0.25: 1, 0.5: 2, 0.75: 3, 1.0: 40}
+    calls.clear()   # a page's lead_at: only those part-way weights are measured (the end always is)
+    half = margins.measure(trained, lambda label, seed, model: calls.append((label, model)) or model, at=[0.5])
+    assert sorted(calls) == [("ours", 2), ("ours", 4), ("vlae", 6), ("vlae", 8)]
+    assert sorted(set(half.fraction)) == [0.5, 1.0]
 
 
 def test_a_lead_is_positive_when_ours_is_ahead_whichever_way_is_better():

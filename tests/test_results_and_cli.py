@@ -223,6 +223,21 @@ def test_a_figure_footer_is_about_10_px_in_the_book(width):
     plt.close(fig)
 
 
+def test_a_long_figure_footer_wraps_within_the_figure():
+    """A page of many data sets: the footer breaks into lines no wider than the figure, never widening it."""
+    import matplotlib.pyplot as plt
+    from hebm_lib.report import notebook
+    fig = plt.figure(figsize=(8.4, 3), dpi=100)
+    run = notebook.NotebookRun("tab2", "cpu", "cpu", [0, 1, 2], {}, {})
+    run.result = results.Result("tab2", "Table 2", "cpu", [f"a data set of a long name, number {i}" for i in range(6)],
+                                [0, 1, 2], "cpu")
+    run.watermark(fig)
+    footer = fig.texts[-1]
+    box = footer.get_window_extent(fig.canvas.get_renderer())
+    assert footer.get_text().count("\n") >= 1 and box.width <= fig.bbox.width and box.x0 >= 0, (box, fig.bbox)
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("checkout, said", [(True, "else the checkout's data/"),
                                             (False, "else data/ in $HEBM_HOME, else in the folder you run hebm in")])
 def test_data_fetch_help_says_where_data_goes_as_it_does(checkout, said, monkeypatch, capsys, tmp_path):

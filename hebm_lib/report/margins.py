@@ -2,7 +2,8 @@
 
 For each baseline X of a claim, Ours' lead (Ours' metric minus X's, signed so that a positive lead is the
 paper's order) per seed at the weights the trainer keeps part-way (``progress-*.pt``, at 1/4, 1/2 and 3/4 of
-training) and at the end, measured by the page's own metric with the page's own settings. Shown as a plot and
+training; a page measures those of its ``lead_at`` setting) and at the end, measured by the page's own metric
+with the page's own settings. Shown as a plot and
 a sentence per baseline, and kept as rows of the result whose metric begins with ``LEAD``: one per fraction of
 training, and one for the change from half-way to the end (the status page and the README read them)."""
 from __future__ import annotations
@@ -22,11 +23,12 @@ def _fraction(iteration: int, total: int) -> float:
     return round(iteration / total, 2)
 
 
-def measure(trained: dict, evaluate: Callable, final: dict | None = None) -> pd.DataFrame:
+def measure(trained: dict, evaluate: Callable, final: dict | None = None, at=None) -> pd.DataFrame:
     """The metric of every model of ``trained`` ({label: {seed: TrainedModel}}) at each of its kept weights:
     (label, seed, fraction, value). ``evaluate(label, seed, model)`` measures one model as the page does and
     returns a number, or a dict of numbers (one column each: a measurement that gives several at once);
-    ``final`` ({(label, seed): the same}) holds what the page already measured at the end, not measured again."""
+    ``final`` ({(label, seed): the same}) holds what the page already measured at the end, not measured again;
+    ``at``: the fractions of training measured part-way (None: every kept one; a page's ``lead_at`` setting)."""
     final = final or {}
     rows = []
     for label, by_seed in trained.items():
@@ -34,6 +36,8 @@ def measure(trained: dict, evaluate: Callable, final: dict | None = None) -> pd.
             total = tm.info["iterations"]
             for iteration, model in tm.progress():
                 frac = _fraction(iteration, total)
+                if frac != END and at is not None and frac not in at:
+                    continue
                 known = final.get((label, seed)) if frac == END else None
                 got = known if known is not None else evaluate(label, seed, model)
                 rows.append(dict(label=label, seed=seed, fraction=frac,
@@ -55,11 +59,11 @@ def leads(values: pd.DataFrame, better: str, ours: str = "ours", column: str = "
 
 
 def lead_over_training(run, title: str, metric: str, better: str, trained: dict, evaluate: Callable,
-                       final: dict | None = None, ours: str = "ours", unit: str = "") -> None:
+                       final: dict | None = None, ours: str = "ours", unit: str = "", at=None) -> None:
     """Ours' lead over each other model of ``trained`` ({label: {seed: TrainedModel}}, ``ours`` among them) on
     ``metric`` (``better``: "higher" or "lower") at every fraction of training where both kept weights
-    (:func:`measure`, :func:`leads`), shown and kept by :func:`show`."""
-    show(run, title, metric, better, leads(measure(trained, evaluate, final), better, ours), unit)
+    (:func:`measure`, :func:`leads`; ``at``: the fractions measured part-way), shown and kept by :func:`show`."""
+    show(run, title, metric, better, leads(measure(trained, evaluate, final, at), better, ours), unit)
 
 
 def show(run, title: str, metric: str, better: str, table: pd.DataFrame, unit: str = "",
@@ -75,7 +79,7 @@ def show(run, title: str, metric: str, better: str, table: pd.DataFrame, unit: s
                          f"retrain them.*"))
         return
     sentences = []
-    fig, ax = plt.subplots(figsize=(5.2, 3.0))
+    fig, ax = plt.subplots(figsize=(8.4, 3.0))   # the width of the pages' other figures: their footer fits
     for i, (baseline, frame) in enumerate(table.groupby("baseline", sort=False)):
         by_frac = frame.groupby("fraction").lead.agg(["mean", "std", "count"]).reset_index()
         pct = 100 * by_frac.fraction
@@ -91,10 +95,10 @@ def show(run, title: str, metric: str, better: str, table: pd.DataFrame, unit: s
                           f"seeds at the same fraction of their training"))
         sentences.append(_trend(run, title, metric, baseline, frame, by_frac, unit))
     ax.axhline(0, color="black", lw=0.8)
-    ax.set(xlabel="% of training", ylabel=f"Ours' lead ({metric})", xlim=(0, 105),
+    ax.set(xlabel="% of training", ylabel=f"Ours' lead,\n{metric}", xlim=(0, 105),
            title=f"{title}: above 0, Ours ahead (the paper's order)")
     ax.title.set_fontsize(9)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     run.watermark(fig)
     fig.tight_layout()
     plt.show()
@@ -121,11 +125,12 @@ def _trend(run, title: str, metric: str, baseline: str, frame: pd.DataFrame, by_
         round(float(change.mean()), 5), None if n < 2 else round(float(change.std()), 5), n, None, unit, "n/a",
         f"the lead rose in {rose} of {n} seeds"))
     ahead = last["mean"] > 0
+    every = "every seed" if n > 1 else "its one seed"
     if rose == n:
-        way = "still rising in every seed: " + ("the paper's order is growing" if ahead else
+        way = f"still rising in {every}: " + ("the paper's order is growing" if ahead else
                                                 "moving toward the paper's order; longer training may reach it")
     elif fell == n:
-        way = "falling in every seed: " + ("the paper's order is shrinking" if ahead else
+        way = f"falling in {every}: " + ("the paper's order is shrinking" if ahead else
                                            "moving away from the paper's order")
     else:
         way = f"rising in {rose} of {n} seeds: no common direction"

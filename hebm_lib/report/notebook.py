@@ -184,8 +184,12 @@ class NotebookRun:
         # the book shows a figure at most about 750 px wide, scaling a wider one down: the footer grows with the
         # figure's width so that it stays about 9-10 px there (at 7 pt it was 7 px). Set just below the figure
         # (va="top" at y = 0), which the inline backend's tight bounding box takes in, clear of any axis label
-        fig.text(0.995, 0, f"profile: {self.profile} | data: {data} | seeds: {self.seeds}", ha="right",
-                 va="top", fontsize=footer_points(fig.get_figwidth()), color="dimgray")
+        size = footer_points(fig.get_figwidth())
+        # wrapped to the figure's width: a long list of data sets would otherwise widen the saved image and push
+        # the plot to one side (about 0.55 em per character of DejaVu Sans)
+        per_line = max(20, int(fig.get_figwidth() * 72 / (0.55 * size)))
+        footer = textwrap.fill(f"profile: {self.profile} | data: {data} | seeds: {self.seeds}", per_line)
+        fig.text(0.995, 0, footer, ha="right", va="top", fontsize=size, color="dimgray")
 
     def paper_only(self, metric: str, setting: str, value: float, unit: str = "", better: str = "lower") -> None:
         """A row holding only the paper's number, for a measurement this profile does not make on the
