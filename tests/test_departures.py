@@ -70,3 +70,21 @@ def test_a_failing_claim_gets_the_departures_training_share_and_its_own_models_e
     assert f"{100 * share('svhn_fid_ours'):.2g}% of" in svhn[1] and f"{100 * share('celeba64_ours'):.2g}% of" in celeba[0]
     assert "KL 0.10 nats" in svhn[2] and "FID (domain features) is 34.2" in svhn[2]
     assert "KL 0.47 nats" in celeba[1] and "EBM off" not in celeba[1] and "FID" not in celeba[1]   # an MSE claim
+
+
+def test_a_failing_claim_says_how_its_lead_moved_with_training():
+    """The claim names its margin rows (margins.keys); its reasons give the lead half-way and at the end, and in how
+    many seeds it rose, read from those rows, never from another comparison's."""
+    from hebm_lib.report import margins
+    metric, setting = margins.keys("MNIST", "top-layer test accuracy", ["vlae"])[0]
+    per = metric[:-len(margins.LEAD_CHANGE)]
+    rows = [Row(per, "MNIST / vs vlae / 50% of training", -2.5), Row(per, "MNIST / vs vlae / 100% of training", -0.75),
+            Row(metric, "MNIST / vs vlae", 1.75, note="the lead rose in 3 of 3 seeds"),
+            Row(per, "Fashion-MNIST / vs vlae / 50% of training", 9.0), Row(per, "Fashion-MNIST / vs vlae / 100% of training", 9.0),
+            Row(metric, "Fashion-MNIST / vs vlae", 0.0, note="the lead rose in 0 of 3 seeds")]
+    claims = [Claim("MNIST: Ours' top layer is more accurate than VLAE's", False, "",
+                    leads=margins.keys("MNIST", "top-layer test accuracy", ["vlae"]))]
+    reasons = dict(departures.failure_reasons("tab1", "cpu", _result("tab1", ["mnist_ours"], claims, rows)))
+    said = [r for r in reasons[claims[0].claim] if r.startswith("Ours' lead")]
+    assert said == ["Ours' lead over vlae on top-layer test accuracy went from -2.5 half-way through training to "
+                    "-0.75 at the end (rose in 3 of 3 seeds)"]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..configs import ExperimentConfig, config_from_dict, get_config
+from . import margins
 from .results import md_cell
 
 
@@ -202,6 +203,7 @@ def failure_reasons(artefact: str, profile: str, result) -> list[tuple[str, list
         ebm = _ebm_measured(result.rows, c.claim) if "ours" in c.claim.lower() else None
         if ebm:
             reasons.append(ebm)
+        reasons += [m for m in (margins.moved(result.rows, key) for key in c.leads or []) if m]
         out.append((c.claim, reasons))
     return out
 

@@ -135,3 +135,28 @@ def _trend(run, title: str, metric: str, baseline: str, frame: pd.DataFrame, by_
     else:
         way = f"rising in {rose} of {n} seeds: no common direction"
     return f"- vs {baseline}: {start}; from half-way to the end {way}."
+
+
+def keys(title: str, metric: str, baselines) -> list[list[str]]:
+    """The (metric, setting) of the rows on how Ours' lead over each of ``baselines`` moved, as :func:`show` names
+    them: what a claim passes as ``run.claim(..., leads=...)``."""
+    return [[f"{LEAD}: {metric}{LEAD_CHANGE}", f"{title} / vs {b}"] for b in baselines]
+
+
+def moved(rows, key) -> str | None:
+    """In words, how the lead of ``key`` (from :func:`keys`) moved, from ``rows`` (the result's): half-way, at the
+    end, and in how many seeds it rose; None when the page kept no such row."""
+    metric, setting = key
+    get = lambda m, s: next((r for r in rows if r.metric == m and r.setting == s), None)
+    change = get(metric, setting)
+    if change is None:
+        return None
+    per_fraction = metric[:-len(LEAD_CHANGE)]
+    half, end = get(per_fraction, f"{setting} / 50% of training"), get(per_fraction, f"{setting} / 100% of training")
+    baseline = setting.rsplit(" / vs ", 1)[-1]
+    what = per_fraction[len(LEAD) + 2:]
+    if half is None or end is None:
+        return None
+    return (f"Ours' lead over {baseline} on {what} went from {half.reproduced:+.4g} half-way through training to "
+            f"{end.reproduced:+.4g} at the end ({change.note.removeprefix('the lead ')})")
+

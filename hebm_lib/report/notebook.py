@@ -198,12 +198,14 @@ class NotebookRun:
         self.result.rows.append(Row(f"{metric} (the paper's)", setting, None, None, 0, value, unit, better,
                                     "the paper's number; not measured on its terms at this profile"))
 
-    def claim(self, claim: str, holds: bool | None, evidence: str, beyond_spread: bool | None = None) -> Claim:
+    def claim(self, claim: str, holds: bool | None, evidence: str, beyond_spread: bool | None = None,
+              leads: list | None = None) -> Claim:
         """Record one of the paper's claims as tested here, by the paper's standard (holds None: not tested at this
         profile); ``beyond_spread``: for a comparison the paper prints without error bars, whether the order holds
-        beyond the seed spread too (results.compare gives both marks)."""
+        beyond the seed spread too (results.compare gives both marks); ``leads``: its comparisons' margin against
+        training length (``margins.keys``)."""
         c = Claim(claim, None if holds is None else bool(holds), evidence,
-                  None if beyond_spread is None else bool(beyond_spread))
+                  None if beyond_spread is None else bool(beyond_spread), leads or None)
         self.result.claims.append(c)
         return c
 

@@ -46,6 +46,9 @@ class Claim:
     # the second mark of a comparison the paper prints without error bars: whether the order holds beyond the
     # seed spread too (None: not a comparison, or one seed); counted apart from ``holds``
     beyond_spread: bool | None = None
+    # the (metric, setting) of each row on how Ours' lead in this claim moved with training (hebm_lib.report.margins):
+    # a claim that does not hold says it among its reasons
+    leads: list | None = None
 
 
 @dataclass
