@@ -63,6 +63,20 @@ def test_status_page_names_every_artefact(tmp_path, monkeypatch):
     assert "| – | not run in this build | `tab2_generation_quality` |" in page
 
 
+def test_status_page_lists_how_each_lead_moved_with_training(tmp_path, monkeypatch):
+    from hebm_lib.report import margins
+    monkeypatch.setattr(results, "stored_dir", lambda profile: tmp_path / "stored")
+    metric, setting = margins.keys("MNIST", "top-layer test accuracy", ["vlae"])[0]
+    per = metric[:-len(margins.LEAD_CHANGE)]
+    rows = [results.Row(per, f"{setting} / 50% of training", -2.5, 0.5, 3), results.Row(per, f"{setting} / 100% of training", -0.75, 0.25, 3),
+            results.Row(metric, setting, 1.75, 0.1, 3, note="the lead rose in 3 of 3 seeds")]
+    results.write(results.Result("tab1", "Table 1", "smoke", ["d"], [0, 1, 2], "cpu", rows=rows), tmp_path)
+    page = status.render("smoke", tmp_path)
+    assert "## Does Ours' lead move with training?" in page
+    assert ("| Table 1 | MNIST / vs vlae | top-layer test accuracy | -2.5 ± 0.5 | -0.75 ± 0.25 | 1.75 ± 0.1 "
+            "(rose in 3 of 3 seeds) |") in page
+
+
 @pytest.mark.parametrize("argv, message", [
     (["run", "tab1", "--profile", "smoke", "--prepare-only", "-p", "epochs=3"],
      "unknown parameter(s) epochs for tab1_latent_classifier; valid parameters: profile"),
