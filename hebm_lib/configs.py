@@ -697,9 +697,12 @@ TRAINING = {
     "toy-free-bits":  P(TrainConfig(60_000, free_nats=(2.0, 60_000, 0), **_NO_WD),        {"iterations": 600, "lr": 1e-3, "checkpoint_every": 300, "free_nats": (2.0, 600, 0)},
                                                                                          {**_SMOKE_TRAIN, "free_nats": (2.0, 6, 0)}),
     "svhn":           P(TrainConfig(531_100),                                            {"iterations": 1500, "lr": 1e-3},                                _SMOKE_TRAIN),
-    "anomaly":        P(TrainConfig(50_400, snapshot_epochs=10, **_NO_WD),               {"iterations": 250, "batch_size": 64, "lr": 1e-3, "checkpoint_every": 125, "snapshot_epochs": 0}, _SMOKE_TRAIN),
+    # Table 3 at `cpu`: 500 iterations of 64 (0.6 epoch of the ~54k normal digits). At 250, Ours' smallest lead
+    # over the VAE and over the HVAE was still rising from half-way to the end in every seed (the page's margin
+    # against training length), so the book doubled it; its 40 models are the cheapest of the book's to lengthen
+    "anomaly":        P(TrainConfig(50_400, snapshot_epochs=10, **_NO_WD),               {"iterations": 500, "batch_size": 64, "lr": 1e-3, "checkpoint_every": 250, "snapshot_epochs": 0}, _SMOKE_TRAIN),
     "anomaly-lebm":   P(TrainConfig(50_400, lr=1e-4, betas=(0.5, 0.999), snapshot_epochs=10, **_NO_WD),
-                                                                                         {"iterations": 250, "batch_size": 64, "lr": 1e-3, "checkpoint_every": 125, "snapshot_epochs": 0}, _SMOKE_TRAIN),
+                                                                                         {"iterations": 500, "batch_size": 64, "lr": 1e-3, "checkpoint_every": 250, "snapshot_epochs": 0}, _SMOKE_TRAIN),
     "shapes3d":       P(TrainConfig(3 * 15 * 480_000 // 100, batch_size=100, **_PV),     _PV_CPU,                                                         _SMOKE_SHORT),
     "dsprites":       P(TrainConfig(3 * 30 * 737_280 // 128, batch_size=128, **_PV),     _PV_CPU,                                                         _SMOKE_SHORT),
     "mnist-z3":       P(TrainConfig(3 * 15 * 600, **_PV),                                _PV_CPU,                                                         _SMOKE_SHORT),
