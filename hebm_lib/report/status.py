@@ -144,7 +144,7 @@ def _lead_trends(profile: str, out_dir=None) -> list[str]:
             "Each \"Ours beats X\" comparison measured again at the weights every model kept half-way through its "
             "training (`hebm_lib/report/margins.py`): Ours' lead, signed so that above 0 is the paper's order, "
             "mean ± sd over seeds. A lead below 0 at the end that rose in every seed is a claim that longer "
-            "training may bring to hold; each page plots it at 25, 50, 75 and 100% of training.", "",
+            "training may bring to hold; each page plots it at the fractions of its `lead_at` setting and at the end.", "",
             "| artefact | comparison | metric | lead at 50% | lead at the end | change (seeds where it rose) |",
             "|---|---|---|---|---|---|", *rows, ""]
 

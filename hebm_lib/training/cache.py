@@ -65,7 +65,6 @@ class TrainedModel:
             saved, m = self._load(p)
             yield saved["iteration"], m
 
-
     def progress(self):
         """(iteration, model) part-way through training (the ``progress-*.pt`` kept at the trainer's
         PROGRESS_FRACTIONS, with the schedule's layer gates of that iteration: pro-VLAE's) and at the end, oldest
