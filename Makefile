@@ -36,7 +36,8 @@ notebooks: data
 status: env
 	$(PY) -m hebm_lib status --profile $(BOOK_PROFILE) --out book/generated/status.md
 
-html: env
+# the status page first: a fresh clone (no notebook run) renders the recorded build's pages and verdicts
+html: status
 	$(PY) -m hebm_lib toc
 	$(VENV)/bin/jupyter-book build -W -n --keep-going .
 

@@ -217,7 +217,37 @@ def test_the_page_of_a_stored_run_of_earlier_settings_says_so_at_its_top(stored_
     today = get_config("mnist_ours", "paper", {"train.iterations": 10000})
     r.configs = {today.hash: today.to_dict()}
     results.write(r, stored_dir)
-    assert book.stored_page(art) == f"results/paper/{art.notebook}"   # today's model: the run as stored
+    # today's model: the run as stored, with a note on top that names where it ran and how to remake it
+    assert book.stored_page(art) == page
+    noted = nbformat.read(tmp_path / f"{page}.ipynb", as_version=4)
+    assert noted.cells[0].source == "# Figure 5" and "{note}" in noted.cells[1].source
+    assert "changed since" not in noted.cells[1].source and noted.cells[2].source == "1"
+    assert "--profile paper --device cuda --store" in noted.cells[1].source
+    assert "NVIDIA H100 80GB HBM3" in noted.cells[1].source   # the device that trained its models
+
+
+def test_a_stored_page_says_at_its_top_where_it_ran_and_shows_the_parameters_it_ran_with(stored_dir, tmp_path,
+                                                                                          monkeypatch):
+    """The warning comes right below the title, before the page's own paragraphs; the defaults of the
+    parameters cell (profile = "cpu", device = "auto") give way to papermill's injected ones."""
+    import nbformat
+    from hebm_lib import paths
+    from hebm_lib.report import book
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
+    r = _stored_result()
+    earlier = get_config("mnist_ours", "paper", {"nets.norm": "none", "train.iterations": 10000})
+    r.configs = {earlier.hash: earlier.to_dict()}
+    results.write(r, stored_dir)
+    art = campaign.manifest.get("fig5")
+    params = nbformat.v4.new_code_cell('profile = "cpu"', metadata={"tags": ["parameters"]})
+    injected = nbformat.v4.new_code_cell('profile = "paper"', metadata={"tags": ["injected-parameters", "hide-input"]})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Figure 5\n\nOne.\n\nTwo."), params, injected])
+    nbformat.write(nb, stored_dir / f"{art.notebook}.ipynb")
+    marked = nbformat.read(tmp_path / f"{book.stored_page(art)}.ipynb", as_version=4)
+    assert [c.source[:9] for c in marked.cells[:2]] == ["# Figure ", "```{warni"]
+    assert marked.cells[3].source == "One.\n\nTwo."   # below the warning and the numbers
+    assert marked.cells[4].metadata.tags == ["parameters", "remove-cell"]
+    assert marked.cells[5].metadata.tags == ["injected-parameters"]
 
 
 def _snapshot(folder):

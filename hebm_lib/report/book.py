@@ -9,19 +9,104 @@ from .results import changed_since, describe_changes, read_stored
 
 # parts of the book, by the source of the artefact (the manifest's order within a part)
 PARTS = (
-    ("Reproductions (cpu profile, executed by papermill in this build)", ("paper", "supplement")),
+    ("Reproductions (cpu profile, executed by papermill)", ("paper", "supplement")),
     ("The seed paper's comparisons (pro-VLAE, ICLR 2020)", ("pro-VLAE",)),
     ("The VHP + REWO baseline's comparison (NeurIPS 2019)", ("VHP",)),
+    ("The book's own analysis (not the paper's claims)", ("book",)),
 )
 GENERATED = "book/generated"
 STORED = "results/paper"
-STORED_EARLIER = "book/generated/stored"   # marked copies of stored runs made with earlier settings
+STORED_EARLIER = "book/generated/stored"   # the stored runs' pages: copies labelled at their top
+
+
+RECORDED = "cpu"   # the profile whose build `make readme` records in results/<profile>/, pages and all
+RECORDED_MARK = "hebm_recorded"   # notebook metadata of a recorded page's copy: a build's own run replaces it
+
+
+def _built(a: Artefact):
+    return paths.REPO_ROOT / GENERATED / f"{a.notebook}.ipynb"
+
+
+def _is_copy(path) -> bool:
+    import json
+    try:
+        return RECORDED_MARK in json.loads(path.read_text()).get("metadata", {})
+    except (OSError, ValueError):
+        return False
+
+
+def recorded_notebook(a: Artefact):
+    """The executed notebook the recorded build kept for artefact ``a`` (results/cpu/<notebook>.ipynb)."""
+    return results.stored_dir(RECORDED) / f"{a.notebook}.ipynb"
+
+
+def has_page(a: Artefact) -> bool:
+    """Whether the book has a page for ``a``: this build ran its notebook, or the recorded build kept one."""
+    return bool(a.notebook) and (_built(a).exists() or recorded_notebook(a).exists())
+
+
+def _on_top(nb, cells: list) -> None:
+    """Put ``cells`` right below the page's title (its first line, split from the paragraphs that follow)."""
+    import nbformat
+    first = nb.cells[0] if nb.cells else None
+    if first is None or first.cell_type != "markdown" or not first.source.startswith("# "):
+        nb.cells[0:0] = cells
+        return
+    title, _, rest = first.source.partition("\n")
+    first.source = title
+    nb.cells[1:1] = cells + ([nbformat.v4.new_markdown_cell(rest.lstrip("\n"))] if rest.strip() else [])
+
+
+def _show_parameters(nb) -> None:
+    """A kept page shows the parameters it ran with: papermill's injected cell, not the defaults above it
+    (which read `profile = "cpu"`, `device = "auto"` on a `paper` run)."""
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "parameters" in tags and "remove-cell" not in tags:
+            tags.append("remove-cell")
+        if "injected-parameters" in tags and "hide-input" in tags:
+            tags.remove("hide-input")
+
+
+def artefact_page(a: Artefact) -> str | None:
+    """The book page (docname) of artefact ``a``'s notebook at the book's profile, None without one. The
+    notebook this build executed is the page; without one, a copy of the recorded build's (results/cpu/),
+    labelled at its top with the commit, date and profile it ran at, is written in its place, so that a
+    fresh clone renders every page without running one. A later run of the notebook overwrites the copy."""
+    if not a.notebook:
+        return None
+    built, source = _built(a), recorded_notebook(a)
+    if built.exists() and not _is_copy(built):
+        return f"{GENERATED}/{a.notebook}"
+    if not source.exists():
+        if built.exists():   # a copy of a record that is gone
+            built.unlink()
+        return None
+    import nbformat
+    nb = nbformat.read(source, as_version=4)
+    try:
+        res = results.read(a.id, RECORDED, results.stored_dir(RECORDED))
+    except ValueError:
+        res = None
+    if res:
+        when = (f"at {results.commit_label(res)} on {res['provenance']['created'][:10]}, `{RECORDED}` profile, "
+                f"{results.run_devices(res)}")
+    else:
+        when = f"at the `{RECORDED}` profile (its result file `results/{RECORDED}/{a.id}.json` is missing or unreadable)"
+    label = nbformat.v4.new_markdown_cell(
+        f"```{{note}}\nThe recorded build's page, not run by this build: executed {when}. "
+        f"`hebm run {a.id} --profile {RECORDED}` (or `make book`) runs it again and replaces this page.\n```")
+    _on_top(nb, [label])
+    _show_parameters(nb)
+    nb.metadata[RECORDED_MARK] = {"source": f"results/{RECORDED}/{a.notebook}.ipynb"}
+    atomic_write_text(built, nbformat.writes(nb))
+    return f"{GENERATED}/{a.notebook}"
 
 
 def stored_page(a: Artefact) -> str | None:
-    """The book page (docname) of artefact ``a``'s stored `paper` run, None without one: its executed
-    notebook, or, when the run was made with settings that have changed since, a copy of it that says so at
-    its top (written under STORED_EARLIER), so the page is never read as evidence for today's model."""
+    """The book page (docname) of artefact ``a``'s stored `paper` run, None without one: a copy of its executed
+    notebook (written under STORED_EARLIER) that says at its top where and when it ran, what remakes it, and,
+    when the run was made with settings that have changed since, that it is not evidence for today's model."""
     source = results.stored_dir("paper") / f"{a.notebook}.ipynb"
     if not a.notebook or not source.exists():
         return None
@@ -29,17 +114,22 @@ def stored_page(a: Artefact) -> str | None:
         stored = read_stored(a.id)
     except ValueError:   # refused (the status page says why): shown as it is
         return f"{STORED}/{a.notebook}"
-    changes = changed_since(stored) if stored else {}
-    if not changes:
-        return f"{STORED}/{a.notebook}"
     import nbformat
     nb = nbformat.read(source, as_version=4)
-    warning = nbformat.v4.new_markdown_cell(
-        "```{warning}\nThis stored `paper`-profile run was made with settings that have changed since: "
-        f"{describe_changes(changes)}. Its numbers and claims are those of the earlier models, kept for the "
-        "record; they are not evidence for today's model (`hebm campaign --plan` lists it to redo).\n```")
-    at = 1 if nb.cells and nb.cells[0].cell_type == "markdown" else 0   # below the title
-    nb.cells[at:at] = [warning, nbformat.v4.new_markdown_cell(stored_numbers(stored))]
+    changes = changed_since(stored) if stored else {}
+    remake = f"`hebm run {a.id} --profile paper --device cuda --store` remakes it"
+    where = (f"{results.run_devices(stored)}, {results.commit_label(stored)}, {stored['provenance']['created'][:10]}"
+             if stored else "its result file is missing")
+    if changes:
+        top = [nbformat.v4.new_markdown_cell(
+            "```{warning}\nThis stored `paper`-profile run was made with settings that have changed since: "
+            f"{describe_changes(changes)}. Its numbers and claims are those of the earlier models, kept for the "
+            f"record; they are not evidence for today's model (`hebm campaign --plan` lists it to redo; {remake}). "
+            f"Made: {where}.\n```"), nbformat.v4.new_markdown_cell(stored_numbers(stored))]
+    else:
+        top = [nbformat.v4.new_markdown_cell(f"```{{note}}\nA stored `paper`-profile run: {where}. {remake}.\n```")]
+    _on_top(nb, top)
+    _show_parameters(nb)
     atomic_write_text(paths.REPO_ROOT / STORED_EARLIER / f"{a.notebook}.ipynb", nbformat.writes(nb))
     return f"{STORED_EARLIER}/{a.notebook}"
 
@@ -65,10 +155,10 @@ def toc_yaml() -> str:
     if missing:
         raise ValueError(f"manifest sources without a part of the book: {sorted(missing)}")
     for caption, group in PARTS:
-        arts = [a for a in runnable() if a.source in group]
-        if arts:
+        pages = [page for a in runnable() if a.source in group for page in [artefact_page(a)] if page]
+        if pages:   # only pages that exist: this build's notebooks, else the recorded build's
             lines += [f"  - caption: {caption}", "    chapters:"]
-            lines += [f"      - file: {GENERATED}/{a.notebook}" for a in arts]
+            lines += [f"      - file: {page}" for page in pages]
     stored = [page for page in map(stored_page, runnable()) if page]
     if stored:
         lines += ["  - caption: Stored paper-profile runs (made once on a GPU, rendered by every build)", "    chapters:"]
