@@ -61,6 +61,15 @@ def _this_or_recorded(a, profile: str, out_dir=None) -> tuple[dict | None, str, 
     return res, "", False
 
 
+def _claims_line(held: int, tested: int, profile: str, results_read: int) -> str:
+    """The page's first words: how many tested claims hold; never "0 of 0" for a build that has no result."""
+    if not results_read:
+        return f"No `{profile}` result yet, in this build or recorded: `make book` runs every notebook"
+    if not tested:
+        return f"No claim tested at the `{profile}` profile"
+    return f"**{held} of {tested} tested claims hold** at the `{profile}` profile"
+
+
 def _recorded_label(res: dict) -> str:
     return f"recorded build, {commit_label(res)}, {res['provenance']['created'][:10]}"
 
@@ -115,7 +124,7 @@ def render(profile: str, out_dir=None) -> str:
     lines = [
         "# Status: every figure and table",
         "",
-        f"**{held} of {tested} tested claims hold** at the `{profile}` profile"
+        _claims_line(held, tested, profile, ran_here + len(recorded_from))
         + (f" ({', '.join(where)})" if where else "") + ". A row reads *reproduced* only when every claim its "
         "notebook tests holds; *(recorded)* marks a verdict of the recorded build that this build did not rerun.",
         "",
@@ -201,7 +210,7 @@ def _lead_trends(profile: str, out_dir=None) -> list[str]:
 def glance(profile: str, out_dir=None) -> str:
     """The landing page's table: per artefact this build's verdict (else the recorded build's, marked), the
     stored `paper` run's and the paper's claim, linked to its page; from the same result files as the status page."""
-    rows, held, tested, recorded_from = [], 0, 0, set()
+    rows, held, tested, recorded_from, found = [], 0, 0, set(), 0
     for a in ARTEFACTS:
         if not a.notebook:
             continue
@@ -214,7 +223,7 @@ def glance(profile: str, out_dir=None) -> str:
                  else f"refused ({' '.join(refused.split())[:80]})" if refused else "not run in this build")
         if res:
             h, t, _, _ = _counts(res)
-            held, tested = held + h, tested + t
+            held, tested, found = held + h, tested + t, found + 1
             if recorded:
                 recorded_from.add(_recorded_label(res))
         paper = ("made with earlier settings (not counted)" if stored and changed_since(stored)
@@ -224,7 +233,7 @@ def glance(profile: str, out_dir=None) -> str:
     source = (f" (*(recorded)*: from the {'; '.join(sorted(recorded_from))}, which this build did not rerun)"
               if recorded_from else "")
     return "\n".join([
-        f"At the `{profile}` profile: **{held} of {tested} tested claims hold**{source}; a row reads *reproduced* only "
+        f"{_claims_line(held, tested, profile, found)}{source}; a row reads *reproduced* only "
         "when every claim its page tests holds. The {doc}`status page <generated/status>` has every claim with its numbers.", "",
         # the verdicts before the claim's words: on a phone they are what fits
         f"| artefact | `{profile}` profile | `paper` profile (stored run) | the paper's claim |",

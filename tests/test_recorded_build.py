@@ -1,0 +1,140 @@
+"""The recorded build, readable without running it: `make readme` keeps each recorded result's executed
+notebook beside it in results/cpu/; a clone's `hebm toc` renders it as the artefact's page, labelled with its
+commit, date and profile, until this build runs the notebook; the status page and the landing table show the
+recorded verdicts, never "0 of 0 tested claims hold"."""
+import json
+
+import nbformat
+import pytest
+
+from hebm_lib import paths
+from hebm_lib.report import book, manifest, results, status
+
+FIG7 = manifest.get("fig7")
+
+
+@pytest.fixture
+def clone(tmp_path, monkeypatch):
+    """A checkout with no build: REPO_ROOT (book/generated/) and the recorded results/ in tmp_path."""
+    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(results, "stored_dir", lambda profile: tmp_path / "results" / profile)
+    (tmp_path / "book" / "generated").mkdir(parents=True)
+    return tmp_path
+
+
+def _result(claims=((True, "the move shrinks"), (False, "the gap closes")), profile="cpu"):
+    r = results.Result("fig7", "Figure 7", profile, ["MNIST"], [0, 1], "cpu (CPU (x86_64, 2 cores))")
+    r.rows.append(results.Row("z_2 MMD²", "prior -> posterior", 0.1084, 0.00734, 2))
+    r.claims += [results.Claim(text, holds, "e") for holds, text in claims]
+    return r
+
+
+def _executed(title="# Figure 7: Langevin transitions", widgets=False):
+    """A small executed notebook as papermill leaves it: title and prose, parameters, an image output."""
+    params = nbformat.v4.new_code_cell('profile = "cpu"', metadata={"tags": ["parameters"]})
+    injected = nbformat.v4.new_code_cell('profile = "cpu"', metadata={"tags": ["injected-parameters", "hide-input"]})
+    plot = nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})])
+    if widgets:
+        plot.outputs.append(nbformat.v4.new_output("display_data", data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "abc", "version_major": 2, "version_minor": 0},
+            "text/plain": "bar"}))
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"{title}\n\nWhat the paper claims."),
+                                         params, injected, plot])
+    if widgets:
+        nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {"abc": {"x": 1}}}}
+    return nb
+
+
+def _record(clone, res=None):
+    """A finished build (its result and executed notebook), recorded as `make readme` records it."""
+    build = clone / "build" / "results" / "cpu"
+    results.write(res or _result(), build)
+    nbformat.write(_executed(widgets=True), clone / "book" / "generated" / f"{FIG7.notebook}.ipynb")
+    return status.record_build("cpu", out_dir=build, stored_root=clone / "results")
+
+
+def test_recording_a_build_keeps_its_executed_notebooks_without_widget_state(clone):
+    copied = _record(clone)
+    kept = clone / "results" / "cpu" / f"{FIG7.notebook}.ipynb"
+    assert kept in copied and clone / "results" / "cpu" / "fig7.json" in copied
+    nb = json.loads(kept.read_text())
+    assert "widgets" not in nb["metadata"]
+    outputs = nb["cells"][3]["outputs"]
+    assert outputs[0]["data"]["image/png"] == "iVBORw0KGgo="   # the figure as the book shows it
+    assert all("application/vnd.jupyter.widget-view+json" not in o.get("data", {}) for o in outputs)
+
+
+def test_a_clone_renders_the_recorded_page_labelled_with_its_commit_date_and_profile(clone):
+    _record(clone)
+    built = clone / "book" / "generated" / f"{FIG7.notebook}.ipynb"
+    built.unlink()                      # a fresh clone: nothing built
+    assert book.has_page(FIG7)
+    assert f"file: book/generated/{FIG7.notebook}" in book.toc_yaml()
+    page = nbformat.read(built, as_version=4)
+    res = results.read("fig7", "cpu", clone / "results" / "cpu")
+    label = page.cells[1].source
+    assert page.cells[0].source == "# Figure 7: Langevin transitions"   # the label right below the title
+    assert "recorded build" in label and results.commit_label(res) in label
+    assert res["provenance"]["created"][:10] in label and "`cpu` profile" in label
+    assert "hebm run fig7 --profile cpu" in label
+    assert page.cells[2].source == "What the paper claims."
+    assert page.cells[3].metadata.tags == ["parameters", "remove-cell"]
+    # an artefact with neither a run nor a record has no page and is not listed
+    assert "tab2_generation_quality" not in book.toc_yaml() and not book.has_page(manifest.get("tab2"))
+
+
+def test_a_page_this_build_ran_replaces_the_recorded_one(clone):
+    _record(clone)
+    built = clone / "book" / "generated" / f"{FIG7.notebook}.ipynb"
+    built.unlink()
+    book.toc_yaml()
+    assert book.RECORDED_MARK in nbformat.read(built, as_version=4).metadata
+    nbformat.write(_executed("# Figure 7 (this build)"), built)   # hebm run / make book writes its page here
+    book.toc_yaml()
+    page = nbformat.read(built, as_version=4)
+    assert page.cells[0].source.startswith("# Figure 7 (this build)") and book.RECORDED_MARK not in page.metadata
+    # a record made from a copy keeps no notebook: the copy is the old record, not this build's run
+    built.unlink()
+    book.toc_yaml()                      # the copy again
+    copied = status.record_build("cpu", out_dir=clone / "build" / "results" / "cpu", stored_root=clone / "results")
+    assert not (clone / "results" / "cpu" / f"{FIG7.notebook}.ipynb").exists()
+    assert all(p.suffix == ".json" for p in copied)
+
+
+def test_the_status_page_and_landing_table_show_the_recorded_verdicts(clone):
+    _record(clone)
+    page = status.render("cpu", clone / "nothing-built")
+    assert "0 of 0 tested claims hold" not in page and "**1 of 2 tested claims hold**" in page
+    assert "| {doc}`Figure 7 <fig7_langevin_transitions>` | ran, 1 of 2 claims hold (recorded) |" in page
+    assert "recorded build, commit `" in page
+    glance = status.glance("cpu", clone / "nothing-built")
+    assert "**1 of 2 tested claims hold**" in glance
+    assert "| {doc}`Figure 7 <generated/fig7_langevin_transitions>` | ran, 1 of 2 claims hold (recorded) |" in glance
+    # a value to its spread's precision, in the folded detail
+    assert ":::{dropdown} Figure 7" in page and "| 0.1084\u00a0±\u00a00.0073 | 2 |" in page
+    # this build's own result wins over the recorded one
+    results.write(_result(claims=((True, "a"), (True, "b"))), clone / "built")
+    assert "| **reproduced** |" in status.render("cpu", clone / "built")
+    assert "(recorded)" not in status.glance("cpu", clone / "built").split("Figure 7", 1)[1].splitlines()[0]
+
+
+def test_a_damaged_result_of_this_build_is_refused_not_replaced_by_the_recorded_one(clone):
+    _record(clone)
+    (clone / "built").mkdir()
+    (clone / "built" / "fig7.json").write_text("{ truncated")
+    row = next(line for line in status.render("cpu", clone / "built").splitlines() if "Figure 7" in line)
+    assert "refused" in row and "recorded" not in row
+
+
+@pytest.mark.parametrize("value, spread, cell", [
+    (5.94265, 2.96834, "5.9\u00a0±\u00a03"), (0.123, 0.031, "0.123\u00a0±\u00a00.031"),
+    (-0.75, 0.25, "-0.75\u00a0±\u00a00.25"), (1.75, 0.1, "1.75\u00a0±\u00a00.1"), (812.4, 35.2, "812\u00a0±\u00a035"),
+    (3.0, None, "3"), (3.0, 0.0, "3 ± 0")])
+def test_a_value_is_printed_to_its_spread_s_precision(value, spread, cell):
+    assert status._pm(value, spread) == cell
+
+
+def test_without_any_result_the_pages_say_so_never_0_of_0(clone):
+    for page in (status.render("cpu", clone / "nothing-built"), status.glance("cpu", clone / "nothing-built")):
+        assert "0 of 0" not in page and "No `cpu` result yet, in this build or recorded: `make book`" in page
