@@ -24,40 +24,52 @@ def _campaign(*args, artefacts):
             "--artefacts", *artefacts, *args]
 
 
-def test_a_local_cluster_trains_resumes_a_killed_job_and_runs_the_artefacts(tmp_path):
+# The killed job: long enough that it cannot reach its end between its first checkpoint and the moment the test
+# freezes it (580 iterations, some seconds on an idle 2-core machine), short enough that its resumption is a bounded
+# amount of work; a checkpoint every 20 iterations, not every one (a synced write each)
+ITERATIONS, CHECKPOINT_EVERY = 600, 20
+STARTUP_S = 600     # a campaign's start: imports, the data, the first CHECKPOINT_EVERY iterations (on a loaded machine)
+CAMPAIGN_S = 1800   # the resumed training (< ITERATIONS iterations) and two smoke notebooks, on a loaded machine
+
+
+def test_a_local_cluster_trains_resumes_a_killed_job_and_runs_the_artefacts(tmp_path, processes):
     """Figures 6 and 7 share one model, trained in a submitit job; the job is killed after a checkpoint (its
     trainer keeps it), the next campaign resubmits it and it resumes there; then both artefacts run here."""
-    longer = json.dumps({"mnist012_ours": {"train.iterations": 1500, "train.checkpoint_every": 1}})
+    longer = json.dumps({"mnist012_ours": {"train.iterations": ITERATIONS, "train.checkpoint_every": CHECKPOINT_EVERY}})
     cmd = _campaign("--overrides", longer, artefacts=("fig6", "fig7"))
-    proc = subprocess.Popen(cmd, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    jobs_file = tmp_path / "cache" / "cluster" / "jobs.json"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None and not (
-            jobs_file.exists() and list((tmp_path / "cache" / "models").glob("mnist012_ours*/checkpoint.pt"))):
-        time.sleep(0.2)
-    job = next(j for j in json.loads(jobs_file.read_text()) if j["artefact"] == "fig6")
+    env = _env(tmp_path)
+    models = tmp_path / "cache" / "models"
+    proc = processes.start(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + STARTUP_S
+    while proc.poll() is None and time.monotonic() < deadline and not list(models.glob("mnist012_ours*/checkpoint.pt")):
+        time.sleep(0.05)
+    assert proc.poll() is None and list(models.glob("mnist012_ours*/checkpoint.pt")), "no checkpoint, or it ended"
+    os.killpg(proc.pid, signal.SIGSTOP)   # the campaign, its job's controller and the trainer: frozen where they are
+    assert not list(models.glob("mnist012_ours*/model.pt")), f"the job trained {ITERATIONS} iterations before the " \
+                                                              f"test could stop it: raise ITERATIONS"
+    job = next(j for j in json.loads((tmp_path / "cache" / "cluster" / "jobs.json").read_text())
+               if j["artefact"] == "fig6")
     os.kill(int(job["job_id"]), signal.SIGTERM)   # a local job's id is its process: its trainer checkpoints
-    out, err = proc.communicate(timeout=300)
+    os.killpg(proc.pid, signal.SIGCONT)
+    out, err = proc.communicate(timeout=STARTUP_S)
     assert "fig6: job" in out + err and "failed" in out + err, out + err
-    ckpt = next((tmp_path / "cache" / "models").glob("mnist012_ours*/checkpoint.pt"))
-    kept = torch.load(ckpt, weights_only=False)["iteration"]
-    assert 0 < kept < 1500
-    again = subprocess.run(cmd + ["--plan"], env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+    kept = torch.load(next(models.glob("mnist012_ours*/checkpoint.pt")), weights_only=False)["iteration"]
+    assert 0 < kept < ITERATIONS
+    again = processes.run(cmd + ["--plan"], env=env, timeout=STARTUP_S)
     assert again.returncode == 0 and "cluster jobs (submitit):" in again.stdout and " failed " in again.stdout
-    again = subprocess.run(cmd, env=_env(tmp_path), capture_output=True, text=True, timeout=900)
+    again = processes.run(cmd, env=env, timeout=CAMPAIGN_S)
     assert again.returncode == 0, again.stderr[-3000:]
-    info = torch.load(next((tmp_path / "cache" / "models").glob("mnist012_ours*/model.pt")), weights_only=False)["info"]
-    assert info["resumed_from_iteration"] >= kept and info["iterations"] == 1500
+    info = torch.load(next(models.glob("mnist012_ours*/model.pt")), weights_only=False)["info"]
+    assert info["resumed_from_iteration"] >= kept and info["iterations"] == ITERATIONS
     for artefact in ("fig6", "fig7"):   # run here once their model was in the cache
         assert json.loads((tmp_path / "results" / f"{artefact}.json").read_text())["profile"] == "smoke"
-    assert " done " in subprocess.run(cmd + ["--plan"], env=_env(tmp_path), capture_output=True, text=True,
-                                      timeout=600).stdout
+    assert " done " in processes.run(cmd + ["--plan"], env=env, timeout=STARTUP_S).stdout
 
 
-def test_slurm_without_sbatch_is_one_line(tmp_path):
+def test_slurm_without_sbatch_is_one_line(tmp_path, processes):
     env = _env(tmp_path)
     env["PATH"] = os.path.dirname(sys.executable)   # no sbatch here
-    proc = subprocess.run([sys.executable, "-m", "hebm_lib", "campaign", "--cluster", "slurm", "--profile", "smoke",
-                           "--artefacts", "fig6"], env=env, capture_output=True, text=True, timeout=300)
+    proc = processes.run([sys.executable, "-m", "hebm_lib", "campaign", "--cluster", "slurm", "--profile", "smoke",
+                          "--artefacts", "fig6"], env=env, timeout=300)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("hebm: error: --cluster slurm: no sbatch on this machine")
