@@ -233,7 +233,8 @@ def _dispatch(args) -> int:
                                           max(1, round(_seconds(args.time_limit) / 60)), args.account,
                                           _parse_params(args.slurm_param))
             if not args.plan:
-                cluster.run(opts, args.profile, overrides, args.device, args.members, not args.no_store, artefacts)
+                cluster.run(opts, args.profile, overrides, args.device, args.members, not args.no_store, artefacts,
+                            workers=args.workers)
             print(campaign.format_plan(campaign.plan(args.profile, overrides, artefacts)))
             print(cluster.format_jobs())
         elif args.plan:

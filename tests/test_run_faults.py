@@ -221,3 +221,60 @@ def test_hebm_list_names_a_corrupt_build_result_and_does_not_show_the_recorded_o
     assert lines[0].endswith("delete it and run the artefact again (`hebm run fig6 --profile cpu`)"), err
     fig6 = next(line for line in out.splitlines() if line.startswith("fig6 "))
     assert "refused" in fig6 and "(recorded)" not in fig6, fig6
+
+
+# #45 items 3 and 4: a signal to a campaign says what each job kept, never that the budget was spent
+
+LONG = {"train.iterations": 100000, "train.checkpoint_every": 20}   # a training that is still going when signalled
+
+
+def _wait_for_checkpoint(proc, models: Path, n: int = 1) -> None:
+    deadline = time.monotonic() + 600   # the start (imports, data) and 20 iterations, on a loaded machine
+    while len(list(models.glob("*/checkpoint.pt"))) < n and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.communicate()
+
+
+def _stopped_line(err: str) -> str:
+    assert "Traceback" not in err and "budget spent" not in err and "no training iteration" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("hebm: stopped: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_on_a_campaign_exits_1_and_names_the_checkpoint_not_a_spent_budget(tmp_path, processes, workers):
+    overrides = json.dumps({"mnist012_ours": LONG})
+    proc = processes.start([sys.executable, "-m", "hebm_lib", "campaign", "--profile", "smoke", "--artefacts", "fig6",
+                            "--budget", "60m", "--workers", str(workers), "--overrides", overrides],
+                           env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    models = tmp_path / "cache" / "models"
+    _wait_for_checkpoint(proc, models)
+    proc.send_signal(signal.SIGTERM)   # a scheduler's: to the campaign alone (its workers are its to stop)
+    _, err = proc.communicate(timeout=600)
+    line = _stopped_line(err)
+    assert proc.returncode == 1, err
+    kept = torch.load(next(models.glob("*/checkpoint.pt")), weights_only=False)["iteration"]
+    assert f"mnist012_ours (seed 0): SIGTERM at iteration {kept:,}; checkpoint written to" in line, line
+
+
+def test_ctrl_c_on_a_local_cluster_campaign_says_what_each_job_kept_and_honours_workers(tmp_path, processes):
+    pytest.importorskip("submitit")
+    overrides = json.dumps({"mnist012_ours": LONG, "mnist012_lebm": LONG})
+    proc = processes.start([sys.executable, "-m", "hebm_lib", "campaign", "--cluster", "local", "--profile", "smoke",
+                            "--artefacts", "fig2", "fig6", "--workers", "1", "--overrides", overrides],
+                           env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    models = tmp_path / "cache" / "models"
+    _wait_for_checkpoint(proc, models)
+    os.killpg(proc.pid, signal.SIGINT)   # the terminal's Ctrl-C: the whole group
+    _, err = proc.communicate(timeout=600)
+    line = _stopped_line(err)
+    assert proc.returncode == 1, err
+    jobs = json.loads((tmp_path / "cache" / "cluster" / "jobs.json").read_text())
+    assert len(jobs) == 1, jobs   # --workers 1: the second job was never started
+    (ckpt,) = models.glob("*/checkpoint.pt")
+    kept = torch.load(ckpt, weights_only=False)["iteration"]
+    assert line.startswith(f"hebm: stopped: SIGINT: {jobs[0]['artefact']}: job {jobs[0]['job_id']}: "), line
+    assert f"SIGINT at iteration {kept:,}; checkpoint written to {ckpt}" in line, line
+    other = ({"fig2", "fig6"} - {jobs[0]["artefact"]}).pop()
+    assert f"not started: {other}" in line, line

@@ -30,6 +30,7 @@ from .results import changed_since, read_stored
 # most valuable first (each record's priority): the paper's main claims (Table 1, Figure 5), then the rest
 ORDER = tuple(a.id for a in manifest.by_priority())
 STEP_TIMES = paths.STEP_TIMES_FILE
+STOP_WAIT_S = 120   # for a worker's trainer, on a signal, to finish its iteration and write its checkpoint
 
 
 @dataclass
@@ -214,28 +215,52 @@ def _human(seconds: float) -> str:
 
 def run_parallel(jobs: list[Job], workers: int, deadline: float, device: str, overrides: dict, log=print) -> None:
     """Train ``jobs`` in ``workers`` processes side by side (one model each; on a GPU their small kernels
-    overlap); a process still running at the deadline writes its checkpoint and exits."""
+    overlap); a process still running at the deadline writes its checkpoint and exits. A signal to this process
+    is handed on to the workers, whose trainers checkpoint; TrainingStopped then says what each kept."""
+    import signal
     import subprocess
-    import sys
     pending, running = list(jobs), []
-    while pending or running:
-        while pending and len(running) < workers and time.monotonic() < deadline:
-            job = pending.pop(0)
-            cmd = [sys.executable, "-m", "hebm_lib", "train", job.cfg.name, "--profile", job.cfg.profile,
-                   "--seed", str(job.seed), "--device", device,
-                   "--stop-after", str(max(1, int(deadline - time.monotonic())))]
-            for key, value in _flat_overrides(job, overrides).items():
-                cmd += ["-o", f"{key}={json.dumps(value)}"]
-            log(f"{job.artefact}: training {job.label} seed {job.seed} ({job.state}) in a worker")
-            running.append((job, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)))
-        time.sleep(2)
-        for job, proc in list(running):
-            if proc.poll() is not None:
-                running.remove((job, proc))
-                if proc.returncode != 0:
-                    log(f"{job.artefact}: {job.label} seed {job.seed} failed: {proc.stderr.read()[-500:]}")
-        if not running and time.monotonic() >= deadline:
-            break
+    try:
+        while pending or running:
+            while pending and len(running) < workers and time.monotonic() < deadline:
+                job = pending.pop(0)
+                cmd = [sys.executable, "-m", "hebm_lib", "train", job.cfg.name, "--profile", job.cfg.profile,
+                       "--seed", str(job.seed), "--device", device,
+                       "--stop-after", str(max(1, int(deadline - time.monotonic())))]
+                for key, value in _flat_overrides(job, overrides).items():
+                    cmd += ["-o", f"{key}={json.dumps(value)}"]
+                log(f"{job.artefact}: training {job.label} seed {job.seed} ({job.state}) in a worker")
+                running.append((job, subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                                      text=True)))
+            time.sleep(2)
+            for job, proc in list(running):
+                if proc.poll() is not None:
+                    running.remove((job, proc))
+                    if proc.returncode != 0:
+                        log(f"{job.artefact}: {job.label} seed {job.seed} failed: {proc.stderr.read()[-500:]}")
+            if not running and time.monotonic() >= deadline:
+                break
+    except BaseException as exc:
+        if isinstance(exc, Exception) or not running:
+            raise
+        signal_name = str(exc) if str(exc).startswith("SIG") else "SIGINT"   # hebm_lib.__main__'s, or Ctrl-C
+        kept = []
+        for job, proc in running:   # a Ctrl-C to the group reached them too; a SIGTERM to this process did not
+            proc.send_signal(signal.SIGTERM)
+        for job, proc in running:
+            try:
+                said = proc.communicate(timeout=STOP_WAIT_S)[1]
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                said = proc.communicate()[1]
+            said = said.strip().splitlines()   # the worker's own `hebm: stopped: ...` line
+            kept.append(said[-1].removeprefix("hebm: stopped: ") if said else f"{job.label} seed {job.seed}: ended")
+        running.clear()
+        raise TrainingStopped(f"{signal_name}: " + "; ".join(kept)) from None
+    finally:
+        for job, proc in running:   # never left training behind this process
+            proc.kill()
+            proc.wait()
 
 
 def _flat_overrides(job: Job, overrides: dict) -> dict:
@@ -274,6 +299,8 @@ def run(budget_s: float, device: str = "auto", profile: str = "paper", overrides
                 log(f"{artefact}: every model trained; running and storing its notebook")
                 run_notebook(artefact, profile, str(dev), parameters={"overrides": overrides} if overrides else None,
                              store=True)
-    except TrainingStopped:
+    except TrainingStopped as exc:
+        if str(exc):   # a signal (SIGTERM, Ctrl-C), said by the trainer: not a spent budget (exit 1, hebm_lib.cli)
+            raise
         log("budget spent: the running job kept a checkpoint; the next `hebm campaign` continues from it")
     return plan(profile, overrides, artefacts)

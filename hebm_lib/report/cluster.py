@@ -14,8 +14,12 @@ cache is run and stored here (``--store``), by the invocation that finds them do
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +28,7 @@ import submitit
 
 from .. import paths
 from ..io import atomic_write_text
+from ..training import TrainingStopped
 from . import campaign
 from .execute import UsageError
 
@@ -83,9 +88,11 @@ def _key(group: list) -> str:
 
 
 def submit(opts: ClusterOptions, profile: str = "paper", overrides: dict | None = None, device: str = "auto",
-           max_members: int = 16, log=print, artefacts=campaign.ORDER) -> list[dict]:
+           max_members: int = 16, log=print, artefacts=campaign.ORDER, workers: int = 1) -> list[dict]:
     """Submit every ensemble of the plan that has no live job yet; returns the job records (also written to the
-    cache's cluster/jobs.json)."""
+    cache's cluster/jobs.json). Local jobs are this process's children: at most ``workers`` run at a time, and
+    they are waited for; a signal stops them (their trainers checkpoint) and raises TrainingStopped, which
+    says what each kept."""
     cache_dir = paths.cache_dir()
     folder = cache_dir / "cluster" / "logs"
     try:
@@ -100,28 +107,109 @@ def submit(opts: ClusterOptions, profile: str = "paper", overrides: dict | None 
     records = _read_jobs(cache_dir)
     live = {r["key"] for r in records if job_state(r, opts)[0] in ("submitted", "running")}
     jobs = campaign.plan(profile, overrides or {}, artefacts)
-    submitted = []
     device = "cuda" if device == "auto" and opts.kind == "slurm" else device
-    for group in campaign.ensembles(jobs, max_members):
-        key = _key(group)
-        if key in live:
-            continue
-        job = ex.submit(TrainModels(), [(j.cfg, j.seed) for j in group], device, str(cache_dir))
-        record = {"key": key, "job_id": str(job.job_id), "kind": opts.kind, "folder": str(folder),
+    pending = [g for g in campaign.ensembles(jobs, max_members) if _key(g) not in live]
+
+    def submit_one(group: list) -> tuple[dict, object]:
+        nonlocal records
+        with _sigint_ignored():   # a local job's controller: the terminal's Ctrl-C is this process's to hand on
+            job = ex.submit(TrainModels(), [(j.cfg, j.seed) for j in group], device, str(cache_dir))
+        record = {"key": _key(group), "job_id": str(job.job_id), "kind": opts.kind, "folder": str(folder),
                   "artefact": group[0].artefact, "models": [f"{j.label} seed {j.seed}" for j in group],
                   "submitted": time.strftime("%Y-%m-%d %H:%M:%S")}
-        records = [r for r in records if r["key"] != key] + [record]
-        submitted.append((record, job))
+        records = [r for r in records if r["key"] != record["key"]] + [record]
+        atomic_write_text(_jobs_file(cache_dir), json.dumps(records, indent=1))
         log(f"{record['artefact']}: submitted job {record['job_id']} ({len(group)} models: "
             f"{', '.join(record['models'])})")
-    atomic_write_text(_jobs_file(cache_dir), json.dumps(records, indent=1))
-    if opts.kind == "local":   # local jobs are this process's children: wait for them
-        for record, job in submitted:
-            try:
-                job.result()
-            except Exception as exc:   # a job's failure is reported, the others go on
-                log(failure_line(record, exc))
+        return record, job
+
+    if opts.kind == "slurm":   # Slurm schedules them
+        for group in pending:
+            submit_one(group)
+        atomic_write_text(_jobs_file(cache_dir), json.dumps(records, indent=1))
+        return records
+    running: list[tuple[dict, object]] = []
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                running.append(submit_one(pending.pop(0)))
+            for record, job in list(running):
+                if job.done():
+                    running.remove((record, job))
+                    try:
+                        job.result()
+                    except Exception as exc:   # a job's failure is reported, the others go on
+                        log(failure_line(record, exc))
+            time.sleep(POLL_S)
+    except BaseException as exc:
+        if isinstance(exc, Exception) or not running:
+            raise
+        # SIGTERM or Ctrl-C (hebm_lib.__main__'s Interrupted, else KeyboardInterrupt)
+        signal_name = str(exc) if str(exc).startswith("SIG") else "SIGINT"
+        raise TrainingStopped(_stop_local(running, signal_name, pending)) from None
+    finally:
+        for record, job in running:   # never left running behind this process (a local job is its child)
+            _end_local(record, job)
     return records
+
+
+POLL_S = 0.5
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """SIGINT ignored for the block, and by the processes started in it (an ignored signal stays so across exec; a
+    trainer takes it again while it trains); only the main thread can change a handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_local(running: list, signal_name: str, pending: list) -> str:
+    """SIGTERM to each running local job (its controller hands it to the trainer, which checkpoints), waited for;
+    the line that says what each kept, in the trainers' words."""
+    parts = []
+    with _sigint_ignored():   # a second Ctrl-C would leave the trainers' checkpoints half-reported
+        for record, job in running:
+            _signal_tree(int(record["job_id"]), signal.SIGTERM)
+        for record, job in running:
+            _end_local(record, job)
+            line = failure_line(record).split(" failed: ", 1)[-1]
+            kept = line.split("TrainingStopped: ", 1)[-1] if "TrainingStopped: " in line else \
+                f"stopped before any checkpoint of this run ({line})"
+            parts.append(f"{record['artefact']}: job {record['job_id']}: {kept}")
+    running.clear()
+    if pending:
+        parts.append(f"not started: {', '.join(g[0].artefact for g in pending)}")
+    return f"{signal_name}: " + "; ".join(parts)
+
+
+def _end_local(record: dict, job, wait_s: float = campaign.STOP_WAIT_S) -> None:
+    """A local job ended: SIGTERM (its trainer checkpoints), then after ``wait_s`` SIGKILL to it and its task."""
+    deadline = time.monotonic() + wait_s
+    if not job.done():
+        _signal_tree(int(record["job_id"]), signal.SIGTERM)
+    while not job.done() and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    if not job.done():
+        _signal_tree(int(record["job_id"]), signal.SIGKILL)
+
+
+def _signal_tree(pid: int, sig: int) -> None:
+    """``sig`` to process ``pid``'s children, then to it (a local job's controller and its task: a controller hands
+    SIGTERM on to its task, and takes one more while it waits for it)."""
+    try:
+        children = [int(c) for c in (Path("/proc") / str(pid) / "task" / str(pid) / "children").read_text().split()]
+    except OSError:   # gone, or no /proc
+        children = []
+    for p in children + [pid]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p, sig)
 
 
 def failure_line(record: dict, exc: Exception | None = None) -> str:
@@ -173,11 +261,11 @@ def format_jobs(cache_dir: Path | None = None) -> str:
 
 
 def run(opts: ClusterOptions, profile: str = "paper", overrides: dict | None = None, device: str = "auto",
-        max_members: int = 16, store: bool = True, artefacts=campaign.ORDER, log=print) -> None:
+        max_members: int = 16, store: bool = True, artefacts=campaign.ORDER, log=print, workers: int = 1) -> None:
     """Submit the ensembles not yet submitted (local: and wait for them), then run each artefact whose models are
     all in the cache: at `paper` stored (once), at the other profiles into the build's results."""
     from .execute import run_notebook
-    submit(opts, profile, overrides, device, max_members, log, artefacts)
+    submit(opts, profile, overrides, device, max_members, log, artefacts, workers)
     params = {"overrides": overrides} if overrides else None
     for artefact in artefacts:
         jobs = campaign.plan(profile, overrides or {}, [artefact])
