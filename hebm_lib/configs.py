@@ -338,6 +338,9 @@ class EBMPrior:
     # LEBM's own inference (Pang et al.): z+ by (steps, step size) of Langevin on log p(x, z) from N(0, I)
     # each iteration, and the generator trained at z+ alone; None: the amortised inference net (the paper's)
     posterior_langevin: tuple[int, float] | None = None
+    # f is this times the net's output. With spectral norm the net is 1-Lipschitz, so f is `scale`-Lipschitz and
+    # KL(p_alpha || N(0, I)) <= scale^2 / 2 (the capacity study's ablation; 1: the authors' cap)
+    scale: float = 1.0
 
     def __post_init__(self):
         pl = self.posterior_langevin
@@ -348,6 +351,7 @@ class EBMPrior:
         _number("prior", "lr", self.lr, 0)   # 0: the EBM stays as initialised
         _number("prior", "langevin_steps", self.langevin_steps, 0)
         _number("prior", "langevin_step_size", self.langevin_step_size, 0, low_open=True)
+        _number("prior", "scale", self.scale, 0, low_open=True)
 
 
 @dataclass(frozen=True)

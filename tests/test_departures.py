@@ -6,8 +6,8 @@ import pytest
 
 from hebm_lib import paths
 from hebm_lib.configs import get_config
-from hebm_lib.report import departures
-from hebm_lib.report.results import Claim, Result, Row
+from hebm_lib.report import departures, margins
+from hebm_lib.report.results import Claim, Result, Row, write
 
 
 def _result(artefact, names, claims=(), rows=(), profile="cpu"):
@@ -88,3 +88,40 @@ def test_a_failing_claim_says_how_its_lead_moved_with_training():
     said = [r for r in reasons[claims[0].claim] if r.startswith("Ours' lead")]
     assert said == ["Ours' lead over vlae on top-layer test accuracy went from -2.5 half-way through training to "
                     "-0.75 at the end (rose in 3 of 3 seeds)"]
+
+
+def _capped_rows(kl, lead, spread):
+    per = f"{margins.LEAD}: FID (domain features)"
+    return [Row("EBM KL(p_alpha || N(0, I))", "svhn_fid_ours", kl), Row("EBM 1/2 E_p|grad f|^2", "svhn_fid_ours", 0.17),
+            Row("EBM Lipschitz cap of f", "svhn_fid_ours", 1.0),
+            Row(per, "SVHN column / vs vlae / 100% of training", lead, spread),
+            Row(per, "SVHN column / vs lebm / 100% of training", -8.5, 1.0)]
+
+
+def test_where_the_cap_decides_the_reasons_start_with_it(tmp_path, monkeypatch):
+    """Ours within the seed spread of VLAE and its EBM under 1/2 nat: the first reason is the cap, with the page's
+    KL, its bound and the cap, and the capacity page's refit numbers when it has run."""
+    monkeypatch.setenv("HEBM_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setenv("HEBM_STORED_DIR", str(tmp_path / "none"))
+    keys = margins.keys("SVHN column", "FID (domain features)", ["vlae", "lebm"])
+    claim = Claim("SVHN (stand-in): Ours has a lower FID than vlae, lebm", False, "", leads=keys)
+    first = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(0.11, 3.0, 4.0)))[0][1][0]
+    assert first.startswith("the authors' spectral norm caps the prior") and "KL 0.11 nats" in first
+    assert "1/2 E_p|grad f|^2 = 0.17 <= 1/2 cap^2 = 0.50" in first and "vlae (lead +3 ± 4)" in first
+    assert "lebm" not in first   # LEBM is ahead beyond the spread: not a tie
+    assert "capacity page" not in first   # not run: no numbers to give
+    cap = Result("ebm_capacity", "EBM capacity", "cpu", [], [0, 1, 2], "cpu", rows=[
+        Row("FID (domain features)", "Ours' EBM as trained (the authors' cap)", 29.2),
+        Row("FID (domain features)", "refit: LEBM's energy net", 21.9),
+        Row("FID (domain features)", "LEBM as trained (its own generator)", 21.8)])
+    write(cap)
+    first = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(0.11, 3.0, 4.0)))[0][1][0]
+    assert first.endswith("takes Ours' FID from 29.2 to 21.9 (LEBM's own: 21.8; the capacity page)")
+
+
+@pytest.mark.parametrize("kl, lead, spread", [(0.7, 3.0, 4.0), (0.11, 5.0, 1.0)])
+def test_the_cap_is_no_reason_where_the_kl_is_larger_or_ours_is_clearly_apart(kl, lead, spread):
+    keys = margins.keys("SVHN column", "FID (domain features)", ["vlae"])
+    claim = Claim("SVHN (stand-in): Ours has a lower FID than vlae", False, "", leads=keys)
+    reasons = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(kl, lead, spread)))[0][1]
+    assert not any("caps the prior" in r for r in reasons)

@@ -9,6 +9,8 @@ Both give ``tilt(z)`` (= f_alpha(z), 0 for the Gaussian), ``log_density(z)`` (un
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -47,8 +49,8 @@ class GaussianPrior(nn.Module):
 
 
 class JointEBMPrior(nn.Module):
-    """f_alpha: Linear-LeakyReLU(0.2) x ``layers`` then Linear(->1), optional spectral norm; sampled by
-    short-run Langevin with the config's K and s unless a call says otherwise."""
+    """f_alpha: Linear-LeakyReLU(0.2) x ``layers`` then Linear(->1), optional spectral norm, times the config's
+    ``scale``; sampled by short-run Langevin with the config's K and s unless a call says otherwise."""
 
     is_ebm = True
     slope = SLOPE
@@ -57,6 +59,7 @@ class JointEBMPrior(nn.Module):
         super().__init__()
         self.dim = dim
         self.steps, self.step_size = cfg.langevin_steps, cfg.langevin_step_size
+        self.scale = cfg.scale
         widths = [dim] + [cfg.hidden] * cfg.layers + [1]
         linears = [nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:])]
         if cfg.spectral_norm:
@@ -70,7 +73,7 @@ class JointEBMPrior(nn.Module):
             h = lin(h)
             if i < len(self.linears) - 1:
                 h = nn.functional.leaky_relu(h, self.slope)
-        return h.squeeze(1)
+        return (h if self.scale == 1.0 else self.scale * h).squeeze(1)
 
     def log_density(self, z: torch.Tensor) -> torch.Tensor:
         return self.tilt(z) - 0.5 * z.pow(2).sum(1)
@@ -83,7 +86,17 @@ class JointEBMPrior(nn.Module):
         sampler slow; the target density of one chain should not change while it runs anyway).
         """
         with torch.no_grad():
-            return [(lin.weight.detach(), lin.bias.detach()) for lin in self.linears]
+            weights = [(lin.weight.detach(), lin.bias.detach()) for lin in self.linears]
+            if self.scale != 1.0:   # f = scale x the net: folded into the last layer
+                w, b = weights[-1]
+                weights[-1] = (self.scale * w, self.scale * b)
+            return weights
+
+    def lipschitz_cap(self) -> float:
+        """An upper bound on |grad f| everywhere: the product of the effective layers' spectral norms (LeakyReLU's
+        slopes are at most 1). With spectral norm each factor is about 1 (its power iteration's estimate), so
+        the cap is about ``scale``."""
+        return math.prod(torch.linalg.matrix_norm(w.double(), ord=2).item() for w, _ in self.frozen_weights())
 
     @staticmethod
     def grad_tilt_from(weights, z: torch.Tensor, slope: float = 0.2) -> torch.Tensor:

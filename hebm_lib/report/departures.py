@@ -162,15 +162,22 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower().replace("-", "")))
 
 
+def _ebm_model(rows, claim: str) -> str | None:
+    """The label of the EBM model a claim is about, among the rows whose metric begins with "EBM": the model whose
+    row setting names a word of the claim (a data set, a config), else the page's first; None without such rows."""
+    ebm = [r for r in rows if r.metric.startswith("EBM") and r.reproduced is not None]
+    # "svhn_fid_ours" -> {svhn}; "ours (mnist)" -> {mnist}: matched against the claim's words
+    named = [r for r in ebm if (_words(r.setting.replace("_", " ")) - _GENERIC_WORDS) & _words(claim)]
+    return (named or ebm)[0].setting.split(",")[0] if ebm else None
+
+
 def _ebm_measured(rows, claim: str) -> str | None:
     """What the page measured of the EBM the claim is about, from the rows whose metric begins with "EBM": the
     model whose row setting names a word of the claim (a data set, a config), else the page's first."""
     ebm = [r for r in rows if r.metric.startswith("EBM") and r.reproduced is not None]
     if not ebm:
         return None
-    # "svhn_fid_ours" -> {svhn}; "ours (mnist)" -> {mnist}: matched against the claim's words
-    named = [r for r in ebm if (_words(r.setting.replace("_", " ")) - _GENERIC_WORDS) & _words(claim)]
-    model = (named or ebm)[0].setting.split(",")[0]
+    model = _ebm_model(rows, claim)
 
     def first(prefix):
         return next((r for r in ebm if r.metric.startswith(prefix) and r.setting.split(",")[0] == model), None)
@@ -184,6 +191,46 @@ def _ebm_measured(rows, claim: str) -> str | None:
     return text
 
 
+CAPACITY = "ebm_capacity"   # the book's capacity page: what lifting the cap does on Table 2's first column
+
+
+def _capacity_numbers(profile: str) -> str:
+    """The capacity page's refit numbers at ``profile`` (this build's run, else the recorded one), in words; empty
+    when neither has been run."""
+    from .results import read, read_stored
+    try:
+        res = read(CAPACITY, profile) or read_stored(CAPACITY, profile)
+    except ValueError:
+        return ""
+    fid = {r["setting"]: r["reproduced"] for r in (res or {}).get("rows", []) if r["metric"].startswith("FID")}
+    names = ("Ours' EBM as trained (the authors' cap)", "refit: LEBM's energy net", "LEBM as trained (its own generator)")
+    if not all(fid.get(n) is not None for n in names):
+        return ""
+    return (f"; with the generator frozen, LEBM's uncapped energy net takes Ours' FID from {fid[names[0]]:.3g} to "
+            f"{fid[names[1]]:.3g} (LEBM's own: {fid[names[2]]:.3g}; the capacity page)")
+
+
+def _cap_decides(rows, claim) -> str | None:
+    """The first reason of a claim about Ours that the spectral norm's cap decides: Ours is within the seed spread
+    of a baseline at the end of training (its lead rows) and its EBM's KL is under 1/2 nat; None otherwise."""
+    ebm = {r.metric: r for r in rows if r.metric.startswith("EBM") and r.reproduced is not None
+           and r.setting.split(",")[0] == _ebm_model(rows, claim.claim)}
+    kl, bound, cap = (ebm.get(m) for m in ("EBM KL(p_alpha || N(0, I))", "EBM 1/2 E_p|grad f|^2", "EBM Lipschitz cap of f"))
+    if kl is None or bound is None or cap is None or kl.reproduced > 0.5:
+        return None
+    ties = []
+    for _, setting in claim.leads or []:
+        end = next((r for r in rows if r.metric.startswith(margins.LEAD) and r.setting == f"{setting} / 100% of training"), None)
+        if end is not None and end.spread is not None and abs(end.reproduced) <= end.spread:
+            ties.append(f"{setting.rsplit(' / vs ', 1)[-1]} (lead {end.reproduced:+.3g} ± {end.spread:.2g})")
+    if not ties and claim.beyond_spread is not False:
+        return None
+    within = ", ".join(ties) if ties else "the other models (not beyond the seed spread)"
+    return (f"the authors' spectral norm caps the prior: f is {cap.reproduced:.2f}-Lipschitz, so Ours' EBM is KL "
+            f"{kl.reproduced:.2f} nats from N(0, I), under its bound 1/2 E_p|grad f|^2 = {bound.reproduced:.2f} <= "
+            f"1/2 cap^2 = {0.5 * cap.reproduced ** 2:.2f}, and Ours is within the seed spread of {within}")
+
+
 def failure_reasons(artefact: str, profile: str, result) -> list[tuple[str, list[str]]]:
     """(claim, reasons) for each claim of ``result`` that does not hold, each reason a sentence with its numbers;
     a departure of the page is named by its number in the list above them (D1, D2, ...)."""
@@ -194,6 +241,9 @@ def failure_reasons(artefact: str, profile: str, result) -> list[tuple[str, list
             continue
         reasons = [f"D{i}" for i, d in enumerate(departures_for(artefact, profile), 1)
                    if not d.bears_on or any(w.lower() in c.claim.lower() for w in d.bears_on)]
+        cap = _cap_decides(result.rows, c) if "ours" in c.claim.lower() and artefact != CAPACITY else None
+        if cap:   # first: where the cap decides, the rest is detail
+            reasons.insert(0, cap + _capacity_numbers(profile))
         # the configs the claim names (a data set's: "MNIST: ..." -> mnist_*), else all of the page's
         share = {n: v for n, v in share_all.items() if (_words(n.replace("_", " ")) - _GENERIC_WORDS) & _words(c.claim)} or share_all
         if share:

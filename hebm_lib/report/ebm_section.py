@@ -10,7 +10,12 @@ from ..evaluation.ebm_effect import ROWS, ebm_effect
 from .results import Row, md_cell
 
 EXPLAINED = ("f is the energy net (the prior is exp(f) N(0, I) / Z). A gap, KL and gain near 0 and a small "
-             "Langevin move mean the learned prior is close to N(0, I): then the model is VLAE in all but name.")
+             "Langevin move mean the learned prior is close to N(0, I): then the model is VLAE in all but name. "
+             "The KL can be no larger than 1/2 E_p|grad f|^2 (the Gaussian log-Sobolev inequality), nor that than "
+             "1/2 (f's Lipschitz cap)^2: with the authors' spectral norm the cap is 1, so the prior is at most half a "
+             "nat from N(0, I) however it is trained (a half-nat tilt can still move up to half the mass: total "
+             "variation <= sqrt(KL / 2)). The book's capacity page (*How far can the joint EBM prior move from "
+             "N(0, I)?*) measures what lifting the cap buys.")
 
 
 def show(run, models: dict, images: torch.Tensor, label: str = "ours", off: str | None = None) -> None:

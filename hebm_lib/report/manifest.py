@@ -19,7 +19,7 @@ DEFAULT_SEEDS = P([0, 1, 2], [0, 1], [0])
 @dataclass(frozen=True)
 class Artefact:
     id: str
-    source: str                 # "paper" | "supplement" | "pro-VLAE" | "VHP" (baselines' own comparisons)
+    source: str                 # "paper" | "supplement" | "pro-VLAE" | "VHP" (baselines' own comparisons) | "book" (its own analysis)
     label: str                  # as the paper numbers it
     title: str
     notebook: str | None        # notebooks/<name>.md, None when there is none yet
@@ -75,6 +75,11 @@ def _a_beta_sweep_and_ours_once(s: dict) -> list[tuple[str, dict]]:
     """The baselines at every beta, Ours once, on the profile's data sets."""
     return [(f"{d}_{m}", {} if m == "ours" else {"schedule.beta": b}) for d in s["datasets"]
             for m in ("betavae", "vlae", "provlae", "ours") for b in ([1.0] if m == "ours" else s["betas"])]
+
+
+def _ours_lebm_and_ours_with_f_scaled(s: dict) -> list[tuple[str, dict]]:
+    """Table 2's Ours and LEBM (the same cache keys) and one joint training of Ours with f scaled."""
+    return [("svhn_fid_ours", {}), ("svhn_fid_lebm", {}), ("svhn_fid_ours", {"prior.scale": s["joint_scale"]})]
 
 
 def _an_energy_net_per_width(s: dict) -> list[tuple[str, dict]]:
@@ -258,6 +263,27 @@ ARTEFACTS: tuple[Artefact, ...] = (
              evaluation=P(dict(n_points=480_000, n_samples=10_000, lead_at=[0.25, 0.5, 0.75]),
                           dict(n_points=5_000, n_samples=2_000, lead_at=[0.5]),
                           dict(n_points=500, n_samples=300, lead_at=[0.5]))),
+    # the book's own analysis: why the EBM claims fail (the spectral norm's cap on the prior's KL)
+    Artefact("ebm_capacity", "book", "EBM capacity", "How far can the joint EBM prior move from N(0, I)?",
+             "ebm_capacity", ("svhn_fid_ours", "svhn_fid_lebm"), "implemented",
+             "The book's own analysis on Table 2's first column, from its models: refits of the energy net with "
+             "the generator frozen, LEBM's net on Ours' generator, the ideal prior as the floor.",
+             headline="(the book's claim) a 1-Lipschitz energy net keeps the prior within 1/2 nat of N(0, I); "
+                      "LEBM's uncapped net on Ours' generator reaches LEBM's FID",
+             expected_cpu_minutes=12.0,
+             priority=20, trains=_ours_lebm_and_ours_with_f_scaled,
+             seeds=P([0, 1, 2], [0, 1, 2], [0]),
+             # FID as Table 2 measures it (its samples, reference and features); refits: EBM-only iterations on the
+             # posterior codes of n_codes training images; n_tilt N(0, I) draws for the KL and its bound
+             evaluation=P(dict(n_samples=50_000, n_reference=50_000, fid_features="inception", feature_epochs=None,
+                               refit_iterations=10_000, n_codes=50_000, refit_scales=[3, 10], uncapped_lr=1e-4,
+                               joint_scale=3.0, n_tilt=20_000, n_layer_kl=10_000),
+                          dict(n_samples=5_000, n_reference=10_000, fid_features="domain", feature_epochs=2,
+                               refit_iterations=1_500, n_codes=10_000, refit_scales=[3, 10], uncapped_lr=1e-4,
+                               joint_scale=3.0, n_tilt=20_000, n_layer_kl=2_000),
+                          dict(n_samples=200, n_reference=200, fid_features="domain", feature_epochs=1,
+                               refit_iterations=10, n_codes=300, refit_scales=[3], uncapped_lr=1e-4,
+                               joint_scale=3.0, n_tilt=500, n_layer_kl=100))),
     # the seed paper's own comparisons (pro-VLAE, ICLR 2020), which Supplement Table 2 builds on
     Artefact("provlae_fig2", "pro-VLAE", "pro-VLAE Figs. 2-3", "Reconstruction vs MIG / MIG-sup over beta",
              "provlae_fig2_fig3", tuple(f"{d}_{m}" for d in ("shapes3d", "dsprites")
