@@ -218,8 +218,22 @@ def test_a_checkpoint_without_the_trainer_state_is_unreadable(tmp_path, tiny_cfg
     del state["opt_gi"]
     with pytest.raises(UnreadableFile, match=f"{tmp_path / 'checkpoint.pt'}.*opt_gi.*delete it to train from the start"):
         trainer.load_state_dict(state)
-    with pytest.raises(ValueError, match="another config or seed.*delete it to train from the start"):
+    with pytest.raises(UnreadableFile, match="another config or seed.*delete it to train from the start"):
         trainer.load_state_dict(dict(trainer.state_dict(), seed=1))
+
+
+@pytest.mark.parametrize("seeds", [["--seed", "0"], ["--seeds", "0", "1"]], ids=["one model", "an ensemble"])
+def test_a_checkpoint_of_another_seed_in_a_models_folder_is_one_line_naming_it(tmp_path, seeds):
+    """#45 item 5: another model's checkpoint copied into a model's folder, read alone or by an ensemble."""
+    for seed in ("0", "1"):
+        _hebm("train", "fmnist_vlae", "--profile", "smoke", "--seed", seed, *_SMALL, "--stop-after", "0",
+              tmp_path=tmp_path)
+    ckpt = {p.parent.name.split("-seed")[1][0]: p for p in (tmp_path / "cache").glob("models/*/checkpoint.pt")}
+    shutil.copy(ckpt["1"], ckpt["0"])
+    proc = _hebm("train", "fmnist_vlae", "--profile", "smoke", *seeds, *_SMALL, tmp_path=tmp_path)
+    line = _one_error_line(proc)
+    assert f"{ckpt['0']} was written for another config or seed" in line, line
+    assert "delete it to train from the start" in line, line
 
 
 # ---------------------------------------------------------------------------------------------

@@ -54,7 +54,8 @@ from ..models.base import ElboTerms
 from .distributed import rank_and_world
 from .schedules import build_schedule
 from .trainer import (CHECKPOINT_FIX, MODES, STAT_NAMES, TrainingDiverged, TrainingStopped, batch_slice,
-                      capture_cuda_graph, divergence, epoch_permutation, learning_rates, run_loop, save_due_files)
+                      capture_cuda_graph, divergence, epoch_permutation, learning_rates, refuse_foreign, run_loop,
+                      save_due_files)
 
 
 def ensemble_key(cfg: ExperimentConfig) -> str:
@@ -529,12 +530,11 @@ class EnsembleTrainer:
                 "rng": self.generators[i].get_state(), "schedule": self.schedules[i].state_dict(),
                 "config_hash": m.cfg.hash, "seed": m.seed, "tilt_scale": float(self._tilt_scale[i])}
 
-    def load_member_state_dict(self, i: int, state: dict) -> None:
-        """Member i from a checkpoint of its own (an ensemble's, or a separate run's); every member must be at the
-        same iteration (train_ensemble groups them so)."""
+    def load_member_state_dict(self, i: int, state: dict, path="the checkpoint") -> None:
+        """Member i from a checkpoint of its own (an ensemble's, or a separate run's, read from ``path``); every
+        member must be at the same iteration (train_ensemble groups them so)."""
         m = self.members[i]
-        if state["config_hash"] != m.cfg.hash or state["seed"] != m.seed:
-            raise ValueError("checkpoint was written for another config or seed; refusing to resume from it")
+        refuse_foreign(state, path, m.cfg, m.seed)
         if i and state["iteration"] != self.iteration:
             raise ValueError("an ensemble's members resume from the same iteration")
         with torch.no_grad():
@@ -611,7 +611,7 @@ def train_ensemble(members: list[Member], device=None, progress: bool | str = Tr
     for i, m in enumerate(members):
         ckpt = Path(m.run_dir) / "checkpoint.pt"
         if ckpt.exists():
-            trainer.load_member_state_dict(i, torch_load(ckpt, CHECKPOINT_FIX, device))
+            trainer.load_member_state_dict(i, torch_load(ckpt, CHECKPOINT_FIX, device), ckpt)
         elif trainer.iteration:
             raise ValueError("an ensemble's members resume from the same iteration")
     trainer.model.train()

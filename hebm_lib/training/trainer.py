@@ -50,6 +50,15 @@ WARMUP_ITERATIONS = 3   # eager iterations (real ones) before a CUDA graph is ca
 CHECKPOINT_FIX = "delete it to train from the start (its iterations are lost)"
 
 
+def refuse_foreign(state: dict, path, cfg: ExperimentConfig, seed: int) -> None:
+    """A checkpoint written for another config or seed (copied into this model's folder) is a wrong file in this
+    place, named in one line: resuming from it would train another model under this one's name."""
+    if state["config_hash"] != cfg.hash or state["seed"] != seed:
+        raise UnreadableFile(f"{path} was written for another config or seed (config hash {state['config_hash']}, "
+                             f"seed {state['seed']}; this model: {cfg.hash}, seed {seed}); refusing to resume from "
+                             f"it: {CHECKPOINT_FIX}")
+
+
 class TrainingDiverged(RuntimeError):
     """Loss or energy went non-finite or exploded; the last good checkpoint is kept."""
 
@@ -239,8 +248,7 @@ class Trainer:
         missing = sorted(set(self.state_dict()) - {"tilt_scale"} - set(state)) if isinstance(state, dict) else ["all"]
         if missing:   # another file in its place (a model.pt, say)
             raise UnreadableFile(f"{path} is not a checkpoint of this trainer (no {', '.join(missing)}); {CHECKPOINT_FIX}")
-        if state["config_hash"] != self.cfg.hash or state["seed"] != self.seed:
-            raise ValueError(f"{path} was written for another config or seed; refusing to resume from it: {CHECKPOINT_FIX}")
+        refuse_foreign(state, path, self.cfg, self.seed)
         self.model.load_state_dict(state["model"])
         for opt, saved in ((self.opt_gi, state["opt_gi"]), (self.opt_ebm, state["opt_ebm"])):
             if opt:
