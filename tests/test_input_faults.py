@@ -333,3 +333,39 @@ def test_optional_data_is_not_needed():
     assert manifest.get("tab1").data_needed("cpu") == ["mnist", "fmnist"]   # SVHN's rows only where it is
     assert manifest.get("tab1").data_needed("cpu", {"*": {"data.name": "mnist"}}) == ["mnist"]
     assert manifest.get("vhp_tab2").data_needed("cpu") == ["mnist", "fmnist"]
+
+
+# ---------------------------------------------------------------------------------------------
+# #45 item 2: a part-way snapshot (progress-*.pt) missing or swapped is named, never skipped
+
+@pytest.mark.parametrize("damage", ["deleted", "swapped"])
+def test_a_missing_or_swapped_progress_snapshot_is_named_not_skipped(tmp_path, monkeypatch, damage):
+    from hebm_lib.training import train_or_load
+    monkeypatch.setenv("HEBM_CACHE_DIR", str(tmp_path))
+    cfg = get_config("mnist012_ours", "smoke")
+    tm = train_or_load(cfg, 0, "cpu", progress=False)
+    assert [it for it, _ in tm.progress()] == [2, 3, 4, 6]   # a quarter, half, three quarters, the end
+    snapshot = tm.run_dir / "progress-00000003.pt"
+    if damage == "deleted":   # as the corrupt-file message used to advise
+        snapshot.unlink()
+        expected = f"{tm.run_dir} lacks the part-way weights of iteration(s) 3 (progress-*.pt)"
+    else:
+        shutil.copy(tm.run_dir / "checkpoint.pt", snapshot)
+        expected = f"{snapshot} holds the weights of iteration 6, not 3"
+    again = train_or_load(cfg, 0, "cpu", progress=False)
+    with pytest.raises(UnreadableFile) as caught:
+        list(again.progress())
+    assert expected in str(caught.value) and f"delete the model folder {tm.run_dir} to train it again" in str(caught.value)
+
+
+def test_a_model_of_before_the_progress_list_reads_the_snapshots_it_has(tmp_path, monkeypatch):
+    from hebm_lib.training import train_or_load
+    monkeypatch.setenv("HEBM_CACHE_DIR", str(tmp_path))
+    cfg = get_config("mnist012_ours", "smoke")
+    tm = train_or_load(cfg, 0, "cpu", progress=False)
+    saved = torch.load(tm.run_dir / "model.pt", weights_only=False)
+    del saved["info"]["progress"]
+    torch.save(saved, tm.run_dir / "model.pt")
+    for p in tm.run_dir.glob("progress-*.pt"):
+        p.unlink()
+    assert [it for it, _ in train_or_load(cfg, 0, "cpu", progress=False).progress()] == [6]   # just the end

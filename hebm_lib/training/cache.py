@@ -43,7 +43,10 @@ class TrainedModel:
 
     def _load(self, path: Path) -> tuple[dict, LatentModel]:
         device = next(self.model.parameters()).device
-        saved = _read_model_file(path, device)
+        # model.pt's fix (delete it and the checkpoint) would not make this file again: only training anew does
+        saved = torch_load(path, self._folder_fix, device)
+        if not isinstance(saved, dict) or "model" not in saved:
+            raise UnreadableFile(f"{path} holds no model weights; {self._folder_fix}")
         m = build_model(self.cfg.nets, self.cfg.prior).to(device)
         m.load_state_dict(saved["model"])
         return saved, m.eval()
@@ -68,14 +71,30 @@ class TrainedModel:
     def progress(self):
         """(iteration, model) part-way through training (the ``progress-*.pt`` kept at the trainer's
         PROGRESS_FRACTIONS, with the schedule's layer gates of that iteration: pro-VLAE's) and at the end, oldest
-        first; just the end for a model trained before they were kept."""
-        for p in sorted(self.run_dir.glob("progress-*.pt")):
+        first; just the end for a model trained before they were kept. A snapshot missing (model.pt lists those
+        its training wrote) or holding another iteration than its name's (a file copied over it) is UnreadableFile:
+        a margin measured without it, or at the wrong weights, would be another curve."""
+        found = progress_files(self.run_dir)
+        kept = self.info.get("progress")   # None: a model.pt of before the list was kept
+        missing = sorted(set(kept or ()) - set(found))
+        if missing:
+            raise UnreadableFile(f"{self.run_dir} lacks the part-way weights of iteration(s) "
+                                 f"{', '.join(map(str, missing))} (progress-*.pt) that its training kept; "
+                                 f"{self._folder_fix}")
+        for iteration, p in sorted(found.items()):
             saved, m = self._load(p)
+            if saved.get("iteration") != iteration:
+                raise UnreadableFile(f"{p} holds the weights of iteration {saved.get('iteration')}, not {iteration} "
+                                     f"(another file copied over it?); {self._folder_fix}")
             # the gates of its last iteration (a schedule without gates sets none)
             build_schedule(self.cfg.schedule, m.latent_dims, self.cfg.train.iterations).dim_weights(
                 saved["iteration"] - 1, m, next(m.parameters()).device)
             yield saved["iteration"], m
         yield self.info["iterations"], self.model
+
+    @property
+    def _folder_fix(self) -> str:
+        return f"delete the model folder {self.run_dir} to train it again"
 
 
 TRAINING_VERSION = "2026-11-23.1"
@@ -198,10 +217,19 @@ def _info(iterations: int, wall_time_s: float, resumed_from, device, mode: str, 
             "dataset": train_set.spec.display_name, "n_train": len(train_set), "key": key, **extra}
 
 
+def progress_files(run_dir: Path) -> dict[int, Path]:
+    """The part-way weights in a model's folder (the trainer's ``progress-%08d.pt``), by the iteration named."""
+    import re
+    named = ((re.fullmatch(r"progress-(\d+)\.pt", p.name), p) for p in Path(run_dir).glob("progress-*.pt"))
+    return {int(m.group(1)): p for m, p in named if m}
+
+
 def _write_model(run_dir: Path, model_state: dict, history: list, info: dict) -> None:
-    """history.csv, then model.pt (its presence is what "trained" means)."""
+    """history.csv, then model.pt (its presence is what "trained" means), which lists the part-way weights its
+    training kept (progress-*.pt; a run resumed from a checkpoint of before they were kept has fewer)."""
     atomic_write_text(run_dir / HISTORY_FILE, history_csv(history))
-    info = dict(info, final=history[-1] if history else None, history=history)
+    progress = sorted(progress_files(run_dir))
+    info = dict(info, final=history[-1] if history else None, history=history, progress=progress)
     atomic_save({"model": model_state, "info": info}, run_dir / "model.pt")
 
 
