@@ -106,17 +106,27 @@ def test_the_status_page_and_landing_table_show_the_recorded_verdicts(clone):
     _record(clone)
     page = status.render("cpu", clone / "nothing-built")
     assert "0 of 0 tested claims hold" not in page and "**1 of 2 tested claims hold**" in page
-    assert "| {doc}`Figure 7 <fig7_langevin_transitions>` | ran, 1 of 2 claims hold (recorded) |" in page
-    assert "recorded build, commit `" in page
+    # every verdict recorded: said once at the top, not in every row
+    assert "(all from the recorded build, commit `" in page
+    assert "| {doc}`Figure 7 <fig7_langevin_transitions>` | ran, 1 of 2 claims hold |" in page
     glance = status.glance("cpu", clone / "nothing-built")
-    assert "**1 of 2 tested claims hold**" in glance
-    assert "| {doc}`Figure 7 <generated/fig7_langevin_transitions>` | ran, 1 of 2 claims hold (recorded) |" in glance
+    assert "**1 of 2 tested claims hold**" in glance and "(all: from the recorded build, commit `" in glance
+    assert "| {doc}`Figure 7 <generated/fig7_langevin_transitions>` | ran, 1 of 2 claims hold |" in glance
     # a value to its spread's precision, in the folded detail
     assert ":::{dropdown} Figure 7" in page and "| 0.1084\u00a0±\u00a00.0073 | 2 |" in page
+    # this build ran another page: the recorded verdicts are marked row by row
+    fig3 = results.Result("fig3", "Figure 3", "cpu", [], [0], "cpu")
+    fig3.claims.append(results.Claim("the diagram is drawn", True, "e"))
+    results.write(fig3, clone / "built")
+    page, glance = status.render("cpu", clone / "built"), status.glance("cpu", clone / "built")
+    assert "**2 of 3 tested claims hold**" in page and "(1 run by this build, the others from the recorded build" in page
+    assert "| {doc}`Figure 7 <fig7_langevin_transitions>` | ran, 1 of 2 claims hold (recorded) |" in page
+    assert "| Figure 3 | **reproduced** |" in page
+    assert "| {doc}`Figure 7 <generated/fig7_langevin_transitions>` | ran, 1 of 2 claims hold (recorded) |" in glance
+    assert "| Figure 3 | reproduced |" in glance
     # this build's own result wins over the recorded one
     results.write(_result(claims=((True, "a"), (True, "b"))), clone / "built")
-    assert "| **reproduced** |" in status.render("cpu", clone / "built")
-    assert "(recorded)" not in status.glance("cpu", clone / "built").split("Figure 7", 1)[1].splitlines()[0]
+    assert "| {doc}`Figure 7 <fig7_langevin_transitions>` | **reproduced** |" in status.render("cpu", clone / "built")
 
 
 def test_a_damaged_result_of_this_build_is_refused_not_replaced_by_the_recorded_one(clone):
@@ -128,8 +138,8 @@ def test_a_damaged_result_of_this_build_is_refused_not_replaced_by_the_recorded_
 
 
 @pytest.mark.parametrize("value, spread, cell", [
-    (5.94265, 2.96834, "5.9\u00a0±\u00a03"), (0.123, 0.031, "0.123\u00a0±\u00a00.031"),
-    (-0.75, 0.25, "-0.75\u00a0±\u00a00.25"), (1.75, 0.1, "1.75\u00a0±\u00a00.1"), (812.4, 35.2, "812\u00a0±\u00a035"),
+    (5.94265, 2.96834, "5.9\u00a0±\u00a03.0"), (0.123, 0.031, "0.123\u00a0±\u00a00.031"),
+    (-0.75, 0.25, "-0.75\u00a0±\u00a00.25"), (1.75, 0.1, "1.75\u00a0±\u00a00.10"), (812.4, 35.2, "812\u00a0±\u00a035"),
     (3.0, None, "3"), (3.0, 0.0, "3 ± 0")])
 def test_a_value_is_printed_to_its_spread_s_precision(value, spread, cell):
     assert status._pm(value, spread) == cell

@@ -35,13 +35,13 @@ def _fmt(v, unit=""):
 
 def _pm(v, spread=None, unit="") -> str:
     """A mean and its seed spread to the spread's precision (two significant digits of the spread, the mean
-    to the same decimals): 5.94265 ± 2.96834 reads 5.9 ± 3; without a spread, as _fmt. Never broken across lines."""
+    to the same decimals): 5.94265 ± 2.96834 reads 5.9 ± 3.0; without a spread, as _fmt. Never broken across lines."""
     if not isinstance(v, (int, float)) or not isinstance(spread, (int, float)) or not spread > 0 \
             or math.isinf(spread):
         return _fmt(v, unit) + ("" if spread is None else f" ± {_fmt(spread)}")
     decimals = max(0, 1 - math.floor(math.log10(spread)))
     def cut(x):
-        return f"{round(x, decimals):.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{round(x):.0f}"
+        return f"{round(x, decimals):.{decimals}f}"
     return f"{cut(v)}{unit}\u00a0±\u00a0{cut(spread)}"
 
 
@@ -115,6 +115,8 @@ def render(profile: str, out_dir=None) -> str:
                                    changes))
         if res:
             details.append(_detail(a, res, f"{profile} profile, " + (_recorded_label(res) if recorded else "this build")))
+    if not ran_here:
+        rows = [row.replace(" (recorded) |", " |") for row in rows]
     where = []
     if ran_here:
         where.append(f"{ran_here} run by this build")
@@ -126,7 +128,8 @@ def render(profile: str, out_dir=None) -> str:
         "",
         _claims_line(held, tested, profile, ran_here + len(recorded_from))
         + (f" ({', '.join(where)})" if where else "") + ". A row reads *reproduced* only when every claim its "
-        "notebook tests holds; *(recorded)* marks a verdict of the recorded build that this build did not rerun.",
+        "notebook tests holds" + ("; *(recorded)* marks a verdict of the recorded build that this build did not rerun"
+                                  if ran_here and recorded_from else "") + ".",
         "",
         f"```{{note}}\n{profile_banner(profile)}\n```",
         "",
@@ -230,8 +233,11 @@ def glance(profile: str, out_dir=None) -> str:
                  else verdict(stored).replace("**", "") if stored else "no stored run")
         label = f"{{doc}}`{a.label} <generated/{a.notebook}>`" if has_page(a) else a.label
         rows.append(f"| {label} | {build} | {paper} | {md_cell(a.headline)} |")
-    source = (f" (*(recorded)*: from the {'; '.join(sorted(recorded_from))}, which this build did not rerun)"
-              if recorded_from else "")
+    mixed = recorded_from and found > len([r for r in rows if "(recorded) |" in r])
+    if recorded_from and not mixed:   # every verdict is the recorded build's: said once, not in every row
+        rows = [row.replace(" (recorded) |", " |") for row in rows]
+    source = (f" ({'*(recorded)*' if mixed else 'all'}: from the {'; '.join(sorted(recorded_from))}, which this "
+              "build did not rerun)" if recorded_from else "")
     return "\n".join([
         f"{_claims_line(held, tested, profile, found)}{source}; a row reads *reproduced* only "
         "when every claim its page tests holds. The {doc}`status page <generated/status>` has every claim with its numbers.", "",
@@ -249,11 +255,13 @@ def _run_times(profile: str, out_dir=None) -> list[str]:
             total += res["wall_time_s"] / 60
             expected = f"{a.expected_cpu_minutes:g}" if a.expected_cpu_minutes and profile == "cpu" else "–"
             rows.append(f"| {a.label} | {res['wall_time_s'] / 60:.1f}{' (recorded)' if recorded else ''} | {expected} |")
+    if all("(recorded)" in row for row in rows):
+        rows = [row.replace(" (recorded) |", " |") for row in rows]
     if not rows:
         return []
     return ["## Run times", "",
-            f"Minutes each notebook took (wall time, as its result records it, *(recorded)* where it is the recorded "
-            f"build's; in `make book` two "
+            f"Minutes each notebook took (wall time, as its result records it; *(recorded)* where the recorded "
+            f"build's stands in for this build's; in `make book` two "
             f"notebooks share the machine), and what `hebm_lib/report/manifest.py` expects (`expected_cpu_minutes`, "
             f"which orders the build). Added up they make {total:.0f} notebook-minutes; two run at a time "
             f"(`BOOK_JOBS=2`), so the notebooks took about {total / 2:.0f} minutes of the build's wall time, "
