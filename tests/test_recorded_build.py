@@ -148,3 +148,14 @@ def test_a_value_is_printed_to_its_spread_s_precision(value, spread, cell):
 def test_without_any_result_the_pages_say_so_never_0_of_0(clone):
     for page in (status.render("cpu", clone / "nothing-built"), status.glance("cpu", clone / "nothing-built")):
         assert "0 of 0" not in page and "No `cpu` result yet, in this build or recorded: `make book`" in page
+
+
+def test_the_kept_notebooks_stay_small():
+    """Every executed notebook kept in results/ (the recorded build's and the stored runs') is committed: each
+    under 3 MB and all together under 30 MB (figures embedded as the book shows them, no widget state)."""
+    kept = sorted((paths.REPO_ROOT / "results").glob("*/*.ipynb"))
+    assert kept, "results/paper/ keeps the stored runs' notebooks"
+    sizes = {p.relative_to(paths.REPO_ROOT).as_posix(): p.stat().st_size for p in kept}
+    assert max(sizes.values()) < 3e6 and sum(sizes.values()) < 30e6, sizes
+    assert all("application/vnd.jupyter.widget-state+json" not in p.read_text() for p in kept
+               if p.parent.name == book.RECORDED)
