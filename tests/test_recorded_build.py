@@ -159,3 +159,22 @@ def test_the_kept_notebooks_stay_small():
     assert max(sizes.values()) < 3e6 and sum(sizes.values()) < 30e6, sizes
     assert all("application/vnd.jupyter.widget-state+json" not in p.read_text() for p in kept
                if p.parent.name == book.RECORDED)
+
+
+def test_a_notebook_run_by_hebm_run_is_recorded_and_shown(clone, monkeypatch):
+    """`hebm run fig7 --profile cpu` writes build/executed/cpu/: that page, newer than the recorded copy, is the
+    book's page and the one `make readme` keeps."""
+    monkeypatch.setenv("HEBM_BUILD_DIR", str(clone / "build"))
+    _record(clone)
+    built = clone / "book" / "generated" / f"{FIG7.notebook}.ipynb"
+    built.unlink()
+    book.toc_yaml()                      # the recorded copy
+    executed = clone / "build" / "executed" / "cpu" / f"{FIG7.notebook}.ipynb"
+    executed.parent.mkdir(parents=True)
+    nbformat.write(_executed("# Figure 7 (hebm run)"), executed)
+    assert book.ran_here(FIG7) == executed
+    book.toc_yaml()
+    assert nbformat.read(built, as_version=4).cells[0].source.startswith("# Figure 7 (hebm run)")
+    status.record_build("cpu", out_dir=clone / "build" / "results" / "cpu", stored_root=clone / "results")
+    kept = nbformat.read(clone / "results" / "cpu" / f"{FIG7.notebook}.ipynb", as_version=4)
+    assert kept.cells[0].source.startswith("# Figure 7 (hebm run)")

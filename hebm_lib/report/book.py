@@ -1,6 +1,8 @@
 """The book's table of contents, generated from the manifest (the one list of artefacts)."""
 from __future__ import annotations
 
+import shutil
+
 from .. import paths
 from ..io import atomic_write_text
 from . import results
@@ -35,6 +37,16 @@ def _is_copy(path) -> bool:
         return False
 
 
+def ran_here(a: Artefact, pages=None):
+    """The notebook this build executed for ``a`` at the book's profile, None without one: `make book`'s
+    (book/generated/, or ``pages``) or `hebm run`'s (build/executed/cpu/), the newer of the two; never a
+    recorded page's copy."""
+    pages = paths.REPO_ROOT / GENERATED if pages is None else pages
+    found = [p for p in (pages / f"{a.notebook}.ipynb", paths.build_dir() / "executed" / RECORDED / f"{a.notebook}.ipynb")
+             if p.is_file() and not _is_copy(p)]
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
+
 def recorded_notebook(a: Artefact):
     """The executed notebook the recorded build kept for artefact ``a`` (results/cpu/<notebook>.ipynb)."""
     return results.stored_dir(RECORDED) / f"{a.notebook}.ipynb"
@@ -42,7 +54,7 @@ def recorded_notebook(a: Artefact):
 
 def has_page(a: Artefact) -> bool:
     """Whether the book has a page for ``a``: this build ran its notebook, or the recorded build kept one."""
-    return bool(a.notebook) and (_built(a).exists() or recorded_notebook(a).exists())
+    return bool(a.notebook) and (ran_here(a) is not None or recorded_notebook(a).exists())
 
 
 def _on_top(nb, cells: list) -> None:
@@ -75,8 +87,11 @@ def artefact_page(a: Artefact) -> str | None:
     fresh clone renders every page without running one. A later run of the notebook overwrites the copy."""
     if not a.notebook:
         return None
-    built, source = _built(a), recorded_notebook(a)
-    if built.exists() and not _is_copy(built):
+    built, source, here = _built(a), recorded_notebook(a), ran_here(a)
+    if here is not None:
+        if here != built:   # `hebm run`'s, newer than make book's page or the recorded copy
+            built.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(here, built)
         return f"{GENERATED}/{a.notebook}"
     if not source.exists():
         if built.exists():   # a copy of a record that is gone

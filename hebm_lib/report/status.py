@@ -459,15 +459,14 @@ def _without_widgets(text: str) -> str:
 
 def record_build(profile: str = "cpu", out_dir=None, stored_root=None, notebooks_dir=None) -> list:
     """Copy this build's result files into results/<profile>/ (the committed record the README reads), each
-    with its executed notebook (book/generated/<notebook>.ipynb, widget state dropped, figures as the book
-    shows them), so that a clone renders the recorded pages without running them (book.artefact_page). A
+    with its executed notebook (book.ran_here: make book's or hebm run's; widget state dropped, figures as the
+    book shows them), so that a clone renders the recorded pages without running them (book.artefact_page). A
     recorded notebook whose result is recorded anew without one is removed: it would show other numbers."""
     import shutil
     from pathlib import Path
-    from .book import GENERATED, RECORDED_MARK
+    from .book import ran_here
     src = paths.results_dir(profile, out_dir)
     dest = Path(stored_root or paths.stored_root()) / profile
-    pages = Path(notebooks_dir or paths.REPO_ROOT / GENERATED)
     copied = []
     for a in ARTEFACTS:
         res, _ = _read_quiet(a.id, profile, src, False) if a.notebook else (None, "")
@@ -476,10 +475,9 @@ def record_build(profile: str = "cpu", out_dir=None, stored_root=None, notebooks
         dest.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src / f"{a.id}.json", dest / f"{a.id}.json")
         copied.append(dest / f"{a.id}.json")
-        page, kept = pages / f"{a.notebook}.ipynb", dest / f"{a.notebook}.ipynb"
-        text = page.read_text() if page.is_file() else ""
-        if text and RECORDED_MARK not in json.loads(text).get("metadata", {}):   # this build's run, not a copy
-            kept.write_text(_without_widgets(text))
+        page, kept = ran_here(a, notebooks_dir and Path(notebooks_dir)), dest / f"{a.notebook}.ipynb"
+        if page is not None:   # make book's or hebm run's, never a recorded page's copy
+            kept.write_text(_without_widgets(page.read_text()))
             copied.append(kept)
         elif kept.exists():
             kept.unlink()
