@@ -278,3 +278,46 @@ def test_ctrl_c_on_a_local_cluster_campaign_says_what_each_job_kept_and_honours_
     assert f"SIGINT at iteration {kept:,}; checkpoint written to {ckpt}" in line, line
     other = ({"fig2", "fig6"} - {jobs[0]["artefact"]}).pop()
     assert f"not started: {other}" in line, line
+
+
+# #45 items 1, 7, 10: a notebook's parameters, checked on every route (papermill directly: notebook.setup)
+
+def test_papermill_with_a_repeated_seed_fails_and_leaves_no_result(tmp_path):
+    """#45 item 1: one seed counted twice made a spread of 0 and claims 'beyond the spread'."""
+    cmd = (f"{Path(sys.executable).parent}/jupytext --to ipynb -o - notebooks/tab3_anomaly_mnist.md | "
+           f"{Path(sys.executable).parent}/papermill - {tmp_path / 'out.ipynb'} -p profile smoke "
+           f"-y 'seeds: [0, 0]' -y 'held_out: [1]'")
+    proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, env=_env(tmp_path), timeout=600,
+                          cwd=Path(__file__).parent.parent, stdin=subprocess.DEVNULL)
+    assert proc.returncode != 0, proc.stderr[-2000:]
+    assert "seeds must be a non-empty list of distinct non-negative integers" in proc.stderr, proc.stderr[-2000:]
+    assert not (tmp_path / "res" / "tab3.json").exists()
+
+
+@pytest.mark.parametrize("seeds, overrides, message", [
+    ([0, 0], {}, "seeds must be a non-empty list of distinct non-negative integers, e.g. papermill ... -y 'seeds: "
+                 "[0, 1]' (its -p passes a list as text) (null: the profile's); got [0, 0]"),
+    (5, {}, "got 5"),   # papermill's -p seeds 5
+    ("[0, 1]", {}, "-y 'seeds: [0, 1]' (its -p passes a list as text) (null: the profile's); got '[0, 1]'"),
+    (None, '{"*": {}}', "overrides must map config names (or '*') to settings, e.g. papermill ... -y 'overrides: "
+                        "{\"*\": {\"train.iterations\": 100}}' (its -p passes a dict as text); got '{\"*\": {}}'"),
+])
+def test_the_notebooks_setup_refuses_seeds_and_overrides_papermill_passed_as_text(seeds, overrides, message):
+    """#45 item 7: -p seeds 5 was a TypeError inside the check; text was split into characters."""
+    from hebm_lib.report import notebook
+    with pytest.raises(ValueError) as caught:
+        notebook.setup("tab3", "smoke", "cpu", seeds, overrides)
+    assert message in str(caught.value), caught.value
+
+
+def test_a_parameter_standing_for_a_profile_setting_takes_its_type(tmp_path, monkeypatch, capsys):
+    """#45 item 10: `hebm run tab3 -p held_out=5` failed in cell 3 with a TypeError (held_out's default is None:
+    the profile's held-out digits, a list)."""
+    monkeypatch.setenv("HEBM_BUILD_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["run", "tab3", "--profile", "smoke", "--prepare-only", "-p", "held_out=5"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_.value.code == 2 and len(err) == 1, err
+    assert err[0] == "hebm: error: held_out takes a list like its default in tab3_anomaly_mnist (the profile's " \
+                     "held_out [1, 4, 5, 7, 9]); got 5", err
+    assert cli.main(["run", "tab3", "--profile", "smoke", "--prepare-only", "-p", "held_out=[2]"]) == 0

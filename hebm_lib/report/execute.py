@@ -46,7 +46,7 @@ def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: P
     if unknown:
         raise UsageError(f"unknown parameter(s) {', '.join(unknown)} for {art.notebook}; "
                          f"valid parameters: {', '.join(known)}")
-    check_parameters(parameters or {}, known, art.notebook)
+    check_parameters(parameters or {}, known, art.notebook, art.settings(profile))
     if not prepare_only:   # before the kernel starts: all the data, or one line saying what to fetch
         _check_data(art, profile, params.get("overrides"))
     if store:
@@ -66,25 +66,29 @@ def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: P
     return output
 
 
-def check_parameters(parameters: dict, known: dict, notebook: str) -> None:
+def check_parameters(parameters: dict, known: dict, notebook: str, settings: dict | None = None) -> None:
     """The -p values against the notebook's parameter cell: never the profile or the device (their flags
-    check them), seeds a list of non-negative integers, any other value of its default's type (a None
-    default takes what the notebook itself checks)."""
+    check them), seeds a list of distinct non-negative integers, any other value of its default's type; a None
+    default stands for the profile's evaluation setting of that name (``settings``), whose type it takes, else
+    for what the notebook itself checks."""
     import ast
+    from .notebook import seeds_error
+    settings = settings or {}
     for key, value in parameters.items():
         if key in ("profile", "device"):
             raise UsageError(f"use --{key} {value}, not -p {key}={value} (-p would bypass the flag's checks)")
         if key == "seeds":
-            if value is not None and not (isinstance(value, list) and value and len(set(value)) == len(value)
-                                          and all(type(s) is int and s >= 0 for s in value)):
-                raise UsageError(f"seeds must be a non-empty list of distinct non-negative integers, "
-                                 f"e.g. -p 'seeds=[0,1]' (null: the profile's); got {value!r}")
+            wrong = seeds_error(value, "-p 'seeds=[0,1]'")
+            if wrong:
+                raise UsageError(wrong)
             continue
         written = known[key]["default"]
         try:
             default = ast.literal_eval(written)
         except (ValueError, SyntaxError):   # an expression: the notebook checks its own value
             continue
+        if default is None and settings.get(key) is not None:   # None: the profile's setting of that name
+            default, written = settings[key], f"the profile's {key} {settings[key]!r}"
         if default is None:
             continue
         kind = (int, float) if type(default) is float else type(default)
@@ -95,9 +99,10 @@ def check_parameters(parameters: dict, known: dict, notebook: str) -> None:
 
 def _check_data(art: manifest.Artefact, profile: str, overrides) -> None:
     from .. import data
-    if overrides is not None and not (isinstance(overrides, dict) and all(isinstance(v, dict) for v in overrides.values())):
-        raise UsageError(f"overrides must map config names (or '*') to settings, e.g. -p 'overrides={{\"*\": "
-                         f"{{\"train.iterations\": 100}}}}'; got {overrides!r}")
+    from .notebook import overrides_error
+    wrong = overrides_error(overrides, "-p 'overrides={\"*\": {\"train.iterations\": 100}}'")
+    if wrong:
+        raise UsageError(wrong)
     try:
         needed = art.data_needed(profile, overrides if isinstance(overrides, dict) else None)
     except ValueError as exc:   # an override that does not resolve

@@ -452,6 +452,28 @@ def render_comparison(current: dict, stored: dict, artefact: str) -> str:
     return "\n".join(lines)
 
 
+PAPERMILL_SEEDS = "papermill ... -y 'seeds: [0, 1]' (its -p passes a list as text)"
+PAPERMILL_OVERRIDES = "papermill ... -y 'overrides: {\"*\": {\"train.iterations\": 100}}' (its -p passes a dict as text)"
+
+
+def seeds_error(seeds, example: str) -> str | None:
+    """What is wrong with a run's ``seeds`` parameter (None: the profile's, or a good list): a list of distinct
+    non-negative integers, each one seed's models; a repeated seed would count one seed's numbers twice and shrink
+    the spread. ``example``: how this route passes a good one."""
+    if seeds is None or (isinstance(seeds, (list, tuple)) and seeds and all(type(s) is int and s >= 0 for s in seeds)
+                         and len(set(seeds)) == len(seeds)):
+        return None
+    return f"seeds must be a non-empty list of distinct non-negative integers, e.g. {example} (null: the profile's); " \
+           f"got {seeds!r}"
+
+
+def overrides_error(overrides, example: str) -> str | None:
+    """What is wrong with a run's ``overrides`` parameter (None: nothing): config names (or '*') to settings."""
+    if overrides is None or (isinstance(overrides, dict) and all(isinstance(v, dict) for v in overrides.values())):
+        return None
+    return f"overrides must map config names (or '*') to settings, e.g. {example}; got {overrides!r}"
+
+
 def setup(artefact: str, profile: str, device: str = "auto", seeds=None, overrides: dict | None = None,
           configs=None) -> NotebookRun:
     """The run of one artefact's notebook: resolved seeds and settings, the profile's banner printed.
@@ -459,13 +481,15 @@ def setup(artefact: str, profile: str, device: str = "auto", seeds=None, overrid
     art = get_artefact(artefact)
     settings = art.settings(profile)   # also rejects an unknown profile
     configs = tuple(configs or art.configs)
+    # papermill run directly: its -p passes a list or a dict as text, which -y passes as YAML
+    wrong = overrides_error(overrides, PAPERMILL_OVERRIDES) or seeds_error(seeds, PAPERMILL_SEEDS)
+    if wrong:
+        raise ValueError(wrong)
     unknown = sorted(set(overrides or {}) - set(configs) - {"*"})
     if unknown:
         raise ValueError(f"overrides for unknown config(s) {', '.join(map(repr, unknown))}: {artefact} trains "
                          f"{', '.join(configs)} (or '*' for all of them)")
     seeds = art.default_seeds(profile) if seeds is None else list(seeds)
-    if not seeds or any(not isinstance(s, int) or s < 0 for s in seeds):
-        raise ValueError(f"seeds must be a non-empty list of non-negative integers, got {seeds!r}")
     # every data set first: a missing one found after an hour of training would waste the hour
     data_lib.require(art.data_needed(profile, overrides), artefact)
     torch_device = resolve_device(device)
