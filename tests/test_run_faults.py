@@ -321,3 +321,23 @@ def test_a_parameter_standing_for_a_profile_setting_takes_its_type(tmp_path, mon
     assert err[0] == "hebm: error: held_out takes a list like its default in tab3_anomaly_mnist (the profile's " \
                      "held_out [1, 4, 5, 7, 9]); got 5", err
     assert cli.main(["run", "tab3", "--profile", "smoke", "--prepare-only", "-p", "held_out=[2]"]) == 0
+
+
+# #45 item 6: a results file that parses but is not a result
+
+@pytest.mark.parametrize("text", ["[]", "null", '{"schema": "hebm-result/1", "profile": "cpu"}',
+                                  '{"schema": "hebm-result/1", "profile": "cpu", "rows": 3}'])
+@pytest.mark.parametrize("where", ["build", "stored"])
+def test_a_results_file_of_the_wrong_shape_is_named_by_list_and_status(tmp_path, monkeypatch, capsys, text, where):
+    monkeypatch.setenv("HEBM_BUILD_DIR", str(tmp_path / "build"))
+    monkeypatch.delenv("HEBM_RESULTS_DIR", raising=False)
+    monkeypatch.setenv("HEBM_STORED_DIR", str(tmp_path / "stored"))
+    broken = tmp_path / ("build/results/cpu" if where == "build" else "stored/paper") / "fig6.json"
+    broken.parent.mkdir(parents=True)
+    broken.write_text(text.replace('"cpu"', '"paper"') if where == "stored" else text)
+    assert cli.main(["list"]) == 0
+    out, err = capsys.readouterr()
+    assert f"{broken}: not a readable results file" in err, err
+    assert cli.main(["status", "--profile", "cpu", "--out", str(tmp_path / "status.md")]) == 0
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and str(broken) in (tmp_path / "status.md").read_text() + err

@@ -242,12 +242,37 @@ def read(artefact: str, profile: str, out_dir=None) -> dict | None:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable results file ({exc}); delete it and run the artefact again "
                          f"(`hebm run {artefact} --profile {profile}`)") from None
+    wrong = _shape_error(data)
+    if wrong:   # JSON, but not what a notebook writes: no page may read fields it lacks
+        raise ValueError(f"{path}: not a readable results file ({wrong}); delete it and run the artefact again "
+                         f"(`hebm run {artefact} --profile {profile}`)")
     if data.get("schema") != SCHEMA:
         raise ValueError(f"{path}: schema {data.get('schema')!r}, expected {SCHEMA!r}")
     if data.get("profile") != profile:
         raise ValueError(f"{path}: a result of profile {data.get('profile')!r} where one of {profile!r} was "
                          f"expected; run the artefact at {profile!r} or point HEBM_RESULTS_DIR elsewhere")
     return data
+
+
+# the type of every field of a result (Result.to_dict()), and of each row and claim in it
+_SHAPE = {"artefact": str, "title": str, "profile": str, "datasets": list, "seeds": list, "device": str, "rows": list,
+          "claims": list, "configs": dict, "models": list, "overrides": dict, "wall_time_s": (int, float),
+          "notes": list, "schema": str, "provenance": dict}
+_ROW_SHAPE = {"metric": str, "setting": str, "unit": str, "better": str}
+_CLAIM_SHAPE = {"claim": str, "evidence": str}
+
+
+def _shape_error(data) -> str | None:
+    """What makes parsed JSON not a result (None: it is one): a field missing or of another type."""
+    def wrong(d, shape: dict, what: str) -> str | None:
+        if not isinstance(d, dict):
+            return f"{what} is {type(d).__name__}, not an object"
+        bad = [k for k, kind in shape.items() if not isinstance(d.get(k), kind)]
+        return f"{what} lacks {', '.join(bad)} (or holds another type)" if bad else None
+    return wrong(data, _SHAPE, "the file") or next(
+        (e for i, r in enumerate(data["rows"]) if (e := wrong(r, _ROW_SHAPE, f"row {i + 1}"))), None) or next(
+        (e for i, c in enumerate(data["claims"]) if (e := wrong(c, _CLAIM_SHAPE, f"claim {i + 1}"))), None) or next(
+        (f"model {i + 1} is not an object" for i, m in enumerate(data["models"]) if not isinstance(m, dict)), None)
 
 
 def paper_values(artefact: str) -> list[dict]:
