@@ -80,8 +80,11 @@ def test_a_clone_renders_the_recorded_page_labelled_with_its_commit_date_and_pro
     assert "hebm run fig7 --profile cpu" in label
     assert page.cells[2].source == "What the paper claims."
     assert page.cells[3].metadata.tags == ["parameters", "remove-cell"]
-    # an artefact with neither a run nor a record has no page and is not listed
-    assert "tab2_generation_quality" not in book.toc_yaml() and not book.has_page(manifest.get("tab2"))
+    # an artefact with neither a run nor a record: a page that says so (the toc stays the manifest's list)
+    assert not book.has_page(manifest.get("tab2")) and "file: book/generated/tab2_generation_quality" in book.toc_yaml()
+    none = nbformat.read(clone / "book" / "generated" / "tab2_generation_quality.ipynb", as_version=4)
+    assert "No page yet" in none.cells[0].source and "hebm run tab2 --profile cpu" in none.cells[0].source
+    assert book.ran_here(manifest.get("tab2")) is None   # a later run replaces it
 
 
 def test_a_page_this_build_ran_replaces_the_recorded_one(clone):
@@ -121,9 +124,9 @@ def test_the_status_page_and_landing_table_show_the_recorded_verdicts(clone):
     page, glance = status.render("cpu", clone / "built"), status.glance("cpu", clone / "built")
     assert "**2 of 3 tested claims hold**" in page and "(1 run by this build, the others from the recorded build" in page
     assert "| {doc}`Figure 7 <fig7_langevin_transitions>` | ran, 1 of 2 claims hold (recorded) |" in page
-    assert "| Figure 3 | **reproduced** |" in page
+    assert "| {doc}`Figure 3 <fig3_model_diagram>` | **reproduced** |" in page
     assert "| {doc}`Figure 7 <generated/fig7_langevin_transitions>` | ran, 1 of 2 claims hold (recorded) |" in glance
-    assert "| Figure 3 | reproduced |" in glance
+    assert "| {doc}`Figure 3 <generated/fig3_model_diagram>` | reproduced |" in glance
     # this build's own result wins over the recorded one
     results.write(_result(claims=((True, "a"), (True, "b"))), clone / "built")
     assert "| {doc}`Figure 7 <fig7_langevin_transitions>` | **reproduced** |" in status.render("cpu", clone / "built")

@@ -53,7 +53,7 @@ def recorded_notebook(a: Artefact):
 
 
 def has_page(a: Artefact) -> bool:
-    """Whether the book has a page for ``a``: this build ran its notebook, or the recorded build kept one."""
+    """Whether the book has a page of ``a``'s run: this build ran its notebook, or the recorded build kept one."""
     return bool(a.notebook) and (ran_here(a) is not None or recorded_notebook(a).exists())
 
 
@@ -81,10 +81,11 @@ def _show_parameters(nb) -> None:
 
 
 def artefact_page(a: Artefact) -> str | None:
-    """The book page (docname) of artefact ``a``'s notebook at the book's profile, None without one. The
-    notebook this build executed is the page; without one, a copy of the recorded build's (results/cpu/),
+    """The book page (docname) of artefact ``a``'s notebook at the book's profile (None: ``a`` has no notebook).
+    The notebook this build executed is the page; without one, a copy of the recorded build's (results/cpu/),
     labelled at its top with the commit, date and profile it ran at, is written in its place, so that a
-    fresh clone renders every page without running one. A later run of the notebook overwrites the copy."""
+    fresh clone renders every page without running one; without either, a page that says so. A later run of
+    the notebook overwrites the copy."""
     if not a.notebook:
         return None
     built, source, here = _built(a), recorded_notebook(a), ran_here(a)
@@ -93,11 +94,15 @@ def artefact_page(a: Artefact) -> str | None:
             built.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(here, built)
         return f"{GENERATED}/{a.notebook}"
-    if not source.exists():
-        if built.exists():   # a copy of a record that is gone
-            built.unlink()
-        return None
     import nbformat
+    if not source.exists():   # the page says so, and the toc stays the manifest's list
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+            f"# {a.label}: {a.title}\n\n```{{note}}\nNo page yet: this build did not run this notebook and the "
+            f"recorded build kept none. `hebm run {a.id} --profile {RECORDED}` (or `make book`) makes it; its source "
+            f"is `notebooks/{a.notebook}.md`.\n```")])
+        nb.metadata[RECORDED_MARK] = {"placeholder": True}
+        atomic_write_text(built, nbformat.writes(nb))
+        return f"{GENERATED}/{a.notebook}"
     nb = nbformat.read(source, as_version=4)
     try:
         res = results.read(a.id, RECORDED, results.stored_dir(RECORDED))
@@ -170,8 +175,8 @@ def toc_yaml() -> str:
     if missing:
         raise ValueError(f"manifest sources without a part of the book: {sorted(missing)}")
     for caption, group in PARTS:
-        pages = [page for a in runnable() if a.source in group for page in [artefact_page(a)] if page]
-        if pages:   # only pages that exist: this build's notebooks, else the recorded build's
+        pages = [artefact_page(a) for a in runnable() if a.source in group]
+        if pages:   # this build's notebooks, else the recorded build's, else a page that says there is none
             lines += [f"  - caption: {caption}", "    chapters:"]
             lines += [f"      - file: {page}" for page in pages]
     stored = [page for page in map(stored_page, runnable()) if page]

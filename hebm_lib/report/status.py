@@ -8,7 +8,7 @@ import math
 
 from .. import paths
 from . import results as _results
-from .book import has_page, stored_page
+from .book import stored_page
 from .manifest import ARTEFACTS
 from .margins import LEAD, LEAD_CHANGE
 from .results import (changed_fields, changed_since, commit_label, describe_changes, md_cell, paper_data_replaced,
@@ -84,7 +84,7 @@ def render(profile: str, out_dir=None) -> str:
             stored, refused = None, str(exc)
         else:
             refused = ""
-        label = f"{{doc}}`{a.label} <{a.notebook}>`" if has_page(a) else a.label
+        label = f"{{doc}}`{a.label} <{a.notebook}>`" if a.notebook else a.label   # hebm toc writes every page
         if res:
             build = verdict(res) + (" (recorded)" if recorded else "")
             h, n, _, _ = _counts(res)
@@ -231,7 +231,7 @@ def glance(profile: str, out_dir=None) -> str:
                 recorded_from.add(_recorded_label(res))
         paper = ("made with earlier settings (not counted)" if stored and changed_since(stored)
                  else verdict(stored).replace("**", "") if stored else "no stored run")
-        label = f"{{doc}}`{a.label} <generated/{a.notebook}>`" if has_page(a) else a.label
+        label = f"{{doc}}`{a.label} <generated/{a.notebook}>`"
         rows.append(f"| {label} | {build} | {paper} | {md_cell(a.headline)} |")
     mixed = recorded_from and found > len([r for r in rows if "(recorded) |" in r])
     if recorded_from and not mixed:   # every verdict is the recorded build's: said once, not in every row
