@@ -160,14 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .io import UnreadableFile
+    from .io import SettingError, UnreadableFile
     from .training import TrainingDiverged, TrainingStopped
     try:
         return _dispatch(args)
     except BrokenPipeError:   # `hebm list | head`
         sys.stderr.close()
         return 0
-    except (UsageError, data.DataError, UnreadableFile, TrainingDiverged, OSError) as exc:
+    except (UsageError, SettingError, data.DataError, UnreadableFile, TrainingDiverged, OSError) as exc:
         parser.exit(2, f"hebm: error: {_one_line(exc)}\n")   # bad input or a bad file: the line names the fix
     except TrainingStopped as exc:
         parser.exit(1, f"hebm: stopped: {exc}\n")
@@ -198,7 +198,8 @@ def _dispatch(args) -> int:
                                args.prepare_only, args.store)
         except papermill.PapermillExecutionError as exc:
             # bad parameters, data or settings reach the notebook as these: the user's to fix, exit 2
-            kind = UsageError if exc.ename in ("ValueError", "DataError", "TrainingDiverged", "UnreadableFile") \
+            kind = UsageError if exc.ename in ("ValueError", "SettingError", "DataError", "TrainingDiverged",
+                                               "UnreadableFile") \
                 else NotebookFailed
             raise kind(f"{args.artefact} failed in cell {exc.exec_count}: {exc.ename}: "
                        f"{' '.join(exc.evalue.split())}") from None
@@ -219,6 +220,8 @@ def _dispatch(args) -> int:
             if value < 1:
                 raise UsageError(f"{option} must be at least 1, got {value}")
         budget_s = _seconds(args.budget)
+        from .training.cache import ensemble_policy
+        ensemble_policy()   # $HEBM_ENSEMBLE, before anything is read, submitted or trained
         unknown = sorted(set(args.artefacts or ()) - set(campaign.ORDER))
         if unknown:
             raise UsageError(f"unknown artefact(s) {', '.join(unknown)}; valid: {', '.join(campaign.ORDER)}")

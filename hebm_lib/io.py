@@ -65,6 +65,11 @@ def atomic_save(obj, path: Path) -> None:
     _atomic_write(path, lambda f: torch.save(obj, f))
 
 
+class SettingError(ValueError):
+    """A bad value of an option or an environment variable (HEBM_TRAIN_MODE, HEBM_ENSEMBLE) found below the
+    command line: one line naming it and its valid values, exit status 2, as the command's own options."""
+
+
 class UnreadableFile(RuntimeError):
     """A saved file that cannot be read (truncated, say); the message names the file and the fix."""
 

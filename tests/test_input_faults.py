@@ -369,3 +369,27 @@ def test_a_model_of_before_the_progress_list_reads_the_snapshots_it_has(tmp_path
     for p in tm.run_dir.glob("progress-*.pt"):
         p.unlink()
     assert [it for it, _ in train_or_load(cfg, 0, "cpu", progress=False).progress()] == [6]   # just the end
+
+
+# ---------------------------------------------------------------------------------------------
+# #45 items 8, 9: a bad training mode or ensemble policy, by option or environment variable: one line, nothing written
+
+@pytest.mark.parametrize("args, env, expected", [
+    (["--mode", "graph", "--device", "cpu"], {}, "--mode=graph (CUDA graphs) needs a CUDA device, not cpu"),
+    (["--device", "cpu"], {"HEBM_TRAIN_MODE": "bogus"},
+     "HEBM_TRAIN_MODE='bogus' is not a training mode; valid: auto, eager, compiled, graph"),
+    (["--device", "cpu"], {"HEBM_TRAIN_MODE": "graph"}, "HEBM_TRAIN_MODE=graph (CUDA graphs) needs a CUDA device"),
+])
+def test_a_bad_training_mode_is_one_line_and_leaves_no_run_folder(tmp_path, args, env, expected):
+    proc = _hebm("train", "fmnist_vlae", "--profile", "smoke", *args, tmp_path=tmp_path, env=env)
+    line = _one_error_line(proc)
+    assert expected in line, line
+    assert not (tmp_path / "cache").exists(), list((tmp_path / "cache").rglob("*"))
+
+
+def test_a_bad_ensemble_policy_is_one_line_before_a_campaign_starts(tmp_path):
+    proc = _hebm("campaign", "--profile", "smoke", "--artefacts", "fig6", "--budget", "5m", tmp_path=tmp_path,
+                 env={"HEBM_ENSEMBLE": "bogus"})
+    line = _one_error_line(proc)
+    assert "HEBM_ENSEMBLE='bogus'; valid: auto, always, never" in line, line
+    assert not (tmp_path / "cache").exists()

@@ -25,12 +25,12 @@ import torch
 from .. import data as data_lib
 from .. import paths
 from ..configs import ExperimentConfig
-from ..io import (UnreadableFile, atomic_save, atomic_write_text, code_hash, device_name, exclusive_lock, resolve_device,
-                  torch_load)
+from ..io import (SettingError, UnreadableFile, atomic_save, atomic_write_text, code_hash, device_name, exclusive_lock,
+                  resolve_device, torch_load)
 from ..models import LatentModel, build_model
 from .ensemble import Member, ensemble_key, ensemble_unsupported, train_ensemble
 from .schedules import build_schedule
-from .trainer import CHECKPOINT_FIX, TrainingDiverged, train
+from .trainer import CHECKPOINT_FIX, MODES, TrainingDiverged, train
 
 
 @dataclass
@@ -140,12 +140,18 @@ def run_dir_for(cfg: ExperimentConfig, seed: int, data_fingerprint: str, cache_d
 
 
 def training_mode(cfg: ExperimentConfig, device: torch.device, mode: str = "auto") -> str:
-    """``auto``: $HEBM_TRAIN_MODE if set, else a CUDA graph on a GPU where the KL schedule allows it, else eager."""
-    if mode != "auto":
-        return mode
-    if os.environ.get("HEBM_TRAIN_MODE"):
-        return os.environ["HEBM_TRAIN_MODE"]
-    return "graph" if device.type == "cuda" and cfg.schedule.kind != "constrained" else "eager"
+    """``auto``: $HEBM_TRAIN_MODE if set, else a CUDA graph on a GPU where the KL schedule allows it, else eager.
+    A mode that is not one, or a CUDA graph off a GPU, is SettingError: before any file of the model is written."""
+    source = "--mode"
+    if mode == "auto" and os.environ.get("HEBM_TRAIN_MODE"):
+        mode, source = os.environ["HEBM_TRAIN_MODE"], "HEBM_TRAIN_MODE"
+    if mode == "auto":
+        return "graph" if device.type == "cuda" and cfg.schedule.kind != "constrained" else "eager"
+    if mode not in MODES:
+        raise SettingError(f"{source}={mode!r} is not a training mode; valid: auto, {', '.join(MODES)}")
+    if mode == "graph" and device.type != "cuda":
+        raise SettingError(f"{source}=graph (CUDA graphs) needs a CUDA device, not {device}; use eager or compiled")
+    return mode
 
 
 def train_or_load(cfg: ExperimentConfig, seed: int, device=None, data_dir=None, cache_dir=None,
@@ -244,14 +250,20 @@ def _load(cfg: ExperimentConfig, seed: int, run_dir: Path, device, cached: bool)
 ENSEMBLE_POLICIES = ("auto", "always", "never")
 
 
+def ensemble_policy(policy: str | None = None) -> str:
+    """``policy``, else $HEBM_ENSEMBLE, else auto; anything else is SettingError (checked before a command starts)."""
+    policy = policy or os.environ.get("HEBM_ENSEMBLE") or "auto"
+    if policy not in ENSEMBLE_POLICIES:
+        raise SettingError(f"HEBM_ENSEMBLE={policy!r}; valid: {', '.join(ENSEMBLE_POLICIES)}")
+    return policy
+
+
 def batches_members(device: torch.device, policy: str | None = None) -> bool:
     """Whether models that can share an ensemble train as one (``policy``, else $HEBM_ENSEMBLE, else auto).
     auto: on a GPU, where one step's small kernels leave it idle and M members cost little more than one; not on
     a CPU, where the step is compute-bound and the batched kernels measured slower than one model after another
     (0.55-0.9x, benchmarks/RESULTS.md)."""
-    policy = policy or os.environ.get("HEBM_ENSEMBLE") or "auto"
-    if policy not in ENSEMBLE_POLICIES:
-        raise ValueError(f"HEBM_ENSEMBLE={policy!r}; valid: {', '.join(ENSEMBLE_POLICIES)}")
+    policy = ensemble_policy(policy)
     return policy == "always" or (policy == "auto" and device.type == "cuda")
 
 
