@@ -52,7 +52,8 @@ test: smoke-notebooks
 	HEBM_CACHE_DIR=$(SMOKE)/cache HEBM_RESULTS_DIR=$(SMOKE)/results \
 	  $(PY) -m pytest tests $(SMOKE) --nbval-lax --nbval-current-env -p no:cacheprovider
 
-# after `make book`: keep this build's cpu results in results/cpu/ and rewrite README.md's table from results/
+# after `make book`: keep this build's cpu results and executed notebooks in results/cpu/ (what `make html` renders
+# on a clone that runs nothing) and rewrite README.md's table from results/
 readme: env
 	$(PY) -m hebm_lib status --readme --record-build
 
