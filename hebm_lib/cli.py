@@ -176,15 +176,39 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _one_line(exc: Exception) -> str:
-    import errno
     text = " ".join(str(exc).split())
-    elsewhere = "point HEBM_CACHE_DIR / HEBM_RESULTS_DIR / HEBM_BUILD_DIR elsewhere"
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):   # the line names the file (hebm_lib.io)
-        text += f"; free space on that disk, or {elsewhere}"
-    elif isinstance(exc, (PermissionError, NotADirectoryError, IsADirectoryError, FileExistsError)) or (
-            isinstance(exc, OSError) and exc.errno == errno.EROFS):   # a folder that cannot be written
-        text += f"; make it writable, or {elsewhere}"
+    if isinstance(exc, OSError):
+        text += _disk_fix(exc.errno, exc.filename, type(exc).__name__)
     return text
+
+
+def _disk_fix(errno_: int | None, filename, kind: str = "OSError") -> str:
+    """What to do about a failed write (``errno_`` of ``filename``; ``kind``: the OSError's class), after "; ": free
+    space or make the folder writable, or move that folder by the variable that moves it; "" for another error."""
+    import errno
+    var = paths.moved_by(filename) if filename else None
+    elsewhere = f"point {var} elsewhere" if var else "write to another folder"
+    if errno_ in (errno.ENOSPC, errno.EDQUOT):   # the line names the file (hebm_lib.io)
+        return f"; free space on that disk, or {elsewhere}"
+    if kind in ("PermissionError", "NotADirectoryError", "IsADirectoryError", "FileExistsError") or \
+            errno_ in (errno.EROFS, errno.EACCES, errno.EPERM):   # a folder that cannot be written
+        return f"; make it writable, or {elsewhere}"
+    return ""
+
+
+# bad parameters, data, settings or files reach a notebook's cell as these: the user's to fix, exit 2
+USER_ERRORS = ("ValueError", "SettingError", "DataError", "TrainingDiverged", "UnreadableFile")
+DISK_ERRORS = ("OSError", "PermissionError", "NotADirectoryError", "IsADirectoryError", "FileExistsError")
+
+
+def _cell_error(artefact: str, exc) -> Exception:
+    """The one line of a notebook cell's error (papermill's PapermillExecutionError): UsageError (exit 2) for the
+    user's to fix, a folder that cannot be written among them (with the fix, as `hebm train` says it), else
+    NotebookFailed (exit 1)."""
+    text = f"{artefact} failed in cell {exc.exec_count}: {exc.ename}: {' '.join(exc.evalue.split())}"
+    written = re.match(r"\[Errno (\d+)\] [^:]*: '(.*)'", exc.evalue) if exc.ename in DISK_ERRORS else None
+    fix = _disk_fix(int(written.group(1)), written.group(2), exc.ename) if written else ""
+    return UsageError(text + fix) if exc.ename in USER_ERRORS or fix else NotebookFailed(text)
 
 
 def _dispatch(args) -> int:
@@ -197,12 +221,7 @@ def _dispatch(args) -> int:
             out = run_notebook(args.artefact, args.profile, args.device, args.output, _parse_params(args.param),
                                args.prepare_only, args.store)
         except papermill.PapermillExecutionError as exc:
-            # bad parameters, data or settings reach the notebook as these: the user's to fix, exit 2
-            kind = UsageError if exc.ename in ("ValueError", "SettingError", "DataError", "TrainingDiverged",
-                                               "UnreadableFile") \
-                else NotebookFailed
-            raise kind(f"{args.artefact} failed in cell {exc.exec_count}: {exc.ename}: "
-                       f"{' '.join(exc.evalue.split())}") from None
+            raise _cell_error(args.artefact, exc) from None
         print(f"wrote {out}")
     elif args.command == "run-all":
         from .report.execute import run_all

@@ -52,3 +52,16 @@ def stored_root() -> Path:
     if IS_CHECKOUT or (REPO_ROOT / "results").is_dir():
         return REPO_ROOT / "results"
     return SHIPPED_DIR / "results"
+
+
+def moved_by(path: str | os.PathLike) -> str | None:
+    """The environment variable that puts the folder holding ``path`` elsewhere (the most specific one: the model
+    cache lies inside the build folder by default), None for a path outside them all (a file named on the command
+    line)."""
+    roots = {"HEBM_STORED_DIR": stored_root(), "HEBM_DATA_DIR": data_dir(), "HEBM_CACHE_DIR": cache_dir(),
+             "HEBM_RESULTS_DIR": Path(os.environ.get("HEBM_RESULTS_DIR") or build_dir() / "results"),
+             "HEBM_BUILD_DIR": build_dir()}
+    path = Path(os.path.abspath(path))
+    holding = [(len(Path(os.path.abspath(root)).parts), var) for var, root in roots.items()
+               if path == Path(os.path.abspath(root)) or Path(os.path.abspath(root)) in path.parents]
+    return max(holding)[1] if holding else None

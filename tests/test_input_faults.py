@@ -19,8 +19,8 @@ from hebm_lib.io import UnreadableFile
 
 def _hebm(*args, tmp_path, python=None, env=None):
     """``python -m hebm_lib ARGS`` (or ``python -c PYTHON``) with every writable place under tmp_path."""
-    env = dict(os.environ, HEBM_CACHE_DIR=str(tmp_path / "cache"), HEBM_RESULTS_DIR=str(tmp_path / "res"),
-               HEBM_BUILD_DIR=str(tmp_path / "build"), **(env or {}))
+    env = {**os.environ, "HEBM_CACHE_DIR": str(tmp_path / "cache"), "HEBM_RESULTS_DIR": str(tmp_path / "res"),
+           "HEBM_BUILD_DIR": str(tmp_path / "build"), **(env or {})}
     cmd = [sys.executable, "-c", python] if python else [sys.executable, "-m", "hebm_lib", *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
 
@@ -393,3 +393,37 @@ def test_a_bad_ensemble_policy_is_one_line_before_a_campaign_starts(tmp_path):
     line = _one_error_line(proc)
     assert "HEBM_ENSEMBLE='bogus'; valid: auto, always, never" in line, line
     assert not (tmp_path / "cache").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# #45 items 11, 13: a folder that cannot be written, in a notebook's cell too, names the variable that moves it
+
+def test_a_cache_that_cannot_be_written_under_hebm_run_is_one_line_with_the_fix(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")   # a file where the cache should be: no folder can be made in it (root writes read-only ones)
+    proc = _hebm("run", "fig6", "--profile", "smoke", tmp_path=tmp_path, env={"HEBM_CACHE_DIR": str(blocker / "cache")})
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("hebm: fig6_")]   # less the progress
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-3000:]
+    assert lines[0].startswith("hebm: error: fig6 failed in cell") and str(blocker) in lines[0], lines[0]
+    assert lines[0].endswith("make it writable, or point HEBM_CACHE_DIR elsewhere"), lines[0]
+
+
+@pytest.mark.parametrize("errno_, where, fix", [
+    (errno.EROFS, "cache/models/.locks/abc", "make it writable, or point HEBM_CACHE_DIR elsewhere"),
+    (errno.EACCES, "res/fig6.json", "make it writable, or point HEBM_RESULTS_DIR elsewhere"),
+    (errno.ENOSPC, "stored/paper/fig6.json", "free space on that disk, or point HEBM_STORED_DIR elsewhere"),
+    (errno.EROFS, "data/mnist/train.gz", "make it writable, or point HEBM_DATA_DIR elsewhere"),
+    (errno.EROFS, "build/executed/cpu/x.ipynb", "make it writable, or point HEBM_BUILD_DIR elsewhere"),
+    (errno.EROFS, "elsewhere/status.md", "make it writable, or write to another folder"),
+])
+def test_a_write_error_in_a_cell_names_the_variable_of_its_folder(tmp_path, monkeypatch, errno_, where, fix):
+    import papermill
+    from hebm_lib import cli
+    for var, folder in (("HEBM_CACHE_DIR", "cache"), ("HEBM_RESULTS_DIR", "res"), ("HEBM_STORED_DIR", "stored"),
+                        ("HEBM_DATA_DIR", "data"), ("HEBM_BUILD_DIR", "build")):
+        monkeypatch.setenv(var, str(tmp_path / folder))
+    kind = {errno.EACCES: PermissionError}.get(errno_, OSError)
+    error = kind(errno_, os.strerror(errno_), str(tmp_path / where))
+    caught = cli._cell_error("fig6", papermill.PapermillExecutionError(3, 3, "", type(error).__name__, str(error), []))
+    assert isinstance(caught, cli.UsageError) and str(caught).endswith(fix), caught
+    assert cli._one_line(error).endswith(fix)   # the same words from a command's own write
