@@ -50,15 +50,15 @@ def _parse_params(items: list[str]) -> dict:
 _EXPONENT_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
-def _seconds(text: str) -> float:
-    """'90m', '2h', '600s' or a number of minutes -> seconds (more than 0)."""
+def _seconds(text: str, option: str = "--budget") -> float:
+    """'90m', '2h', '600s' or a number of minutes -> seconds (more than 0); ``option``: the one it came from."""
     units = {"s": 1, "m": 60, "h": 3600}
     try:
         seconds = float(text[:-1]) * units[text[-1]] if text[-1] in units else float(text) * 60
     except (ValueError, IndexError):
         seconds = float("nan")
     if not 0 < seconds < float("inf"):
-        raise UsageError(f"--budget {text!r} is not a positive duration like 90m, 2h or 600s")
+        raise UsageError(f"{option} {text!r} is not a positive duration like 90m, 2h or 600s")
     return seconds
 
 
@@ -252,7 +252,7 @@ def _dispatch(args) -> int:
         if args.cluster:
             from .report import cluster
             opts = cluster.ClusterOptions(args.cluster, args.partition, args.gpus_per_job,
-                                          max(1, round(_seconds(args.time_limit) / 60)), args.account,
+                                          max(1, round(_seconds(args.time_limit, "--time-limit") / 60)), args.account,
                                           _parse_params(args.slurm_param))
             if not args.plan:
                 cluster.run(opts, args.profile, overrides, args.device, args.members, not args.no_store, artefacts,
@@ -334,6 +334,8 @@ def _train(args) -> None:
     seeds = args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
     if any(seed < 0 for seed in seeds) or len(set(seeds)) < len(seeds):
         raise UsageError(f"--seed / --seeds must be distinct non-negative integers, got {' '.join(map(str, seeds))}")
+    if args.stop_after is not None and not 0 <= args.stop_after < float("inf"):   # nan too: it never passes
+        raise UsageError(f"--stop-after {args.stop_after:g} is not a number of seconds, 0 or more")
     overrides = _parse_params(args.override)
     cfgs = [_config(name, args.profile, overrides) for name in dict.fromkeys(args.configs)]
     check_device(args.device)

@@ -273,7 +273,8 @@ def test_a_full_or_read_only_cache_names_the_path_and_the_fix(tmp_path, patch, f
 # 10: campaign options; --plan without decoding every data set once per model
 
 @pytest.mark.parametrize("options, shown", [(["--workers", "0"], "--workers"), (["--members", "0"], "--members"),
-                                             (["--budget=-5m"], "--budget")])
+                                             (["--budget=-5m"], "--budget"),
+                                             (["--cluster", "local", "--time-limit", "0"], "--time-limit '0'")])
 def test_a_bad_campaign_option_is_one_line(tmp_path, options, shown):
     proc = _hebm("campaign", "--budget", "2s", "--no-store", *options, tmp_path=tmp_path)
     line = _one_error_line(proc)
@@ -427,3 +428,12 @@ def test_a_write_error_in_a_cell_names_the_variable_of_its_folder(tmp_path, monk
     caught = cli._cell_error("fig6", papermill.PapermillExecutionError(3, 3, "", type(error).__name__, str(error), []))
     assert isinstance(caught, cli.UsageError) and str(caught).endswith(fix), caught
     assert cli._one_line(error).endswith(fix)   # the same words from a command's own write
+
+
+@pytest.mark.parametrize("value", ["-5", "nan", "inf"])
+def test_a_stop_after_that_is_not_a_duration_is_one_line(tmp_path, value):
+    """#45 item 12: -5 trained one iteration and exited 0; nan never stopped."""
+    proc = _hebm("train", "fmnist_vlae", "--profile", "smoke", "--stop-after", value, tmp_path=tmp_path)
+    line = _one_error_line(proc)
+    assert f"--stop-after {value} is not a number of seconds, 0 or more" in line, line
+    assert not (tmp_path / "cache").exists()
