@@ -9,6 +9,8 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -58,6 +60,31 @@ def _os_error(exc: BaseException) -> OSError | None:
         if isinstance(exc, OSError):
             return exc if exc.errno in _DISK_ERRNOS else None
     return None
+
+
+TEMP_FILE = re.compile(r"\..+\.tmp(\d+)")   # _atomic_write's temporary files, by the process that writes them
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # another user's
+        return True
+    return True
+
+
+def remove_orphans(folder: Path, pattern: str, owner: re.Pattern) -> None:
+    """The files and folders of ``folder`` named like ``pattern`` whose process (``owner``'s first group of the
+    name) is gone: what a process killed by SIGKILL, which no cleanup sees, left behind."""
+    for path in Path(folder).glob(pattern):
+        found = owner.fullmatch(path.name)
+        if found and not process_exists(int(found.group(1))):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def atomic_save(obj, path: Path) -> None:

@@ -341,3 +341,44 @@ def test_a_results_file_of_the_wrong_shape_is_named_by_list_and_status(tmp_path,
     assert cli.main(["status", "--profile", "cpu", "--out", str(tmp_path / "status.md")]) == 0
     out, err = capsys.readouterr()
     assert "Traceback" not in err and str(broken) in (tmp_path / "status.md").read_text() + err
+
+
+# #45 item 14: what a kill -9 leaves behind is removed by the next run
+
+def _dead_pid() -> int:
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    return gone.pid
+
+
+def test_the_temp_files_of_a_killed_writer_in_a_model_folder_go_with_the_next_run(tmp_path):
+    env = _env(tmp_path)
+    small = ["-o", "train.iterations=4", "-o", "train.checkpoint_every=2"]
+    stopped = _hebm("train", "fmnist_vlae", "--profile", "smoke", *small, "--stop-after", "0", env=env)
+    assert stopped.returncode == 0, stopped.stderr
+    run_dir = next((tmp_path / "cache" / "models").glob("fmnist_vlae-*"))
+    stale = run_dir / f".checkpoint.pt.tmp{_dead_pid()}"   # a writer killed mid-write
+    live = run_dir / f".progress-00000001.pt.tmp{os.getpid()}"   # a writer still going: kept
+    for f in (stale, live):
+        f.write_bytes(b"half a file")
+    done = _hebm("train", "fmnist_vlae", "--profile", "smoke", *small, env=env)
+    assert done.returncode == 0 and (run_dir / "model.pt").exists(), done.stderr
+    assert not stale.exists() and live.exists()
+
+
+def test_the_progress_log_of_a_killed_run_goes_with_the_next_run(tmp_path, monkeypatch):
+    import tempfile
+    import nbformat
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    source = tmp_path / "nb.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), source)
+    stale = tmp_path / f"hebm-progress-fig6_joint_prior_2d_mnist012-{_dead_pid()}-abc123.log"
+    live = tmp_path / f"hebm-progress-fig6_joint_prior_2d_mnist012-{os.getppid()}-def456.log"
+    for f in (stale, live):
+        f.write_text("fig6: iteration 10\n")
+    relay = execute._Relay("fig7_langevin_transitions", source)
+    assert not stale.exists() and live.exists()
+    assert relay.path.name.startswith(f"hebm-progress-fig7_langevin_transitions-{os.getpid()}-")
+    with relay:
+        pass
+    assert not relay.path.exists()

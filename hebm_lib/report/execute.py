@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 
 from .. import paths
-from ..io import resolve_device
+from ..io import remove_orphans, resolve_device
 from . import manifest
 
 
@@ -162,6 +163,9 @@ def _execute(source: Path, output: Path, params: dict, prepare_only: bool = Fals
         relay.say(f"finished in {time.perf_counter() - start:.0f} s")
 
 
+PROGRESS_LOG = re.compile(r"hebm-progress-.+-(\d+)-[^-]+\.log")   # a relay's file, by the process that reads it
+
+
 class _Relay:
     """Progress off a terminal: the notebook's start, each code cell as it starts (n of m) and its end, and the
     kernel's lines (which models train, every tenth of their iterations), which it appends to a file of its own
@@ -177,7 +181,9 @@ class _Relay:
         self.cells = 1 + sum(c.cell_type == "code" and bool(c.source.strip())
                              for c in nbformat.read(source, as_version=4).cells)
         self.started = 0
-        fd, path = tempfile.mkstemp(prefix=f"hebm-progress-{name}-", suffix=".log")
+        # its process id in its name: a later relay removes it if this run is killed before it can
+        remove_orphans(Path(tempfile.gettempdir()), "hebm-progress-*.log", PROGRESS_LOG)
+        fd, path = tempfile.mkstemp(prefix=f"hebm-progress-{name}-{os.getpid()}-", suffix=".log")
         os.close(fd)
         self.path = Path(path)
 
@@ -366,22 +372,7 @@ def _swap_in(source: Path, names: list[str], dest: Path) -> None:
 
 def _remove_orphaned_scratch(build: Path) -> None:
     """The scratch folders of store runs whose process is gone (killed by SIGKILL, which no cleanup sees)."""
-    import re
-    import shutil
-    for folder in build.glob("store-*"):
-        owner = re.fullmatch(r"store-.+-(\d+)-[^-]+", folder.name)
-        if owner and not _process_exists(int(owner.group(1))):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:   # another user's
-        return True
-    return True
+    remove_orphans(build, "store-*", re.compile(r"store-.+-(\d+)-[^-]+"))
 
 
 def _fold_injected_parameters(path: Path) -> None:

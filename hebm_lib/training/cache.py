@@ -25,8 +25,8 @@ import torch
 from .. import data as data_lib
 from .. import paths
 from ..configs import ExperimentConfig
-from ..io import (SettingError, UnreadableFile, atomic_save, atomic_write_text, code_hash, device_name, exclusive_lock,
-                  resolve_device, torch_load)
+from ..io import (TEMP_FILE, SettingError, UnreadableFile, atomic_save, atomic_write_text, code_hash, device_name,
+                  exclusive_lock, remove_orphans, resolve_device, torch_load)
 from ..models import LatentModel, build_model
 from .ensemble import Member, ensemble_key, ensemble_unsupported, train_ensemble
 from .schedules import build_schedule
@@ -210,6 +210,9 @@ def _check_batch(cfg: ExperimentConfig, train_set) -> None:
 
 
 def _write_config(run_dir: Path, cfg: ExperimentConfig, seed: int, key: str, train_set) -> None:
+    """config.json, as a training run starts in ``run_dir`` (under its lock), after the temporary files of a run
+    killed mid-write (SIGKILL leaves them; they are never read)."""
+    remove_orphans(run_dir, ".*.tmp*", TEMP_FILE)
     atomic_write_text(run_dir / "config.json", json.dumps(
         {"config": cfg.to_dict(), "config_hash": cfg.hash, "seed": seed, "key": key,
          "dataset": train_set.spec.display_name, "data_fingerprint": train_set.fingerprint,
