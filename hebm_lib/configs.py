@@ -658,7 +658,7 @@ PRIORS = {
     "lebm":           P(EBMPrior(200, 2, spectral_norm=False, lr=2e-5),                  {"lr": 2e-4, "langevin_steps": 30},        _EBM_SMOKE),
     # Table 3's LEBM row infers by LEBM's own posterior Langevin (20 steps, s = 0.1) at `paper`; at `cpu` by
     # the shared encoder: Langevin made its training step 5x slower and scoring 20 decoder gradients an
-    # image (about 15 of the book's 45 minutes)
+    # image (about 15 minutes more for the book's cpu build)
     "lebm-short":     P(EBMPrior(200, 2, spectral_norm=False, lr=2e-5, posterior_langevin=(20, 0.1)),
                                                                                          {"lr": 2e-4, "langevin_steps": 20, "posterior_langevin": None},
                                                                                          {**_EBM_SMOKE, "posterior_langevin": (3, 0.1)}),

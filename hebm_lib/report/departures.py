@@ -94,7 +94,7 @@ DEPARTURES = (
               "sigma {svhn_fid_ours.nets.sigma}), while LEBM keeps its own sigma {svhn_fid_lebm.nets.sigma}; at `paper` "
               "Ours has the authors' FID config's sigma {paper:svhn_fid_ours.nets.sigma}, LEBM {paper:svhn_fid_lebm.nets.sigma}",
               "the four are trained once for Tables 1, 2, 5 and 6 (Table 1 is the book's longest page); retraining "
-              "them at the FID config's sigma would add eight models to a book already close to its 45 minutes. A "
+              "them at the FID config's sigma would add eight model trainings to the book's `cpu` build. A "
               "larger sigma weighs reconstruction less, so it raises the MSE and blurs samples",
               ("SVHN", "than LEBM")),
     Departure(("tab5",),
@@ -114,7 +114,7 @@ DEPARTURES = (
               "LEBM infers with the shared encoder at `cpu`; LEBM's own inference is posterior Langevin "
               "(steps and step size {paper:anomaly_lebm.prior.posterior_langevin} in its `paper` row)",
               "posterior Langevin made LEBM's training step 5x slower and its score 20 decoder gradients an image: "
-              "about 15 of the book's 45 minutes",
+              "about 15 minutes more for the book's `cpu` build",
               ("LEBM",)),
     Departure(("fig9",),
               "{settings.steps} Adam steps per attack (the `paper` profile's {paper:settings.steps})",

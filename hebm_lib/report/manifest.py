@@ -271,7 +271,7 @@ ARTEFACTS: tuple[Artefact, ...] = (
              headline="(the book's claim) a 1-Lipschitz energy net keeps the prior within 1/2 nat of N(0, I); "
                       "LEBM's uncapped net on Ours' generator reaches LEBM's FID",
              expected_cpu_minutes=12.0,
-             priority=20, trains=_ours_lebm_and_ours_with_f_scaled,
+             priority=23, trains=_ours_lebm_and_ours_with_f_scaled,
              seeds=P([0, 1, 2], [0, 1, 2], [0]),
              # FID as Table 2 measures it (its samples, reference and features); refits: EBM-only iterations on the
              # posterior codes of n_codes training images; n_tilt N(0, I) draws for the KL and its bound
