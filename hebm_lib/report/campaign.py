@@ -19,17 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import data as data_lib
-from .. import paths
 from ..configs import ExperimentConfig, get_config
 from ..io import resolve_device
 from ..training import TrainingStopped, ensemble_key, ensemble_unsupported, run_dir_for, stop_at, train_or_load_many
 from ..training.cache import _checkpoint_iteration
 from . import manifest
+from .estimates import STEP_TIMES, ms_per_iteration
 from .results import changed_since, read_stored
 
 # most valuable first (each record's priority): the paper's main claims (Table 1, Figure 5), then the rest
 ORDER = tuple(a.id for a in manifest.by_priority())
-STEP_TIMES = paths.STEP_TIMES_FILE
 STOP_WAIT_S = 120   # for a worker's trainer, on a signal, to finish its iteration and write its checkpoint
 
 
@@ -85,15 +84,6 @@ def _progress(cfg: ExperimentConfig, seed: int, fingerprints: dict | None = None
     return _checkpoint_iteration(run_dir / "checkpoint.pt") or 0, ""
 
 
-def _ms_per_iteration(cfg: ExperimentConfig, device_type: str) -> tuple[float, str]:
-    """Measured ms per iteration for this config on that device, else the nearest measured one."""
-    table = json.loads(STEP_TIMES.read_text()).get(device_type, {})
-    if cfg.name in table:
-        return table[cfg.name], "measured"
-    proxy = "fmnist_ours" if cfg.prior is not None else "fmnist_vlae"
-    return table.get(proxy, float("nan")), f"as {proxy}"
-
-
 def plan(profile: str = "paper", overrides: dict | None = None, artefacts=ORDER, progress: bool = True) -> list[Job]:
     """Every (config, seed) the artefacts train at ``profile``, in order; ``progress`` False: every job as
     still to do, without reading data or the model cache (a quick estimate)."""
@@ -114,17 +104,10 @@ def plan(profile: str = "paper", overrides: dict | None = None, artefacts=ORDER,
                 job = Job(artefact, cfg, seed, done, blocked, label=label)
                 left = max(0, cfg.train.iterations - done)
                 for dev in ("cuda", "cpu"):
-                    ms, _ = _ms_per_iteration(cfg, dev)
+                    ms, _ = ms_per_iteration(cfg, dev)
                     job.estimate_s[dev] = left * ms / 1000
                 jobs.append(job)
     return jobs
-
-
-def gpu_hours(artefact: str) -> float:
-    """The GPU time (hours, from benchmarks/step_times.json) of training the artefact's `paper` models from
-    scratch, each model once (the estimate each page prints)."""
-    jobs = plan("paper", artefacts=(artefact,), progress=False)
-    return sum(j.estimate_s["cuda"] for j in jobs if not j.shared_with) / 3600
 
 
 def format_plan(jobs: list[Job]) -> str:
@@ -137,7 +120,7 @@ def format_plan(jobs: list[Job]) -> str:
         if counted:
             for d in totals:
                 totals[d] += j.estimate_s[d]
-        how = _ms_per_iteration(j.cfg, "cuda")[1]
+        how = ms_per_iteration(j.cfg, "cuda")[1]
         note = f" (time est. {how})" if counted and how != "measured" else ""
         lines.append(f"{j.artefact:12s} {j.label[:30]:30s} {j.seed:4d}  {j.state[:30]:30s} {est['cuda']:>11s} "
                      f"{est['cpu']:>14s}{note}")

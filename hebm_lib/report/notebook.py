@@ -381,7 +381,7 @@ def _curves(models: list[dict], folder) -> dict:
 
 def remake_instructions(artefact: str) -> str:
     """Markdown: how to make this page again, at `cpu` and at the paper's settings."""
-    from .campaign import gpu_hours
+    from .estimates import gpu_hours
     art = get_artefact(artefact)
     cpu = f", about {art.expected_cpu_minutes:g} min on 2 cores" if art.expected_cpu_minutes else ""
     hours = gpu_hours(artefact)
