@@ -161,7 +161,7 @@ def test_a_corrupt_history_is_one_line_and_the_failed_run_leaves_no_result(tmp_p
     res = tmp_path / "res"
     assert not (res / "fig6.json").exists()
     assert not any("garbage" in p.read_text() for p in res.glob("fig6-histories/*.csv"))
-    row = next(line for line in status.render("smoke", res).splitlines() if line.startswith("| Figure 6 |"))
+    row = next(line for line in status.render("smoke", res).splitlines() if line.startswith("| {doc}`Figure 6 <"))
     assert "not run in this build" in row, row
 
 
