@@ -45,3 +45,21 @@ def test_build_prior_reads_the_config():
     ebm = build_prior(EBMPrior(hidden=7, layers=3, langevin_steps=11, langevin_step_size=0.3), 4)
     assert [lin.weight.shape[0] for lin in ebm.linears] == [7, 7, 7, 1]
     assert (ebm.steps, ebm.step_size) == (11, 0.3)
+
+
+def test_a_scaled_energy_is_the_net_times_its_scale_in_value_gradient_and_cap():
+    """prior.scale multiplies f: the same weights give scale x f, the sampler's explicit gradient (the scale folded
+    into the last layer) equals autograd's, and the Lipschitz cap of a spectrally normalised net is about scale."""
+    torch.manual_seed(0)
+    one = JointEBMPrior(6, EBMPrior(hidden=16, layers=3)).eval()
+    torch.manual_seed(0)
+    three = JointEBMPrior(6, EBMPrior(hidden=16, layers=3, scale=3.0)).eval()
+    three.load_state_dict(one.state_dict())
+    z = torch.randn(32, 6, requires_grad=True)
+    assert torch.allclose(three.tilt(z), 3 * one.tilt(z), atol=1e-6)
+    auto = torch.autograd.grad(three.tilt(z).sum(), z)[0]
+    explicit = three.grad_tilt_from(three.frozen_weights(), z.detach())
+    assert torch.allclose(explicit, auto, atol=1e-5)
+    assert three.lipschitz_cap() == pytest.approx(3 * one.lipschitz_cap(), rel=1e-6)
+    with pytest.raises(ValueError, match="scale"):
+        EBMPrior(scale=0.0)
