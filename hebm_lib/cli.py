@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="paper", choices=PROFILES, help=PROFILE_HELP)
     p.add_argument("--overrides", default="{}", help='JSON, as the notebooks take: {"mnist_ours": {"train.iterations": 1000}}')
     p.add_argument("--no-store", action="store_true", help="train only; do not run and store finished artefacts")
-    p.add_argument("--workers", type=int, default=1, help="train this many models side by side (processes)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="train this many models side by side (processes); --cluster local: this many jobs at a time")
     p.add_argument("--members", type=int, default=16,
                    help="at most this many models in one ensemble (one batched step; on a GPU)")
     p.add_argument("--artefacts", nargs="+", metavar="ID", help="only these artefacts (ids of `hebm list`)")

@@ -4,7 +4,8 @@ here: what the tests use), the trained models written into the shared model cach
 
     hebm campaign --cluster slurm --partition gpu --time-limit 4h    submit the jobs not yet submitted
     hebm campaign --cluster slurm --plan                              each job: submitted / running / done / failed
-    hebm campaign --cluster local                                     the same jobs as local processes, waited for
+    hebm campaign --cluster local [--workers N]                       the same jobs as local processes, N at a time
+                                                                      (default 1), waited for; Ctrl-C stops them
 
 A job that reaches its time limit (or is preempted) is requeued by submitit's checkpointing protocol: Slurm's
 warning signal makes submitit requeue the call (``TrainModels.checkpoint``), the kill that follows reaches the
@@ -111,28 +112,29 @@ def submit(opts: ClusterOptions, profile: str = "paper", overrides: dict | None 
     pending = [g for g in campaign.ensembles(jobs, max_members) if _key(g) not in live]
 
     def submit_one(group: list) -> tuple[dict, object]:
-        nonlocal records
         with _sigint_ignored():   # a local job's controller: the terminal's Ctrl-C is this process's to hand on
             job = ex.submit(TrainModels(), [(j.cfg, j.seed) for j in group], device, str(cache_dir))
-        record = {"key": _key(group), "job_id": str(job.job_id), "kind": opts.kind, "folder": str(folder),
-                  "artefact": group[0].artefact, "models": [f"{j.label} seed {j.seed}" for j in group],
-                  "submitted": time.strftime("%Y-%m-%d %H:%M:%S")}
-        records = [r for r in records if r["key"] != record["key"]] + [record]
+        return {"key": _key(group), "job_id": str(job.job_id), "kind": opts.kind, "folder": str(folder),
+                "artefact": group[0].artefact, "models": [f"{j.label} seed {j.seed}" for j in group],
+                "submitted": time.strftime("%Y-%m-%d %H:%M:%S")}, job
+
+    def record(submitted: dict) -> None:
+        nonlocal records
+        records = [r for r in records if r["key"] != submitted["key"]] + [submitted]
         atomic_write_text(_jobs_file(cache_dir), json.dumps(records, indent=1))
-        log(f"{record['artefact']}: submitted job {record['job_id']} ({len(group)} models: "
-            f"{', '.join(record['models'])})")
-        return record, job
+        log(f"{submitted['artefact']}: submitted job {submitted['job_id']} ({len(submitted['models'])} models: "
+            f"{', '.join(submitted['models'])})")
 
     if opts.kind == "slurm":   # Slurm schedules them
         for group in pending:
-            submit_one(group)
-        atomic_write_text(_jobs_file(cache_dir), json.dumps(records, indent=1))
+            record(submit_one(group)[0])
         return records
     running: list[tuple[dict, object]] = []
     try:
         while pending or running:
             while pending and len(running) < workers:
-                running.append(submit_one(pending.pop(0)))
+                running.append(submit_one(pending.pop(0)))   # in `running` first: a signal now still stops it
+                record(running[-1][0])
             for record, job in list(running):
                 if job.done():
                     running.remove((record, job))
