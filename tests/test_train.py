@@ -8,7 +8,7 @@ from hebm_lib import data
 from hebm_lib import io as io_lib
 from hebm_lib.configs import get_config
 from hebm_lib.models import build_model
-from hebm_lib.io import atomic_save
+from hebm_lib.io import UnreadableFile, atomic_save
 from hebm_lib.training import Trainer, TrainingDiverged, train, train_or_load
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
@@ -85,7 +85,7 @@ def test_conv_hvae_resumes_exactly_through_its_free_nats_and_binarisation(tiny_i
 def test_resume_refuses_a_checkpoint_of_another_config(tiny_cfg, tiny_images, tmp_path):
     train(tiny_cfg, 0, tmp_path, tiny_images, progress=False)
     other = get_config("mnist_ours", "smoke", {"data.n_train": 64, "train.batch_size": 16, "train.iterations": 9})
-    with pytest.raises(ValueError, match="another config"):
+    with pytest.raises(UnreadableFile, match=f"{tmp_path / 'checkpoint.pt'} was written for another config"):
         train(other, 0, tmp_path, tiny_images, progress=False)
 
 
