@@ -41,3 +41,12 @@ def test_the_book_s_own_claims_are_not_counted_with_the_papers(tmp_path, monkeyp
     results.write(_result("ebm_capacity", claims=[results.Claim("the book's claim", False, "e")] * 3), build)
     page = status.glance("cpu", build)
     assert page.startswith("**1 of 1 tested claims hold**")
+
+
+def test_the_status_page_sets_each_page_s_kl_beside_its_bound(tmp_path, monkeypatch):
+    monkeypatch.setenv("HEBM_STORED_DIR", str(tmp_path / "stored"))
+    build = tmp_path / "build"
+    results.write(_result("tab2", [results.Row(KL, "svhn_fid_ours", 0.11), results.Row("EBM 1/2 E_p|grad f|^2", "svhn_fid_ours", 0.17),
+                                   results.Row("EBM energy gap f(z+) - f(z-)", "svhn_fid_ours", 0.4)]), build)
+    page = status.render("cpu", build)
+    assert "| Table 2 | svhn_fid_ours | 0.11 | 0.17 | 0.4 | – | – |" in page

@@ -174,7 +174,8 @@ def capacity_sentence(read_result, link: str) -> str:
     return text
 
 
-EBM_SUMMARY = ("EBM KL(p_alpha || N(0, I))", "EBM energy gap f(z+) - f(z-)", "EBM Langevin move by f / |z_K|")
+EBM_SUMMARY = ("EBM KL(p_alpha || N(0, I))", "EBM 1/2 E_p|grad f|^2", "EBM energy gap f(z+) - f(z-)",
+               "EBM Langevin move by f / |z_K|")
 
 
 def _ebm_effects(profile: str, out_dir=None) -> list[str]:
@@ -200,12 +201,13 @@ def _ebm_effects(profile: str, out_dir=None) -> list[str]:
         return []
     return ["## What the EBM prior changes", "",
             "Measured on each page's own models (`hebm_lib/evaluation/ebm_effect.py`): the KL of the learned prior "
-            "from N(0, I) and the energy gap in nats, how far f moves a prior sample (its chain against the same chain "
+            "from N(0, I), its log-Sobolev bound 1/2 E_p|grad f|^2 (at most 1/2 nat for the authors' 1-Lipschitz energy "
+            "net) and the energy gap in nats, how far f moves a prior sample (its chain against the same chain "
             "with f = 0, relative to the sample's size), "
             "and the page's own metric with the EBM switched off (prior samples from N(0, I); the anomaly score "
             "without f). Near 0 for the first three, and the same metric with the EBM off, mean the prior did little.",
-            "", "| artefact | model | KL from N(0, I) | energy gap | move by f / size | the page's metric, EBM off |",
-            "|---|---|---|---|---|---|", *rows, ""]
+            "", "| artefact | model | KL from N(0, I) | its bound | energy gap | move by f / size | the page's metric, EBM off |",
+            "|---|---|---|---|---|---|---|", *rows, ""]
 
 
 def _lead_trends(profile: str, out_dir=None) -> list[str]:
