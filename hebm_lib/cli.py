@@ -30,7 +30,7 @@ import yaml
 from . import configs, data, paths
 from .configs import PROFILES
 from .report import manifest
-from .report.execute import NotebookFailed, UsageError, check_device, run_notebook
+from .runs.execute import NotebookFailed, UsageError, check_device, run_notebook
 
 
 def _parse_params(items: list[str]) -> dict:
@@ -225,11 +225,11 @@ def _dispatch(args) -> int:
             raise _cell_error(args.artefact, exc) from None
         print(f"wrote {out}")
     elif args.command == "run-all":
-        from .report.execute import run_all
+        from .runs.execute import run_all
         run_all(args.profile, args.device, args.out_dir, args.prepare_only, args.jobs,
                 log=lambda line: print(line, flush=True))
     elif args.command == "campaign":
-        from .report import campaign
+        from .runs import campaign
         try:
             overrides = json.loads(args.overrides)
         except json.JSONDecodeError as exc:
@@ -251,7 +251,7 @@ def _dispatch(args) -> int:
         except ValueError as exc:
             raise UsageError(f"--overrides: {exc}") from None
         if args.cluster:
-            from .report import cluster
+            from .runs import cluster
             opts = cluster.ClusterOptions(args.cluster, args.partition, args.gpus_per_job,
                                           max(1, round(_seconds(args.time_limit, "--time-limit") / 60)), args.account,
                                           _parse_params(args.slurm_param))

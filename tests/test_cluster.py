@@ -1,4 +1,4 @@
-"""The campaign on a cluster through submitit (hebm_lib.report.cluster), with submitit's local executor: the
+"""The campaign on a cluster through submitit (hebm_lib.runs.cluster), with submitit's local executor: the
 jobs train into the shared cache, the artefacts then run; a killed job resumes from its checkpoint when
 submitted again; no Slurm is one line."""
 import json

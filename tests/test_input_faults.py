@@ -283,7 +283,7 @@ def test_a_bad_campaign_option_is_one_line(tmp_path, options, shown):
 
 def test_campaign_plan_decodes_each_data_file_at_most_once(tmp_path, monkeypatch):
     from hebm_lib.data import images
-    from hebm_lib.report import campaign
+    from hebm_lib.runs import campaign
     monkeypatch.setenv("HEBM_CACHE_DIR", str(tmp_path))
     reads: dict[str, int] = {}
     real = images._read_idx

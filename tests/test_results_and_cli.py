@@ -129,7 +129,7 @@ def test_cli_values_written_with_an_exponent_are_numbers():
 
 
 def test_side_by_side_runs_the_longest_notebooks_first():
-    from hebm_lib.report.execute import longest_first
+    from hebm_lib.runs.execute import longest_first
     from hebm_lib.report.manifest import Artefact
 
     def art(i, minutes):

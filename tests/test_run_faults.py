@@ -14,7 +14,8 @@ import pytest
 import torch
 
 from hebm_lib import cli
-from hebm_lib.report import execute, manifest, results, status
+from hebm_lib.report import manifest, results, status
+from hebm_lib.runs import execute
 
 FIG6_NOTEBOOK = "fig6_joint_prior_2d_mnist012.ipynb"
 

@@ -9,7 +9,8 @@ import torch
 
 from hebm_lib import data
 from hebm_lib.configs import get_config
-from hebm_lib.report import campaign, notebook, results, status
+from hebm_lib.report import notebook, results, status
+from hebm_lib.runs import campaign
 from hebm_lib.training.cache import run_key
 
 
@@ -146,7 +147,8 @@ def test_a_tree_is_dirty_for_code_changes_but_not_for_stored_results(tmp_path, m
 
 
 def test_the_campaign_covers_every_artefact_that_trains_models():
-    from hebm_lib.report import campaign, manifest
+    from hebm_lib.report import manifest
+    from hebm_lib.runs import campaign
     trains = {a.id for a in manifest.ARTEFACTS if a.notebook and a.configs and a.id != "fig3"}
     assert trains <= set(campaign.ORDER), f"no campaign priority: {sorted(trains - set(campaign.ORDER))}"
     priorities = [a.priority for a in manifest.ARTEFACTS if a.priority is not None]
@@ -322,7 +324,7 @@ def test_a_store_run_takes_its_training_curves_along(tmp_path, monkeypatch):
     """--store moves the result, the executed notebook and the models' history CSVs into results/paper/
     together (the notebook run is faked: it writes what a real one writes)."""
     import json as json_
-    from hebm_lib.report import execute
+    from hebm_lib.runs import execute
     monkeypatch.setenv("HEBM_STORED_DIR", str(tmp_path / "stored"))
     monkeypatch.setenv("HEBM_BUILD_DIR", str(tmp_path / "build"))
 

@@ -1,4 +1,4 @@
-"""The campaign on a cluster: each ensemble of the campaign (hebm_lib.report.campaign.ensembles) submitted as one
+"""The campaign on a cluster: each ensemble of the campaign (hebm_lib.runs.campaign.ensembles) submitted as one
 job through submitit (Slurm's sbatch; or submitit's local executor, which runs the same jobs as processes
 here: what the tests use), the trained models written into the shared model cache.
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import paths
 from ..io import remove_orphans, resolve_device
-from . import manifest
+from ..report import manifest
 
 
 class UsageError(Exception):
@@ -73,7 +73,7 @@ def check_parameters(parameters: dict, known: dict, notebook: str, settings: dic
     default stands for the profile's evaluation setting of that name (``settings``), whose type it takes, else
     for what the notebook itself checks."""
     import ast
-    from .notebook import seeds_error
+    from ..report.notebook import seeds_error
     settings = settings or {}
     for key, value in parameters.items():
         if key in ("profile", "device"):
@@ -100,7 +100,7 @@ def check_parameters(parameters: dict, known: dict, notebook: str, settings: dic
 
 def _check_data(art: manifest.Artefact, profile: str, overrides) -> None:
     from .. import data
-    from .notebook import overrides_error
+    from ..report.notebook import overrides_error
     wrong = overrides_error(overrides, "-p 'overrides={\"*\": {\"train.iterations\": 100}}'")
     if wrong:
         raise UsageError(wrong)
@@ -320,7 +320,7 @@ def _run_and_store(art: manifest.Artefact, profile: str, source: Path, params: d
     system that refuses a step leaves the stored run that was there whole."""
     import shutil
     import tempfile
-    from .results import read_stored, stored_dir
+    from ..report.results import read_stored, stored_dir
     final = stored_dir(profile)
     build = paths.build_dir()
     build.mkdir(parents=True, exist_ok=True)

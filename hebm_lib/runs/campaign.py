@@ -23,9 +23,9 @@ from ..configs import ExperimentConfig, get_config
 from ..io import resolve_device
 from ..training import TrainingStopped, ensemble_key, ensemble_unsupported, run_dir_for, stop_at, train_or_load_many
 from ..training.cache import _checkpoint_iteration
-from . import manifest
-from .estimates import STEP_TIMES, ms_per_iteration
-from .results import changed_since, read_stored
+from ..report import manifest
+from ..report.estimates import STEP_TIMES, ms_per_iteration
+from ..report.results import changed_since, read_stored
 
 # most valuable first (each record's priority): the paper's main claims (Table 1, Figure 5), then the rest
 ORDER = tuple(a.id for a in manifest.by_priority())
