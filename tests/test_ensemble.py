@@ -145,12 +145,15 @@ def test_one_member_that_diverges_stops_alone(tmp_path):
         if trainer.iteration == 3 and 0 in trainer.seeds:
             with torch.no_grad():
                 trainer.theta_gi[trainer.seeds.index(0)] = float("nan")
-    ens = train_ensemble(_members(cfg, images, tmp_path / "e", (0, 1)), "cpu", progress=False, callback=poison)
+    # float64 as the equivalence tests: in float32 a small statistic's relative rounding depends on the CPU and
+    # the thread count (2.8e-5 at one thread, under 1e-5 at two), which is not what this test is about
+    with smoke_losses.float64():
+        ens = train_ensemble(_members(cfg, images, tmp_path / "e", (0, 1)), "cpu", progress=False, callback=poison)
+        alone = train(cfg, 1, tmp_path / "alone", images, "cpu", progress=False)
     assert list(ens.diverged) == [0] and "fmnist_ours (seed 0) diverged at iteration 4: non-finite" in str(ens.diverged[0])
     assert ens.seeds == [1] and ens.iteration == cfg.train.iterations
     assert torch.load(tmp_path / "e" / "seed0" / "checkpoint.pt", weights_only=False)["iteration"] == 2
-    alone = train(cfg, 1, tmp_path / "alone", images, "cpu", progress=False)
-    assert _max_rel(ens.histories[0], alone.history) < 1e-5
+    assert _max_rel(ens.histories[0], alone.history) < 1e-11
 
 
 def test_the_cache_writes_each_member_where_its_separate_run_goes(tmp_path):
