@@ -1,7 +1,8 @@
 """Command line: ``python -m hebm_lib <command>`` (or ``hebm <command>``).
 
     list                                  artefacts, their notebooks and status
-    run ARTEFACT --profile P [--device D] execute one notebook with papermill
+    run ARTEFACT --profile P [--device D] execute one notebook with papermill (one thread, as the book's build;
+                                          --threads N), then its verdicts and every number against the recorded result
     data fetch [NAME ...]                 make datasets available (default: the offline ones)
     status --profile P --out FILE         write the book's status page
     status --readme [--record-build]      rewrite README.md's results table from results/ (--check: is it current?)
@@ -30,7 +31,7 @@ import yaml
 from . import configs, data, paths
 from .configs import PROFILES
 from .report import manifest
-from .runs.execute import NotebookFailed, UsageError, check_device, run_notebook
+from .runs.execute import BOOK_THREADS, NotebookFailed, UsageError, check_device, check_threads, run_notebook
 
 
 def _parse_params(items: list[str]) -> dict:
@@ -81,13 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hebm", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("list", help="every figure and table: data, claims holding, stored paper run")
-    p = sub.add_parser("run", help="execute one artefact's notebook with papermill")
+    p = sub.add_parser("run", help="execute one artefact's notebook with papermill; compare with the recorded result",
+                       description="Execute one artefact's notebook with papermill, its kernel on one thread (as "
+                                   "`make book` runs each notebook, so that a cpu run gives the recorded build's numbers "
+                                   "bit for bit). It ends with each claim's verdict, the result file's path and, where "
+                                   "a recorded result of the profile exists (results/PROFILE/ARTEFACT.json), every "
+                                   "number against it: identical, within the seed spread (|a - b| <= the two spreads "
+                                   "together) or outside.")
     p.add_argument("artefact", help="an artefact id of `hebm list` (tab1, fig5, ...)")
     p.add_argument("--profile", default="cpu", choices=PROFILES, help=PROFILE_HELP)
     p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--output", type=Path, help="the executed notebook (default: build/executed/PROFILE/)")
     p.add_argument("--prepare-only", action="store_true", help="inject parameters, do not execute")
     p.add_argument("--store", action="store_true", help="keep the run under results/paper/ for every build to render")
+    p.add_argument("--threads", default=str(BOOK_THREADS), metavar="N",
+                   help=f"the kernel's threads (default {BOOK_THREADS}, the recorded build's; more may run faster, "
+                        f"but then the numbers may differ from the recorded build's)")
     p.add_argument("-p", "--param", action="append", default=[], help="NAME=VALUE (YAML value), repeatable")
     p = sub.add_parser("run-all", help="execute every artefact's notebook (what `make book` runs)")
     p.add_argument("--profile", default="cpu", choices=PROFILES, help=PROFILE_HELP)
@@ -217,13 +227,7 @@ def _dispatch(args) -> int:
         from .report.status import artefact_table
         print(artefact_table())
     elif args.command == "run":
-        import papermill
-        try:
-            out = run_notebook(args.artefact, args.profile, args.device, args.output, _parse_params(args.param),
-                               args.prepare_only, args.store)
-        except papermill.PapermillExecutionError as exc:
-            raise _cell_error(args.artefact, exc) from None
-        print(f"wrote {out}")
+        _run(args)
     elif args.command == "run-all":
         from .runs.execute import run_all
         run_all(args.profile, args.device, args.out_dir, args.prepare_only, args.jobs,
@@ -299,6 +303,36 @@ def _dispatch(args) -> int:
         else:
             print(json.dumps(_config(args.name, args.profile, {}).to_dict(), indent=2, default=str))
     return 0
+
+
+def _run(args) -> None:
+    """`hebm run`: the notebook, then its verdicts, its result's path and its numbers against the recorded build's."""
+    import papermill
+    from .report.results import stored_dir
+    from .runs.execute import read_recorded, run_report
+    threads = check_threads(args.threads)
+    if threads != BOOK_THREADS:
+        print(f"hebm: --threads {threads}: the recorded build ran each notebook on {BOOK_THREADS}; this run's numbers "
+              f"may differ from it", file=sys.stderr)
+    try:
+        artefact = manifest.get(args.artefact).id
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    # read before the run: a --store run replaces it
+    recorded, refused = (None, None) if args.prepare_only else read_recorded(artefact, args.profile)
+    try:
+        out = run_notebook(args.artefact, args.profile, args.device, args.output, _parse_params(args.param),
+                           args.prepare_only, args.store, threads)
+    except papermill.PapermillExecutionError as exc:
+        raise _cell_error(args.artefact, exc) from None
+    print(f"wrote {out}")
+    if args.prepare_only:
+        return
+    result_path = (stored_dir(args.profile) if args.store else paths.results_dir(args.profile)) / f"{artefact}.json"
+    result = json.loads(result_path.read_text())
+    if refused:
+        print(f"the recorded result was refused: {refused}")
+    print("\n".join(run_report(artefact, result, result_path, recorded, threads)))
 
 
 def _readme(args) -> int:

@@ -77,6 +77,8 @@ class Result:
         entry = {"config": cfg.name, "config_hash": cfg.hash, "seed": seed,
                  **{k: info.get(k) for k in ("iterations", "train_wall_time_s", "device", "device_name", "mode",
                                              "torch", "key", "dataset", "n_train")},
+                 # one batched step for several models (hebm_lib.training.ensemble), or trained on its own
+                 "training": "ensemble" if info.get("ensemble") else "separate",
                  "final": {k: v for k, v in (info.get("final") or {}).items() if k != "iteration"},
                  "history": history}
         if entry not in self.models:
@@ -98,6 +100,8 @@ def provenance() -> dict:
         git = {"commit": os.environ["HEBM_GIT_COMMIT"], "dirty": os.environ.get("HEBM_GIT_DIRTY", "1") == "1"}
     return {"git": git, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "torch": torch.__version__, "python": platform.python_version(), "host": platform.machine(),
+            # the threads torch ran on (`hebm run --threads`; the book's build: 1 per notebook); older files lack it
+            "threads": torch.get_num_threads(),
             "cuda_device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
 
 

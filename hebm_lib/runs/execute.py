@@ -28,14 +28,37 @@ def _notebook_to_ipynb(artefact: manifest.Artefact, dest: Path) -> Path:
     return dest
 
 
+BOOK_THREADS = 1   # what `make book` gives each notebook (two side by side on its 2 cores): the recorded build's
+
+
+def check_threads(threads) -> int:
+    """``--threads`` as a number of threads, 1 or more; a UsageError naming the fix otherwise."""
+    try:
+        n = int(threads)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1 or str(threads).strip() != str(n):
+        raise UsageError(f"--threads {threads}: give a whole number of threads, 1 or more "
+                         f"({BOOK_THREADS}, the default, is what the recorded build ran each notebook on)")
+    return n
+
+
+def thread_env(threads: int) -> dict:
+    """The kernel's thread count, set before torch starts in it (torch takes OMP_NUM_THREADS at import)."""
+    return {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+
+
 def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: Path | None = None,
-                 parameters: dict | None = None, prepare_only: bool = False, store: bool = False) -> Path:
-    """jupytext (text source -> .ipynb) then papermill with validated parameters.
+                 parameters: dict | None = None, prepare_only: bool = False, store: bool = False,
+                 threads: int = BOOK_THREADS) -> Path:
+    """jupytext (text source -> .ipynb) then papermill with validated parameters, the kernel on ``threads``
+    threads (default: the book's build's one, whose numbers it then reproduces bit for bit).
 
     ``store``: a run made once to be rendered by every later build: the executed notebook and its
     results JSON go to results/<profile>/ (never checkpoints), and its provenance is checked.
     """
     import papermill
+    threads = check_threads(threads)
     art = _artefact(artefact_id)
     if not art.notebook:
         raise UsageError(f"{artefact_id} ({art.label}) has no notebook yet: {art.status}. {art.note}")
@@ -53,13 +76,13 @@ def run_notebook(artefact_id: str, profile: str, device: str = "auto", output: P
     if store:
         if profile != "paper" or prepare_only:
             raise UsageError("--store keeps paper-profile runs (the cpu profile is what every build runs)")
-        return _run_and_store(art, profile, source, params)
+        return _run_and_store(art, profile, source, params, threads)
     output = Path(output or paths.build_dir() / "executed" / profile / f"{art.notebook}.ipynb")
     output.parent.mkdir(parents=True, exist_ok=True)
     result = paths.results_dir(profile) / f"{art.id}.json"
     before = _file_state(result)
     try:
-        _execute(source, output, params, prepare_only)
+        _execute(source, output, params, prepare_only, env=thread_env(threads))
     except BaseException:
         if _file_state(result) != before:   # written by this run, which then failed: no build may count it
             result.unlink(missing_ok=True)
@@ -314,7 +337,8 @@ class _Kernel:
                 f"all); run the same command again to go on")
 
 
-def _run_and_store(art: manifest.Artefact, profile: str, source: Path, params: dict) -> Path:
+def _run_and_store(art: manifest.Artefact, profile: str, source: Path, params: dict,
+                   threads: int = BOOK_THREADS) -> Path:
     """A stored run: executed into a scratch folder of the build, its result checked for provenance, and only
     then swapped into results/<profile>/ (:func:`_swap_in`), so that a crash, a failing notebook or a file
     system that refuses a step leaves the stored run that was there whole."""
@@ -329,7 +353,7 @@ def _run_and_store(art: manifest.Artefact, profile: str, source: Path, params: d
     scratch = Path(tempfile.mkdtemp(prefix=f"store-{art.id}-{os.getpid()}-", dir=build))
     try:
         output = scratch / f"{art.notebook}.ipynb"
-        _execute(source, output, params, env={"HEBM_RESULTS_DIR": str(scratch)})
+        _execute(source, output, params, env={"HEBM_RESULTS_DIR": str(scratch), **thread_env(threads)})
         read_stored(art.id, profile, scratch)   # refuses a result without its provenance
         names = [n for n in (f"{art.id}-histories", output.name) if (scratch / n).exists()]   # + training curves
         final.mkdir(parents=True, exist_ok=True)
@@ -418,7 +442,8 @@ def run_all(profile: str, device: str, out_dir: Path, prepare_only: bool = False
         for art in arts:
             start = time.perf_counter()
             log(f"== {art.id} ({profile})")
-            run_notebook(art.id, profile, device, out_dir / f"{art.notebook}.ipynb", prepare_only=prepare_only)
+            run_notebook(art.id, profile, device, out_dir / f"{art.notebook}.ipynb", prepare_only=prepare_only,
+                         threads=os.cpu_count() or 1)   # one after another: each on every core
             log(f"   {art.id} took {time.perf_counter() - start:.0f} s")
         return
     _run_side_by_side(longest_first(arts), profile, device, out_dir, jobs, log)
@@ -444,7 +469,8 @@ def _run_side_by_side(arts, profile, device, out_dir, jobs, log) -> None:
         log(f"== {art.id} ({profile}, {threads} thread(s))")
         with open(logs / f"{art.id}.log", "w") as out:
             rc = subprocess.call([sys.executable, "-m", "hebm_lib", "run", art.id, "--profile", profile,
-                                  "--device", device, "--output", str(out_dir / f"{art.notebook}.ipynb")],
+                                  "--device", device, "--output", str(out_dir / f"{art.notebook}.ipynb"),
+                                  "--threads", threads],
                                  stdout=out, stderr=subprocess.STDOUT, env=env, cwd=str(paths.REPO_ROOT))
         if rc:
             tail = (logs / f"{art.id}.log").read_text().strip().splitlines()[-15:]
@@ -458,3 +484,118 @@ def _run_side_by_side(arts, profile, device, out_dir, jobs, log) -> None:
     failed = [a.id for a, good in zip(arts, ok) if not good]
     if failed:
         raise NotebookFailed(f"notebook(s) failed: {', '.join(failed)} (logs in {logs})")
+
+
+# -- after `hebm run`: the verdicts, and every number against the recorded build's -----------------------------
+
+IDENTICAL, WITHIN, OUTSIDE = "identical", "within the seed spread", "outside"
+ONLY_HERE, ONLY_RECORDED = "not in the recorded result", "missing from this run"
+
+
+def _row_keys(rows: list[dict]) -> dict[tuple, dict]:
+    """Rows by (metric, setting, n-th of that pair): a pair a notebook reports twice is matched in order."""
+    keyed, seen = {}, {}
+    for row in rows:
+        pair = (row["metric"], row["setting"])
+        seen[pair] = seen.get(pair, 0) + 1
+        keyed[pair + (seen[pair],)] = row
+    return keyed
+
+
+def _spread(row: dict) -> float:
+    sd = row.get("spread")
+    return 0.0 if sd is None or sd != sd else float(sd)
+
+
+def row_verdict(now: dict, then: dict) -> str:
+    """One row of this run against the recorded one: identical (value and spread equal as written: the notebook
+    rounds both runs alike), within the seed spread (|a - b| <= the two spreads together), or outside."""
+    a, b = now.get("reproduced"), then.get("reproduced")
+    if a == b and now.get("spread") == then.get("spread"):
+        return IDENTICAL
+    if a is None or b is None or a != a or b != b:
+        return OUTSIDE
+    return WITHIN if abs(a - b) <= _spread(now) + _spread(then) else OUTSIDE
+
+
+def compare_rows(result: dict, recorded: dict) -> list[dict]:
+    """Every row of ``result`` and of the ``recorded`` result (both as read from their JSON), each with its
+    verdict: identical, within the seed spread, outside, or on one side only."""
+    now, then = _row_keys(result.get("rows", [])), _row_keys(recorded.get("rows", []))
+    out = []
+    for key in list(now) + [k for k in then if k not in now]:
+        here, there = now.get(key), then.get(key)
+        verdict = ONLY_RECORDED if here is None else ONLY_HERE if there is None else row_verdict(here, there)
+        out.append({"metric": key[0], "setting": key[1], "now": here, "recorded": there, "verdict": verdict})
+    return out
+
+
+def claim_verdict(holds) -> str:
+    return {True: "holds", False: "does not hold"}.get(holds, "not tested")
+
+
+def _number(row: dict | None) -> str:
+    if row is None or row.get("reproduced") is None:
+        return "–"
+    return f"{row['reproduced']:g}" + ("" if row.get("spread") is None else f" ± {row['spread']:g}")
+
+
+def recorded_label(recorded: dict) -> str:
+    """"commit 2823a83, 2026-12-05": which build a recorded result came from."""
+    prov = recorded.get("provenance") or {}
+    commit = (prov.get("git") or {}).get("commit") or "?"
+    return f"commit {commit[:7]}, {(prov.get('created') or '?')[:10]}"
+
+
+def run_report(artefact: str, result: dict, result_path: Path, recorded: dict | None, threads: int,
+               max_rows: int = 15) -> list[str]:
+    """What `hebm run` prints at its end: each claim's verdict, the result file, and, with a ``recorded`` result
+    of the same profile (results/<profile>/), every number against it, ending in one line of counts."""
+    lines = ["claims:"] + [f"  {claim_verdict(c.get('holds'))}: {c['claim']}" for c in result.get("claims", [])]
+    if not result.get("claims"):
+        lines.append("  (this notebook tests no claim)")
+    lines.append(f"result: {result_path}")
+    profile = result.get("profile", "?")
+    if recorded is None:
+        lines.append(f"{artefact}: no recorded result of profile {profile} (results/{profile}/{artefact}.json) "
+                     f"to compare with")
+        return lines
+    rows = compare_rows(result, recorded)
+    label = recorded_label(recorded)
+    shown = rows if len(rows) <= max_rows else [r for r in rows if r["verdict"] != IDENTICAL][:max_rows]
+    if shown:
+        lines.append(f"against the recorded build ({label})" +
+                     ("" if shown is rows else f", the {len(shown)} rows that differ first") + ":")
+        width = min(60, max(len(f"{r['metric']} / {r['setting']}") for r in shown))
+        for r in shown:
+            name = f"{r['metric']} / {r['setting']}"
+            name = name if len(name) <= width else name[:width - 1] + "…"
+            lines.append(f"  {name:<{width}}  {_number(r['recorded']):>20} -> {_number(r['now']):<20} {r['verdict']}")
+    then_claims = {c["claim"]: c.get("holds") for c in recorded.get("claims", [])}
+    changed = [c for c in result.get("claims", []) if c["claim"] in then_claims and c.get("holds") != then_claims[c["claim"]]]
+    for c in changed:
+        lines.append(f"  verdict changed: {claim_verdict(then_claims[c['claim']])} -> {claim_verdict(c.get('holds'))}: "
+                     f"{c['claim']}")
+    # what may explain a difference: threads, seeds or overrides other than the recorded build's
+    then_threads = (recorded.get("provenance") or {}).get("threads", BOOK_THREADS)
+    for what, a, b in (("threads", threads, then_threads), ("seeds", result.get("seeds"), recorded.get("seeds")),
+                       ("overrides", result.get("overrides"), recorded.get("overrides"))):
+        if a != b:
+            lines.append(f"  note: this run's {what} {a} are not the recorded build's ({b}): its numbers may differ")
+    count = {v: sum(r["verdict"] == v for r in rows) for v in (IDENTICAL, WITHIN, OUTSIDE, ONLY_HERE, ONLY_RECORDED)}
+    one_side = count[ONLY_HERE] + count[ONLY_RECORDED]
+    lines.append(f"{artefact}: {count[IDENTICAL]} numbers identical to the recorded build ({label}), "
+                 f"{count[WITHIN]} within the seed spread, {count[OUTSIDE]} outside" +
+                 (f", {one_side} on one side only" if one_side else "") +
+                 (f"; {len(changed)} claim verdict(s) changed" if changed else ""))
+    return lines
+
+
+def read_recorded(artefact: str, profile: str) -> tuple[dict | None, str | None]:
+    """The recorded result of ``artefact`` at ``profile`` (results/<profile>/, or $HEBM_STORED_DIR/<profile>/),
+    read before a run (a --store run replaces it); (None, why) when there is none or it is refused."""
+    from ..report.results import read_stored
+    try:
+        return read_stored(artefact, profile), None
+    except ValueError as exc:
+        return None, " ".join(str(exc).split())
