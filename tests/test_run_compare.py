@@ -46,6 +46,13 @@ def test_a_same_value_with_another_spread_is_not_identical_and_one_seed_has_no_s
     assert [r["verdict"] for r in compare_rows(now, then)] == [WITHIN, OUTSIDE, IDENTICAL, OUTSIDE]
 
 
+def test_a_long_row_name_keeps_its_setting():
+    assert execute._row_name("MMD² prior samples vs posterior codes", "Ours 2 x 2-d / z_2 / step 30", 48) == \
+        "MMD² prior sampl… / Ours 2 x 2-d / z_2 / step 30"
+    assert len(execute._row_name("MMD² prior samples vs posterior codes", "Ours 2 x 2-d / z_2 / step 30", 48)) == 48
+    assert execute._row_name("short", "x", 48) == "short / x"
+
+
 def test_a_pair_reported_twice_is_matched_in_order():
     then = _result([_row("a", "x", 1.0), _row("a", "x", 2.0)])
     assert [r["verdict"] for r in compare_rows(_result([_row("a", "x", 1.0), _row("a", "x", 2.0)]), then)] == \
@@ -126,7 +133,7 @@ def test_a_run_at_one_thread_reports_its_verdicts_and_every_number_against_the_r
     assert second.returncode == 0, second.stderr[-3000:]
     out = second.stdout.splitlines()
     assert out[-1] == (f"fig7: {len(rows) - 3} numbers identical to the recorded build (commit abc1234, 2026-01-02), "
-                       f"1 within the seed spread, 1 outside, 2 on one side only")
+                       f"1 within the seed spread, 1 outside, 1 {ONLY_HERE}, 1 {ONLY_RECORDED}")
     assert "against the recorded build (commit abc1234, 2026-01-02):" in out
     table = out[out.index("against the recorded build (commit abc1234, 2026-01-02):") + 1:-1]
     assert len(table) == len(rows) + 1   # every row of both, each with its verdict

@@ -568,8 +568,7 @@ def run_report(artefact: str, result: dict, result_path: Path, recorded: dict | 
                      ("" if shown is rows else f", the {len(shown)} rows that differ first") + ":")
         width = min(60, max(len(f"{r['metric']} / {r['setting']}") for r in shown))
         for r in shown:
-            name = f"{r['metric']} / {r['setting']}"
-            name = name if len(name) <= width else name[:width - 1] + "…"
+            name = _row_name(r["metric"], r["setting"], width)
             lines.append(f"  {name:<{width}}  {_number(r['recorded']):>20} -> {_number(r['now']):<20} {r['verdict']}")
     then_claims = {c["claim"]: c.get("holds") for c in recorded.get("claims", [])}
     changed = [c for c in result.get("claims", []) if c["claim"] in then_claims and c.get("holds") != then_claims[c["claim"]]]
@@ -583,12 +582,20 @@ def run_report(artefact: str, result: dict, result_path: Path, recorded: dict | 
         if a != b:
             lines.append(f"  note: this run's {what} {a} are not the recorded build's ({b}): its numbers may differ")
     count = {v: sum(r["verdict"] == v for r in rows) for v in (IDENTICAL, WITHIN, OUTSIDE, ONLY_HERE, ONLY_RECORDED)}
-    one_side = count[ONLY_HERE] + count[ONLY_RECORDED]
     lines.append(f"{artefact}: {count[IDENTICAL]} numbers identical to the recorded build ({label}), "
                  f"{count[WITHIN]} within the seed spread, {count[OUTSIDE]} outside" +
-                 (f", {one_side} on one side only" if one_side else "") +
+                 "".join(f", {count[v]} {v}" for v in (ONLY_HERE, ONLY_RECORDED) if count[v]) +
                  (f"; {len(changed)} claim verdict(s) changed" if changed else ""))
     return lines
+
+
+def _row_name(metric: str, setting: str, width: int) -> str:
+    """"metric / setting" in ``width`` characters: the metric cut first, since the setting tells rows apart."""
+    name = f"{metric} / {setting}"
+    if len(name) <= width:
+        return name
+    keep = width - len(setting) - 4   # "… / "
+    return f"{metric[:keep]}… / {setting}" if keep >= 8 else name[:width - 1] + "…"
 
 
 def read_recorded(artefact: str, profile: str) -> tuple[dict | None, str | None]:
