@@ -140,3 +140,10 @@ def test_a_run_at_one_thread_reports_its_verdicts_and_every_number_against_the_r
     assert [line.endswith(v) for line, v in zip(table, [IDENTICAL, WITHIN, OUTSIDE, ONLY_HERE])] == [True] * 4
     assert table[-1].endswith(ONLY_RECORDED)
     assert not any("note:" in line for line in out)   # the same thread count, seeds and overrides
+
+
+def test_notebooks_one_after_another_take_every_core_or_the_callers_thread_count(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert execute._serial_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert execute._serial_threads() == (os.cpu_count() or 1)

@@ -443,10 +443,18 @@ def run_all(profile: str, device: str, out_dir: Path, prepare_only: bool = False
             start = time.perf_counter()
             log(f"== {art.id} ({profile})")
             run_notebook(art.id, profile, device, out_dir / f"{art.notebook}.ipynb", prepare_only=prepare_only,
-                         threads=os.cpu_count() or 1)   # one after another: each on every core
+                         threads=_serial_threads())
             log(f"   {art.id} took {time.perf_counter() - start:.0f} s")
         return
     _run_side_by_side(longest_first(arts), profile, device, out_dir, jobs, log)
+
+
+def _serial_threads() -> int:
+    """Notebooks one after another: each on every core, as torch would take them, or on $OMP_NUM_THREADS when set."""
+    try:
+        return check_threads(os.environ.get("OMP_NUM_THREADS") or os.cpu_count() or 1)
+    except UsageError:
+        return os.cpu_count() or 1
 
 
 def longest_first(arts: list[manifest.Artefact]) -> list[manifest.Artefact]:
