@@ -205,7 +205,9 @@ def test_hebm_run_off_a_terminal_reports_progress_as_lines_and_the_page_keeps_no
                           capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL)
     page = tmp_path / "executed" / "smoke" / "fig6_joint_prior_2d_mnist012.ipynb"
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [f"wrote {page}"]
+    # the page first; then the run's verdicts and its result file (hebm run ends with them)
+    assert done.stdout.splitlines()[0] == f"wrote {page}"
+    assert f"result: {tmp_path / 'res' / 'fig6.json'}" in done.stdout.splitlines()
     lines = done.stderr.splitlines()
     assert "\r" not in done.stderr and all(line.startswith("hebm: fig6_joint_prior_2d_mnist012: ") for line in lines), lines
     said = [line.split(": ", 2)[2] for line in lines]
