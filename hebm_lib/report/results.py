@@ -140,6 +140,19 @@ def value_cell(value, unit: str = "", spread=None) -> str:
     return (f"{value:g}{unit}" + ("" if spread is None else f" ± {spread:g}")).replace(" ", "\u00a0")
 
 
+def with_spread(v, spread=None, unit="") -> str:
+    """A mean and its seed spread to the spread's precision (two significant digits of the spread, the mean
+    to the same decimals): 5.94265 ± 2.96834 reads 5.9 ± 3.0; without a spread, as it is (%g). Never broken across lines."""
+    if not isinstance(v, (int, float)) or not isinstance(spread, (int, float)) or not spread > 0 \
+            or math.isinf(spread):
+        plain = lambda x, u="": "–" if x is None else f"{x:g}{u}" if isinstance(x, (int, float)) else str(x)
+        return plain(v, unit) + ("" if spread is None else f" ± {plain(spread)}")
+    decimals = max(0, 1 - math.floor(math.log10(spread)))
+    def cut(x):
+        return f"{round(x, decimals):.{decimals}f}"
+    return f"{cut(v)}{unit}\u00a0±\u00a0{cut(spread)}"
+
+
 def run_devices(result: dict) -> str:
     """Where a result was made: its models' training device, and the notebook's own when it differs (a stored
     `paper` run evaluated on a CPU from models trained on a GPU)."""

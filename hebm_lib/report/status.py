@@ -4,13 +4,13 @@ notebook tests holds; otherwise "ran, k of n claims hold", with untested claims 
 from __future__ import annotations
 
 import json
-import math
 
 from .. import paths
 from . import results as _results
 from .book import stored_page
 from .manifest import ARTEFACTS, get as get_artefact
 from .margins import LEAD, LEAD_CHANGE
+from .results import with_spread as _pm
 from .results import (changed_fields, changed_since, commit_label, describe_changes, md_cell, paper_data_replaced,
                       profile_banner, read, read_stored, run_devices)
 
@@ -33,16 +33,6 @@ def _fmt(v, unit=""):
     return f"{v:g}{unit}" if isinstance(v, (int, float)) else str(v)
 
 
-def _pm(v, spread=None, unit="") -> str:
-    """A mean and its seed spread to the spread's precision (two significant digits of the spread, the mean
-    to the same decimals): 5.94265 ± 2.96834 reads 5.9 ± 3.0; without a spread, as _fmt. Never broken across lines."""
-    if not isinstance(v, (int, float)) or not isinstance(spread, (int, float)) or not spread > 0 \
-            or math.isinf(spread):
-        return _fmt(v, unit) + ("" if spread is None else f" ± {_fmt(spread)}")
-    decimals = max(0, 1 - math.floor(math.log10(spread)))
-    def cut(x):
-        return f"{round(x, decimals):.{decimals}f}"
-    return f"{cut(v)}{unit}\u00a0±\u00a0{cut(spread)}"
 
 
 def _this_or_recorded(a, profile: str, out_dir=None) -> tuple[dict | None, str, bool]:
