@@ -107,7 +107,8 @@ def test_where_the_cap_decides_the_reasons_start_with_it(tmp_path, monkeypatch):
     claim = Claim("SVHN (stand-in): Ours has a lower FID than vlae, lebm", False, "", leads=keys)
     first = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(0.11, 3.0, 4.0)))[0][1][0]
     assert first.startswith("the authors' spectral norm caps the prior") and "KL 0.11 nats" in first
-    assert "1/2 E_p|grad f|^2 = 0.17 <= 1/2 cap^2 = 0.50" in first and "vlae (lead +3 ± 4)" in first
+    assert "1/2 E_p|grad f|^2 = 0.17 (at most 1/2 nat" in first and "multiply to 1.00" in first
+    assert "within the seed spread of vlae (lead +3 ± 4) at the end of training" in first
     assert "lebm" not in first   # LEBM is ahead beyond the spread: not a tie
     assert "capacity page" not in first   # not run: no numbers to give
     cap = Result("ebm_capacity", "EBM capacity", "cpu", [], [0, 1, 2], "cpu", rows=[
@@ -117,6 +118,16 @@ def test_where_the_cap_decides_the_reasons_start_with_it(tmp_path, monkeypatch):
     write(cap)
     first = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(0.11, 3.0, 4.0)))[0][1][0]
     assert first.endswith("takes Ours' FID from 29.2 to 21.9 (LEBM's own: 21.8; the capacity page)")
+
+
+def test_a_failing_claim_with_no_tie_in_its_leads_gets_no_cap_line():
+    """Not beyond the seed spread says nothing of a tie (a failing claim's order is never beyond it): without a lead
+    within its spread, and without lead rows at all, the cap is not named."""
+    keys = margins.keys("SVHN column", "FID (domain features)", ["lebm"])
+    for claim in (Claim("SVHN (stand-in): Ours has a lower FID than lebm", False, "", beyond_spread=False, leads=keys),
+                  Claim("SVHN (stand-in): Ours has a lower FID than lebm", False, "", beyond_spread=False)):
+        reasons = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(0.11, 3.0, 4.0)))[0][1]
+        assert not any("caps the prior" in r for r in reasons), reasons
 
 
 @pytest.mark.parametrize("kl, lead, spread", [(0.7, 3.0, 4.0), (0.11, 5.0, 1.0)])
