@@ -117,7 +117,8 @@ def test_where_the_cap_decides_the_reasons_start_with_it(tmp_path, monkeypatch):
         Row("FID (domain features)", "LEBM as trained (its own generator)", 21.8)])
     write(cap)
     first = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(0.11, 3.0, 4.0)))[0][1][0]
-    assert first.endswith("takes Ours' FID from 29.2 to 21.9 (LEBM's own: 21.8; the capacity page)")
+    assert first.endswith("on the book's capacity page (Table 2's first column), LEBM's uncapped energy net on Ours' "
+                          "frozen generator takes its FID from 29.2 to 21.9, LEBM's own 21.8")
 
 
 def test_a_failing_claim_with_no_tie_in_its_leads_gets_no_cap_line():

@@ -206,8 +206,8 @@ def _capacity_numbers(profile: str) -> str:
     names = ("Ours' EBM as trained (the authors' cap)", "refit: LEBM's energy net", "LEBM as trained (its own generator)")
     if not all(fid.get(n) is not None for n in names):
         return ""
-    return (f"; with the generator frozen, LEBM's uncapped energy net takes Ours' FID from {fid[names[0]]:.3g} to "
-            f"{fid[names[1]]:.3g} (LEBM's own: {fid[names[2]]:.3g}; the capacity page)")
+    return (f"; on the book's capacity page (Table 2's first column), LEBM's uncapped energy net on Ours' frozen "
+            f"generator takes its FID from {fid[names[0]]:.3g} to {fid[names[1]]:.3g}, LEBM's own {fid[names[2]]:.3g}")
 
 
 def _cap_decides(rows, claim) -> str | None:
