@@ -197,16 +197,21 @@ def test_a_stored_run_of_earlier_settings_is_marked_and_not_counted(stored_dir, 
     assert results.changed_since(results.read_stored("fig5")) == {}
 
 
-def test_the_page_of_a_stored_run_of_earlier_settings_says_so_at_its_top(stored_dir, tmp_path, monkeypatch):
-    import nbformat
+def _stored_fig5_of_earlier_settings(stored_dir, tmp_path, monkeypatch):
+    """Figure 5's stored result, trained with settings that have changed since; the book's pages under tmp_path."""
     from hebm_lib import paths
-    from hebm_lib.report import book
     monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
     r = _stored_result()
     earlier = get_config("mnist_ours", "paper", {"nets.norm": "none", "train.iterations": 10000})
     r.configs = {earlier.hash: earlier.to_dict()}
     results.write(r, stored_dir)
-    art = campaign.manifest.get("fig5")
+    return r, campaign.manifest.get("fig5")
+
+
+def test_the_page_of_a_stored_run_of_earlier_settings_says_so_at_its_top(stored_dir, tmp_path, monkeypatch):
+    import nbformat
+    from hebm_lib.report import book
+    r, art = _stored_fig5_of_earlier_settings(stored_dir, tmp_path, monkeypatch)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Figure 5"), nbformat.v4.new_code_cell("1")])
     nbformat.write(nb, stored_dir / f"{art.notebook}.ipynb")
     page = book.stored_page(art)
@@ -235,14 +240,8 @@ def test_a_stored_page_says_at_its_top_where_it_ran_and_shows_the_parameters_it_
     """The warning comes right below the title, before the page's own paragraphs; the defaults of the
     parameters cell (profile = "cpu", device = "auto") give way to papermill's injected ones."""
     import nbformat
-    from hebm_lib import paths
     from hebm_lib.report import book
-    monkeypatch.setattr(paths, "REPO_ROOT", tmp_path)
-    r = _stored_result()
-    earlier = get_config("mnist_ours", "paper", {"nets.norm": "none", "train.iterations": 10000})
-    r.configs = {earlier.hash: earlier.to_dict()}
-    results.write(r, stored_dir)
-    art = campaign.manifest.get("fig5")
+    r, art = _stored_fig5_of_earlier_settings(stored_dir, tmp_path, monkeypatch)
     params = nbformat.v4.new_code_cell('profile = "cpu"', metadata={"tags": ["parameters"]})
     injected = nbformat.v4.new_code_cell('profile = "paper"', metadata={"tags": ["injected-parameters", "hide-input"]})
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Figure 5\n\nOne.\n\nTwo."), params, injected])
