@@ -181,3 +181,10 @@ def test_a_notebook_run_by_hebm_run_is_recorded_and_shown(clone, monkeypatch):
     status.record_build("cpu", out_dir=clone / "build" / "results" / "cpu", stored_root=clone / "results")
     kept = nbformat.read(clone / "results" / "cpu" / f"{FIG7.notebook}.ipynb", as_version=4)
     assert kept.cells[0].source.startswith("# Figure 7 (hebm run)")
+
+
+def test_pages_recorded_at_several_commits_of_one_day_are_named_in_one_phrase():
+    labels = {"recorded build, commit `aaa`, 2026-12-05", "recorded build, commit `bbb` (uncommitted changes), 2026-12-05"}
+    assert status._recorded_summary(labels) == ("recorded build of 2026-12-05 (commits `aaa`, `bbb` (uncommitted "
+                                                "changes); each page names its own)")
+    assert status._recorded_summary({"recorded build, commit `aaa`, 2026-12-05"}) == "recorded build, commit `aaa`, 2026-12-05"

@@ -60,6 +60,19 @@ def _claims_line(held: int, tested: int, profile: str, results_read: int) -> str
     return f"**{held} of {tested} tested claims hold** at the `{profile}` profile"
 
 
+def _recorded_summary(labels: set[str]) -> str:
+    """The recorded builds a page's verdicts come from, in one phrase: one label as it is; several of one day
+    (pages re-recorded at later commits) as "recorded build of DAY (commits a, b, ...)"."""
+    if len(labels) == 1:
+        return next(iter(labels))
+    days: dict[str, list[str]] = {}
+    for label in sorted(labels):   # "recorded build, commit `abc` (uncommitted changes), 2026-12-05"
+        commit, day = label.removeprefix("recorded build, commit ").rsplit(", ", 1)
+        days.setdefault(day, []).append(commit)
+    return "; ".join(f"recorded build of {day} (commits {', '.join(commits)}; each page names its own)"
+                     for day, commits in days.items())
+
+
 def _recorded_label(res: dict) -> str:
     return f"recorded build, {commit_label(res)}, {res['provenance']['created'][:10]}"
 
@@ -111,7 +124,7 @@ def render(profile: str, out_dir=None) -> str:
     if ran_here:
         where.append(f"{ran_here} run by this build")
     if recorded_from:
-        where.append(("the others" if ran_here else "all") + f" from the {'; '.join(sorted(recorded_from))} "
+        where.append(("the others" if ran_here else "all") + f" from the {_recorded_summary(recorded_from)} "
                      f"(`results/{profile}/`)")
     lines = [
         "# Status: every figure and table",
@@ -253,7 +266,7 @@ def glance(profile: str, out_dir=None) -> str:
     mixed = recorded_from and found > len([r for r in rows if "(recorded) |" in r])
     if recorded_from and not mixed:   # every verdict is the recorded build's: said once, not in every row
         rows = [row.replace(" (recorded) |", " |") for row in rows]
-    source = (f" ({'*(recorded)*' if mixed else 'all'}: from the {'; '.join(sorted(recorded_from))}, which this "
+    source = (f" ({'*(recorded)*' if mixed else 'all'}: from the {_recorded_summary(recorded_from)}, which this "
               "build did not rerun)" if recorded_from else "")
     return "\n".join([
         f"{_claims_line(held, tested, profile, found)}{source}; a row reads *reproduced* only "
