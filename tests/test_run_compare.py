@@ -99,7 +99,10 @@ def test_a_bad_thread_count_is_one_line_and_exit_2(tmp_path, bad):
 
 def _env(tmp_path, **extra):
     # the caller's OMP_NUM_THREADS=2: the run's default (the book's one thread) must win over it
-    return dict(os.environ, HEBM_BUILD_DIR=str(tmp_path / "build"), HEBM_STORED_DIR=str(tmp_path / "stored"),
+    # and none of the caller's HEBM_* folders (`make test` sets the cache and results ones): all of it under tmp_path
+    # (the data stays where the checkout keeps it)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HEBM_") or k == "HEBM_DATA_DIR"}
+    return dict(clean, HEBM_BUILD_DIR=str(tmp_path / "build"), HEBM_STORED_DIR=str(tmp_path / "stored"),
                 OMP_NUM_THREADS="2", MKL_NUM_THREADS="2", **extra)
 
 
