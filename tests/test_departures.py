@@ -1,6 +1,7 @@
 """The departures section under every page's claims: values read from the configs (never typed), each departure's
 numbers resolvable, and a failing claim given the reasons that bear on it, with the page's own EBM numbers."""
 import json
+import re
 
 import pytest
 
@@ -65,11 +66,14 @@ def test_a_failing_claim_gets_the_departures_training_share_and_its_own_models_e
     reasons = dict(departures.failure_reasons("tab2", "cpu", r))
     assert set(reasons) == {claims[0].claim, claims[1].claim}          # a claim that holds needs no reason
     svhn, celeba = reasons[claims[0].claim], reasons[claims[1].claim]
-    assert svhn[0] == "D1" and "D1" not in celeba                      # the sigma departure is the SVHN column's
+    assert svhn[0].cause.startswith("D1") and not any("D1" in r.cause for r in celeba)   # the sigma departure is the SVHN column's
     share = lambda n: get_config(n, "cpu").train.iterations / get_config(n, "paper").train.iterations
-    assert f"{100 * share('svhn_fid_ours'):.2g}% of" in svhn[1] and f"{100 * share('celeba64_ours'):.2g}% of" in celeba[0]
-    assert "KL 0.10 nats" in svhn[2] and "FID (domain features) is 34.2" in svhn[2]
-    assert "KL 0.47 nats" in celeba[1] and "EBM off" not in celeba[1] and "FID" not in celeba[1]   # an MSE claim
+    assert svhn[1].numbers == f"{100 * share('svhn_fid_ours'):.2g}%" and celeba[0].numbers == f"{100 * share('celeba64_ours'):.2g}%"
+    assert "paper" in svhn[1].cause and "%" not in svhn[1].cause   # the cause in words, its number apart
+    assert svhn[2].numbers == "KL 0.1 nats; energy gap 0.5 nats" and "svhn_fid_ours" in svhn[2].cause
+    assert svhn[3] == ("with the EBM off (svhn_fid_ours, K = 0)", "FID (domain features) 34.2")
+    assert celeba[1].numbers == "KL 0.47 nats; energy gap 1.19 nats"
+    assert not any("EBM off" in r.cause or "FID" in r.numbers for r in celeba)   # an MSE claim
 
 
 def test_a_failing_claim_says_how_its_lead_moved_with_training():
@@ -85,9 +89,9 @@ def test_a_failing_claim_says_how_its_lead_moved_with_training():
     claims = [Claim("MNIST: Ours' top layer is more accurate than VLAE's", False, "",
                     leads=margins.keys("MNIST", "top-layer test accuracy", ["vlae"]))]
     reasons = dict(departures.failure_reasons("tab1", "cpu", _result("tab1", ["mnist_ours"], claims, rows)))
-    said = [r for r in reasons[claims[0].claim] if r.startswith("Ours' lead")]
-    assert said == ["Ours' lead over vlae on top-layer test accuracy went from -2.5 half-way through training to "
-                    "-0.75 at the end (rose in 3 of 3 seeds)"]
+    said = [r for r in reasons[claims[0].claim] if r.cause.startswith("Ours' lead")]
+    assert said == [("Ours' lead over vlae on top-layer test accuracy, from half-way through training to the end",
+                     "-2.5 → -0.75 (rose in 3 of 3 seeds)")]
 
 
 def _capped_rows(kl, lead, spread):
@@ -105,20 +109,22 @@ def test_where_the_cap_decides_the_reasons_start_with_it(tmp_path, monkeypatch):
     monkeypatch.setenv("HEBM_STORED_DIR", str(tmp_path / "none"))
     keys = margins.keys("SVHN column", "FID (domain features)", ["vlae", "lebm"])
     claim = Claim("SVHN (stand-in): Ours has a lower FID than vlae, lebm", False, "", leads=keys)
-    first = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(0.11, 3.0, 4.0)))[0][1][0]
-    assert first.startswith("the authors' spectral norm caps the prior") and "KL 0.11 nats" in first
-    assert "1/2 E_p|grad f|^2 = 0.17 (at most 1/2 nat" in first and "multiply to 1.00" in first
-    assert "within the seed spread of vlae (lead +3 ± 4) at the end of training" in first
-    assert "lebm" not in first   # LEBM is ahead beyond the spread: not a tie
-    assert "capacity page" not in first   # not run: no numbers to give
+    why = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(0.11, 3.0, 4.0)))[0][1]
+    first = why[0]
+    assert first.cause.startswith("the authors' spectral norm caps the prior") and "at most 1/2 nat" in first.cause
+    assert "within the seed spread of vlae at the end of training" in first.cause
+    assert first.numbers == "KL 0.11 nats ≤ 1/2 E_p|grad f|^2 = 0.17; cap 1; lead over vlae at the end +3.0\u00a0±\u00a04.0"
+    assert "lebm" not in first.cause + first.numbers   # LEBM is ahead beyond the spread: not a tie
+    assert not any("capacity page" in r.cause for r in why)   # not run: no numbers to give
     cap = Result("ebm_capacity", "EBM capacity", "cpu", [], [0, 1, 2], "cpu", rows=[
         Row("FID (domain features)", "Ours' EBM as trained (the authors' cap)", 29.2),
         Row("FID (domain features)", "refit: LEBM's energy net", 21.9),
         Row("FID (domain features)", "LEBM as trained (its own generator)", 21.8)])
     write(cap)
-    first = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(0.11, 3.0, 4.0)))[0][1][0]
-    assert first.endswith("on the book's capacity page (Table 2's first column), LEBM's uncapped energy net on Ours' "
-                          "frozen generator takes its FID from 29.2 to 21.9, LEBM's own 21.8")
+    why = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(0.11, 3.0, 4.0)))[0][1]
+    assert why[0].cause.startswith("the authors' spectral norm caps the prior")   # the cap stays first
+    assert why[1] == ("on the book's capacity page (Table 2's first column), LEBM's uncapped energy net refit on Ours' "
+                      "frozen generator", "FID 29.2 (as trained) → 21.9 (refit); LEBM's own 21.8")
 
 
 def test_a_failing_claim_with_no_tie_in_its_leads_gets_no_cap_line():
@@ -128,7 +134,7 @@ def test_a_failing_claim_with_no_tie_in_its_leads_gets_no_cap_line():
     for claim in (Claim("SVHN (stand-in): Ours has a lower FID than lebm", False, "", beyond_spread=False, leads=keys),
                   Claim("SVHN (stand-in): Ours has a lower FID than lebm", False, "", beyond_spread=False)):
         reasons = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(0.11, 3.0, 4.0)))[0][1]
-        assert not any("caps the prior" in r for r in reasons), reasons
+        assert not any("caps the prior" in r.cause for r in reasons), reasons
 
 
 @pytest.mark.parametrize("kl, lead, spread", [(0.7, 3.0, 4.0), (0.11, 5.0, 1.0)])
@@ -136,4 +142,31 @@ def test_the_cap_is_no_reason_where_the_kl_is_larger_or_ours_is_clearly_apart(kl
     keys = margins.keys("SVHN column", "FID (domain features)", ["vlae"])
     claim = Claim("SVHN (stand-in): Ours has a lower FID than vlae", False, "", leads=keys)
     reasons = departures.failure_reasons("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], _capped_rows(kl, lead, spread)))[0][1]
-    assert not any("caps the prior" in r for r in reasons)
+    assert not any("caps the prior" in r.cause for r in reasons)
+
+
+def test_the_why_is_a_table_with_the_cause_and_its_numbers_in_separate_cells(tmp_path, monkeypatch):
+    """Each failing claim's reasons are rows of one claim | cause | numbers table: the claim named in its first row,
+    the cap first where it decides, its numbers (to the spread's precision) in their own cell, pipes escaped."""
+    monkeypatch.setenv("HEBM_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setenv("HEBM_STORED_DIR", str(tmp_path / "none"))
+    keys = margins.keys("SVHN column", "FID (domain features)", ["vlae", "lebm"])
+    claim = Claim("SVHN (stand-in): Ours has a lower FID than vlae, lebm", False, "", leads=keys)
+    rows = _capped_rows(0.11, 3.0, 4.0) + [
+        Row(f"{margins.LEAD}: FID (domain features)", "SVHN column / vs vlae / 50% of training", 5.94265, 2.96834),
+        Row(f"{margins.LEAD}: FID (domain features){margins.LEAD_CHANGE}", "SVHN column / vs vlae", -2.9, 2.1,
+            note="the lead rose in 0 of 2 seeds")]
+    text = departures.markdown("tab2", "cpu", _result("tab2", ["svhn_fid_ours"], [claim], rows))
+    lines = text.splitlines()
+    head = lines.index("| claim | cause | numbers |")
+    assert lines[head + 1] == "|---|---|---|"
+    table = lines[head + 2:]
+    cells = lambda line: [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+    assert all(len(cells(line)) == 3 for line in table), table   # an escaped "|" splits no cell
+    assert cells(table[0])[0] == f"*{claim.claim}*" and all(cells(line)[0] == "" for line in table[1:])
+    assert cells(table[0])[1].startswith("the authors' spectral norm caps the prior")   # the cap first
+    assert "1/2 E_p\\|grad f\\|^2" in cells(table[0])[1]                              # pipes escaped
+    lead = next(cells(line) for line in table if cells(line)[1].startswith("Ours' lead over vlae"))
+    assert lead == ["", "Ours' lead over vlae on FID (domain features), from half-way through training to the end",
+                    "+5.9\u00a0±\u00a03.0 → +3.0\u00a0±\u00a04.0 (rose in 0 of 2 seeds)"]
+    assert not any(ch.isdigit() for ch in lead[1])   # the numbers are the third cell's alone

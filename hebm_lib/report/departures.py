@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from ..configs import ExperimentConfig, config_from_dict, get_config
 from . import margins
-from .results import md_cell
+from .results import Row, md_cell, with_spread
 
 
 def _ebm(cfg: ExperimentConfig) -> str | None:
@@ -171,46 +171,78 @@ def _ebm_model(rows, claim: str) -> str | None:
     return (named or ebm)[0].setting.split(",")[0] if ebm else None
 
 
-def _ebm_measured(rows, claim: str) -> str | None:
+class Reason(NamedTuple):
+    """One reason a claim fails: ``cause`` in words, ``numbers`` the page's numbers that show it ("–": none)."""
+    cause: str
+    numbers: str = "–"
+
+
+def _num(row, unit: str = "", signed: bool = False) -> str:
+    """A row's mean to its seed spread's precision (results.with_spread); ``signed``: a "+" before a lead above 0."""
+    text = with_spread(row.reproduced, row.spread) + unit
+    return ("+" + text) if signed and row.reproduced > 0 and not text.startswith("+") else text
+
+
+def _ebm_measured(rows, claim: str) -> list[Reason]:
     """What the page measured of the EBM the claim is about, from the rows whose metric begins with "EBM": the
     model whose row setting names a word of the claim (a data set, a config), else the page's first."""
     ebm = [r for r in rows if r.metric.startswith("EBM") and r.reproduced is not None]
     if not ebm:
-        return None
+        return []
     model = _ebm_model(rows, claim)
 
     def first(prefix):
         return next((r for r in ebm if r.metric.startswith(prefix) and r.setting.split(",")[0] == model), None)
     kl, gap, off = first("EBM KL"), first("EBM energy gap"), first("EBM off")
     if kl is None:
-        return None
-    text = (f"Ours' EBM moves its prior by KL {kl.reproduced:.2f} nats from N(0, I) ({kl.setting}; energy gap "
-            f"{gap.reproduced:.2f} nats)" if gap else f"Ours' EBM moves its prior by KL {kl.reproduced:.2f} nats")
+        return []
+    out = [Reason(f"how far Ours' EBM moves its prior from N(0, I)" + (f" ({kl.setting})" if gap else ""),
+                  f"KL {_num(kl, ' nats')}" + (f"; energy gap {_num(gap, ' nats')}" if gap else ""))]
     if off is not None and _words(off.metric[len("EBM off: "):].split(" (")[0]) & _words(claim):   # the claim's metric
-        text += f"; with the EBM off, {off.metric[len('EBM off: '):]} is {off.reproduced:g} ({off.setting})"
-    return text
+        out.append(Reason(f"with the EBM off ({off.setting})", f"{off.metric[len('EBM off: '):]} {_num(off)}"))
+    return out
+
+
+def _lead_moved(rows, key) -> Reason | None:
+    """How the lead of ``key`` (margins.keys) moved: half-way, at the end, and in how many seeds it rose, from
+    ``rows`` (the result's); None when the page kept no such row."""
+    metric, setting = key
+    get = lambda m, s: next((r for r in rows if r.metric == m and r.setting == s), None)
+    change = get(metric, setting)
+    if change is None:
+        return None
+    per_fraction = metric[:-len(margins.LEAD_CHANGE)]
+    half, end = get(per_fraction, f"{setting} / 50% of training"), get(per_fraction, f"{setting} / 100% of training")
+    if half is None or end is None:
+        return None
+    baseline, what = setting.rsplit(" / vs ", 1)[-1], per_fraction[len(margins.LEAD) + 2:]
+    return Reason(f"Ours' lead over {baseline} on {what}, from half-way through training to the end",
+                  f"{_num(half, signed=True)} → {_num(end, signed=True)} ({change.note.removeprefix('the lead ')})")
 
 
 CAPACITY = "ebm_capacity"   # the book's capacity page: what lifting the cap does on Table 2's first column
 
 
-def _capacity_numbers(profile: str) -> str:
-    """The capacity page's refit numbers at ``profile`` (this build's run, else the recorded one), in words; empty
-    when neither has been run."""
+def _capacity_numbers(profile: str) -> Reason | None:
+    """The capacity page's refit numbers at ``profile`` (this build's run, else the recorded one); None when
+    neither has been run."""
     from .results import read, read_stored
     try:
         res = read(CAPACITY, profile) or read_stored(CAPACITY, profile)
     except ValueError:
-        return ""
-    fid = {r["setting"]: r["reproduced"] for r in (res or {}).get("rows", []) if r["metric"].startswith("FID")}
+        return None
+    fid = {r["setting"]: Row(r["metric"], r["setting"], r["reproduced"], r.get("spread"))
+           for r in (res or {}).get("rows", []) if r["metric"].startswith("FID")}
     names = ("Ours' EBM as trained (the authors' cap)", "refit: LEBM's energy net", "LEBM as trained (its own generator)")
-    if not all(fid.get(n) is not None for n in names):
-        return ""
-    return (f"; on the book's capacity page (Table 2's first column), LEBM's uncapped energy net on Ours' frozen "
-            f"generator takes its FID from {fid[names[0]]:.3g} to {fid[names[1]]:.3g}, LEBM's own {fid[names[2]]:.3g}")
+    if not all(n in fid and fid[n].reproduced is not None for n in names):
+        return None
+    capped, refit, lebm = (fid[n] for n in names)
+    return Reason("on the book's capacity page (Table 2's first column), LEBM's uncapped energy net refit on Ours' "
+                  "frozen generator",
+                  f"FID {_num(capped)} (as trained) → {_num(refit)} (refit); LEBM's own {_num(lebm)}")
 
 
-def _cap_decides(rows, claim) -> str | None:
+def _cap_decides(rows, claim) -> Reason | None:
     """The first reason of a claim about Ours that the spectral norm's cap decides: Ours is within the seed spread
     of a baseline at the end of training (the claim's lead rows: |lead| <= its sd) and its EBM's KL is under 1/2
     nat; None otherwise (a claim without lead rows included: nothing says it is a tie)."""
@@ -223,40 +255,51 @@ def _cap_decides(rows, claim) -> str | None:
     for _, setting in claim.leads or []:
         end = next((r for r in rows if r.metric.startswith(margins.LEAD) and r.setting == f"{setting} / 100% of training"), None)
         if end is not None and end.spread is not None and abs(end.reproduced) <= end.spread:
-            ties.append(f"{setting.rsplit(' / vs ', 1)[-1]} (lead {end.reproduced:+.3g} ± {end.spread:.2g})")
+            ties.append((setting.rsplit(' / vs ', 1)[-1], end))
     if not ties:   # Ours apart from every baseline: the cap is not what decides the claim
         return None
-    return (f"the authors' spectral norm caps the prior: Ours' EBM is KL {kl.reproduced:.2f} nats from N(0, I), under "
-            f"its log-Sobolev bound 1/2 E_p|grad f|^2 = {bound.reproduced:.2f} (at most 1/2 nat for a 1-Lipschitz f; "
-            f"this f's layers' spectral norms multiply to {cap.reproduced:.2f}), and Ours is within the seed spread of "
-            f"{', '.join(ties)} at the end of training")
+    return Reason(f"the authors' spectral norm caps the prior: Ours' EBM's KL from N(0, I) is under its log-Sobolev "
+                  f"bound 1/2 E_p|grad f|^2, at most 1/2 nat for a 1-Lipschitz f (the cap: this f's layers' spectral "
+                  f"norms multiplied), and Ours is within the seed spread of {', '.join(name for name, _ in ties)} at "
+                  f"the end of training",
+                  f"KL {_num(kl, ' nats')} ≤ 1/2 E_p|grad f|^2 = {_num(bound)}; cap {_num(cap)}; "
+                  + "; ".join(f"lead over {name} at the end {_num(end, signed=True)}" for name, end in ties))
 
 
-def failure_reasons(artefact: str, profile: str, result) -> list[tuple[str, list[str]]]:
-    """(claim, reasons) for each claim of ``result`` that does not hold, each reason a sentence with its numbers;
+def failure_reasons(artefact: str, profile: str, result) -> list[tuple[str, list[Reason]]]:
+    """(claim, reasons) for each claim of ``result`` that does not hold, each reason a cause and its numbers;
     a departure of the page is named by its number in the list above them (D1, D2, ...)."""
     share_all = iteration_share(result.configs)
     out = []
     for c in result.claims:
         if c.holds is not False:
             continue
-        reasons = [f"D{i}" for i, d in enumerate(departures_for(artefact, profile), 1)
+        reasons = [Reason(f"D{i}, listed above") for i, d in enumerate(departures_for(artefact, profile), 1)
                    if not d.bears_on or any(w.lower() in c.claim.lower() for w in d.bears_on)]
         cap = _cap_decides(result.rows, c) if "ours" in c.claim.lower() and artefact != CAPACITY else None
         if cap:   # first: where the cap decides, the rest is detail
-            reasons.insert(0, cap + _capacity_numbers(profile))
+            reasons[:0] = [cap] + [r for r in [_capacity_numbers(profile)] if r]
         # the configs the claim names (a data set's: "MNIST: ..." -> mnist_*), else all of the page's
         share = {n: v for n, v in share_all.items() if (_words(n.replace("_", " ")) - _GENERIC_WORDS) & _words(c.claim)} or share_all
         if share:
             low, high = min(share.values()), max(share.values())
-            reasons.append(f"its models trained for {100 * low:.2g}%" + (f"-{100 * high:.2g}%" if high > low * 1.05 else "")
-                           + " of the `paper` profile's iterations")
-        ebm = _ebm_measured(result.rows, c.claim) if "ours" in c.claim.lower() else None
-        if ebm:
-            reasons.append(ebm)
-        reasons += [m for m in (margins.moved(result.rows, key) for key in c.leads or []) if m]
+            reasons.append(Reason("its models trained for a fraction of the `paper` profile's iterations",
+                                  f"{100 * low:.2g}%" + (f"-{100 * high:.2g}%" if high > low * 1.05 else "")))
+        if "ours" in c.claim.lower():
+            reasons += _ebm_measured(result.rows, c.claim)
+        reasons += [m for m in (_lead_moved(result.rows, key) for key in c.leads or []) if m]
         out.append((c.claim, reasons))
     return out
+
+
+def why_table(reasons: list[tuple[str, list[Reason]]]) -> list[str]:
+    """The lines of a Markdown table of ``reasons`` (failure_reasons): claim | cause | numbers, one row per reason,
+    the claim named in its first row."""
+    lines = ["| claim | cause | numbers |", "|---|---|---|"]
+    for claim, why in reasons:
+        for i, r in enumerate(why):
+            lines.append(f"| {f'*{md_cell(claim)}*' if i == 0 else ''} | {md_cell(r.cause)} | {md_cell(r.numbers)} |")
+    return lines
 
 
 def markdown(artefact: str, profile: str, result) -> str:
@@ -275,7 +318,6 @@ def markdown(artefact: str, profile: str, result) -> str:
         parts.append(fill(f"- **D{i}.** {d.what}. *Why here:* {d.why}.", artefact, profile))
     reasons = failure_reasons(artefact, profile, result)
     if reasons:
-        parts += ["", f"**Why a claim does not hold at `{profile}`**, in this page's numbers:", ""]
-        for claim, why in reasons:
-            parts.append(f"- *{claim}*: " + "; ".join(why) + ".")
+        parts += ["", f"**Why a claim does not hold at `{profile}`**, in this page's numbers (a ± b: a mean "
+                      f"and its sd over seeds, to the sd's precision):", "", *why_table(reasons)]
     return "\n".join(parts)
