@@ -55,20 +55,25 @@ class NotebookRun:
     configs: tuple[str, ...] = ()    # the config names this notebook may resolve (its manifest entry's)
     started: float = field(default_factory=time.perf_counter)
     _trained: dict = field(default_factory=dict)   # models trained with an earlier seed, not yet asked for
-    _models_used: list = field(default_factory=list)   # (config, seed, iterations, cached, seconds): the page's table
+    # (config, seed, iterations, cached, seconds, config hash): the page's table, labelled at its end (model_labels)
+    _models_used: list = field(default_factory=list)
+    _variants: dict = field(default_factory=dict)   # config hash -> the names the notebook gave its variant
 
     @property
     def data_dir(self) -> Path:
         return paths.data_dir()
 
-    def config(self, name: str, extra: dict | None = None) -> ExperimentConfig:
-        """Config ``name`` at this profile with the user's overrides, then ``extra`` (ablations)."""
+    def config(self, name: str, extra: dict | None = None, variant: str | None = None) -> ExperimentConfig:
+        """Config ``name`` at this profile with the user's overrides, then ``extra`` (ablations); ``variant``: the
+        ablation row's name for it ("before + He init"), which the page's models table prints beside the config's."""
         if name not in self.configs:   # the manifest lists what each notebook trains (overrides are checked on it)
             raise ValueError(f"{self.artefact} asked for config {name!r}, which its manifest entry does not list "
                              f"({', '.join(self.configs)}); add it to hebm_lib/report/manifest.py")
         cfg = get_config(name, self.profile,
                          self.overrides.get("*", {}) | self.overrides.get(name, {}) | (extra or {}))
         self.result.add_config(cfg, extra)
+        if variant and variant not in self._variants.setdefault(cfg.hash, []):
+            self._variants[cfg.hash].append(variant)
         here, paper_data = data_lib.spec(cfg.data.name), paper_data_replaced(name, cfg.data.name)
         if paper_data is not None and here.substitute_for != paper_data.display_name:   # else its label says so
             self.note_dataset(f"{here.display_name} standing in for {paper_data.display_name}")
@@ -103,7 +108,8 @@ class NotebookRun:
             how = f"trained in {tm.info['train_wall_time_s']:.0f} s" + (
                 f" (one step for {ensemble['members']} models, seeds {ensemble['seeds']})" if ensemble else "")
         progress_line(f"{cfg.name} seed {seed}: {how}, {tm.info['iterations']:,} iterations")
-        self._models_used.append((model_label(cfg.name, self.result.configs.get(cfg.hash, {}).get("extra")), seed, tm.info["iterations"], tm.info["cached"], tm.info["train_wall_time_s"]))
+        self._models_used.append((cfg.name, seed, tm.info["iterations"], tm.info["cached"], tm.info["train_wall_time_s"],
+                                  cfg.hash))
         self.result.add_model(cfg, seed, tm.info, self._keep_history(cfg, seed, tm))
         return tm
 
@@ -264,7 +270,8 @@ class NotebookRun:
         if self.profile != "paper":
             display(Markdown(self.stored_comparison()))
         if self._models_used:
-            display(Markdown(models_table(self._models_used)))
+            labels = model_labels(self.result.configs, self.profile, self.overrides, self._variants)
+            display(Markdown(models_table([(labels.get(u[5], u[0]), *u[1:]) for u in self._models_used])))
         configs = ", ".join(f"`{h}` ({c['name']})" for h, c in self.result.configs.items())
         display(Markdown(f"Datasets used: {', '.join(self.result.datasets) or '–'}. Seeds: {self.seeds}. Device: "
                          f"`{self.device}`. Results file: `{path.name}` (profile `{self.profile}`); resolved "
@@ -314,15 +321,58 @@ def progress_line(text: str) -> None:
             pass
 
 
-def model_label(name: str, extra: dict | None) -> str:
+def model_label(name: str, extra: dict | None, variant: str | list[str] | None = None,
+                base: ExperimentConfig | None = None) -> str:
     """A model's name in the page's table: an ablation's models (Table 1's variants, Table 5's widths) share a
-    config name, so their artefact overrides are part of it."""
+    config name, so their variant is part of it: the name(s) the notebook gave it (``variant``), else its
+    artefact overrides (``extra``), without those that leave ``base`` (the config as named) as it is."""
+    names = [variant] if isinstance(variant, str) else list(variant or [])
+    if names:
+        return f"{name}, " + " / ".join(names)
+    if extra and base is not None:
+        extra = {k: v for k, v in extra.items() if _setting(base, k) != v}
     return name + (" (" + ", ".join(f"{k} = {v}" for k, v in extra.items()) + ")" if extra else "")
 
 
+_MISSING = object()
+
+
+def _setting(cfg: ExperimentConfig, key: str):
+    """The value of a dotted override key ("nets.norm") in a resolved config; _MISSING where it names none."""
+    v = cfg.to_dict()
+    for part in key.split("."):
+        if not isinstance(v, dict) or part not in v:
+            return _MISSING
+        v = v[part]
+    return v
+
+
+def model_labels(configs: dict, profile: str, overrides: dict | None = None,
+                 variants: dict | None = None) -> dict[str, str]:
+    """config hash -> its model's label (model_label) for a result's resolved ``configs`` (hash -> dict, with an
+    ablation's "extra"): two configs of one name label apart, by their variant names (``variants``: hash -> the
+    notebook's names), else by the overrides that change them, else by their hash; one config, one label."""
+    overrides = overrides or {}
+    labels = {}
+    for h, d in configs.items():
+        extra = d.get("extra")
+        base = None
+        if extra:
+            try:
+                base = get_config(d["name"], profile, overrides.get("*", {}) | overrides.get(d["name"], {}))
+            except (ValueError, KeyError, TypeError):
+                base = None
+        labels[h] = model_label(d["name"], extra, (variants or {}).get(h), base)
+    count: dict[str, int] = {}
+    for label in labels.values():
+        count[label] = count.get(label, 0) + 1
+    return {h: label + (f" (config {h[:8]})" if count[label] > 1 else "") for h, label in labels.items()}
+
+
 def models_table(used: list[tuple]) -> str:
-    """Markdown: per config the seeds, iterations and whether this run trained them or took them from the cache
-    (``used``: (config, seed, iterations, cached, training seconds) per model), in place of a line per model."""
+    """Markdown: per model the seeds, iterations and whether this run trained them or took them from the cache
+    (``used``: (label, seed, iterations, cached, training seconds[, config hash]) per model, the label from
+    model_labels), in place of a line per model; a row per label."""
     by_config: dict[str, list] = {}
     for row in used:
         by_config.setdefault(row[0], []).append(row)
@@ -331,7 +381,7 @@ def models_table(used: list[tuple]) -> str:
         trained = [r for r in rows if not r[3]]
         how = ([f"{len(trained)} trained in {sum(r[4] for r in trained):.0f} s"] if trained else []) + (
             [f"{len(rows) - len(trained)} from the cache"] if len(trained) < len(rows) else [])
-        lines.append(f"| {name} | {', '.join(str(s) for s in sorted({r[1] for r in rows}))} | "
+        lines.append(f"| {md_cell(name)} | {', '.join(str(s) for s in sorted({r[1] for r in rows}))} | "
                      f"{' / '.join(f'{i:,}' for i in sorted({r[2] for r in rows}))} | {'; '.join(how)} |")
     return "\n".join(lines)
 
