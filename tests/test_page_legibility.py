@@ -61,3 +61,68 @@ def test_the_check_finds_ascii_maths_and_passes_typeset_maths():
 @pytest.mark.parametrize("rel", NOTEBOOKS + BOOK_PAGES)
 def test_prose_maths_is_typeset(rel):
     assert ascii_maths((ROOT / rel).read_text()) == [], f"{rel}: write these as $...$ maths"
+
+
+# The book shows a figure at most about 750 px wide and scales a wider one down (figures are drawn at 100 dpi)
+COLUMN_PX = 750
+
+
+def _shown_px(points: float, fig) -> float:
+    """A font's height on the page, in px, once the book has scaled the figure to its column."""
+    return points * fig.dpi / 72 * min(1.0, COLUMN_PX / (fig.get_figwidth() * fig.dpi))
+
+
+@pytest.mark.parametrize("config", ["fmnist_ours", "fmnist_vlae"])
+def test_figure_3s_labels_are_legible_in_the_column(config):
+    """Every label of the diagram at least about 12 px on the page, and the figure not scaled below 95%
+    (it was 8.6 inches with 7-8 pt labels: 8-10 px, and about 5 px on a narrower window)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from hebm_lib.configs import get_config
+    from hebm_lib.models import build_model
+    from hebm_lib.report import diagram
+    cfg = get_config(config, "cpu")
+    fig = diagram.draw(diagram.describe(build_model(cfg), cfg), "t")
+    fig.dpi = 100
+    assert fig.get_figwidth() * fig.dpi <= COLUMN_PX / 0.95, fig.get_figwidth()
+    texts = list(fig.axes[0].texts) + [fig.axes[0].title]
+    assert texts and min(_shown_px(t.get_fontsize(), fig) for t in texts) >= 12
+    # no two labels overlap at that size
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in texts if t.get_text()]
+    assert not [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:] if a.overlaps(b)]
+    plt.close(fig)
+
+
+def test_figure_7s_grids_fit_the_column():
+    """Figure 7's transition grid and decoded chains are drawn 7.5 inches wide (the grid was 2.4 inches a
+    step, 14.4 inches for six steps, and shown at about half its size)."""
+    text = (ROOT / "notebooks" / "fig7_langevin_transitions.md").read_text()
+    widths = [float(w) for w in re.findall(r"figsize=\(([\d.]+),", text)]
+    assert "figsize=(2.4 * len(snaps)" not in text and "figsize=(2.0 * len(snaps)" not in text
+    assert widths.count(7.5) == 2, widths
+
+
+CSS = (ROOT / "book" / "_static" / "hebm.css").read_text()
+
+
+def _rule(selector: str) -> str:
+    """The declarations of the CSS rule whose selector list names ``selector``."""
+    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", re.sub(r"/\*.*?\*/", "", CSS, flags=re.S)):
+        if selector in [s.strip() for s in selectors.split(",")]:
+            return body
+    raise AssertionError(f"hebm.css has no rule for {selector}")
+
+
+@pytest.mark.parametrize("selector", ['.bd-article div.math', '.bd-article mjx-container[display="true"]',
+                                      ".bd-article div.cell_output pre", ".bd-article .output.stream pre",
+                                      ".bd-article .output.text_plain pre"])
+def test_wide_maths_and_outputs_scroll_inside_themselves(selector):
+    """At a phone's 390 px a display equation or a printed output line scrolls in its own box, not the page."""
+    body = _rule(selector)
+    assert "overflow-x: auto" in body and "max-width: 100%" in body, body
+
+
+def test_mathjax_containers_never_exceed_the_column():
+    assert "max-width: 100%" in _rule(".bd-article .MathJax")
