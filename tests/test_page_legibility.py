@@ -38,19 +38,24 @@ def prose(text: str) -> str:
     return "\n".join(kept)
 
 
+HEADING = re.compile(r"^#+ .*$", re.M)
+
+
 def ascii_maths(text: str) -> list[str]:
-    bare = SKIPPED.sub(" ", prose(text))
+    """ASCII maths in the prose, headings aside (see ``test_headings_carry_no_tex``)."""
+    bare = SKIPPED.sub(" ", HEADING.sub(" ", prose(text)))
     return [m.group(0) for m in ASCII_MATHS.finditer(bare)]
 
 
 def test_the_check_finds_ascii_maths_and_passes_typeset_maths():
-    old = ("---\njupytext: {}\n---\n\n# Figure 7 (2-d z_1, z_2)\n\nThe generator is h_L = g_L(z_L), h_i = g_i([z_i, "
+    old = ("---\njupytext: {}\n---\n\n# Figure 7\n\nWith 2-d z_1, z_2, the generator is h_L = g_L(z_L), h_i = g_i([z_i, "
            "h_{i+1}]), x ~ N(h_1, sigma^2 I); the prior p_alpha(z) ∝ exp(f_alpha(z)) N(0, I), KL(q || p) at most "
            "1/2 E|grad f|^2; C ||d||^2; z ~ q(z | x).\n\n```{code-cell} ipython3\nz_1 = p_alpha(N(0, I))\n```\n")
     found = ascii_maths(old)
     for needle in ("z_1", "z_2", "h_L", "h_{", "sigma^", "p_alpha", "N(0, I)", "||", "|^2", "z ~ q", "q(z |"):
         assert any(needle in f or f in needle for f in found), (needle, found)
     assert "z_1 = p_alpha" not in prose(old)   # code cells are not prose
+    assert ascii_maths("# Figure 7 (2-d z_1)\n") == []   # a heading is checked apart
     new = (r"# Figure 7 (2-d $z_1$, $z_2$)" "\n\n" r"The generator is $h_L = g_L(z_L)$, $h_i = g_i([z_i, h_{i+1}])$, "
            r"$x \sim \mathcal N(h_1, \sigma^2 I)$; $$\mathrm{KL}(p_\alpha \,\|\, \mathcal N(0, I)) \le "
            r"\tfrac12 \mathbb E \lVert \nabla f \rVert^2$$ with `prior.langevin_steps`, `lead_at`, `n_samples` "
@@ -61,6 +66,14 @@ def test_the_check_finds_ascii_maths_and_passes_typeset_maths():
 @pytest.mark.parametrize("rel", NOTEBOOKS + BOOK_PAGES)
 def test_prose_maths_is_typeset(rel):
     assert ascii_maths((ROOT / rel).read_text()) == [], f"{rel}: write these as $...$ maths"
+
+
+@pytest.mark.parametrize("rel", NOTEBOOKS + BOOK_PAGES)
+def test_headings_carry_no_tex(rel):
+    """A heading is also a page's title in the sidebar, the browser's tab and the search results, where MathJax
+    does not run: its maths is plain text (z₁, N(0, I)), never $...$, which would show there as TeX source."""
+    headings = HEADING.findall(prose((ROOT / rel).read_text()))
+    assert [h for h in headings if "$" in h] == []
 
 
 # The book shows a figure at most about 750 px wide and scales a wider one down (figures are drawn at 100 dpi)
