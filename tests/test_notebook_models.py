@@ -57,3 +57,10 @@ def test_a_notebook_run_records_the_names_of_its_variants():
     labels = notebook.model_labels(run.result.configs, run.profile, run.overrides, run._variants)
     assert labels[before.hash] == "fmnist_vlae, before (concat, no norm, default init)"
     assert labels[base.hash] == "fmnist_vlae, VLAE's ladder (Table 1's model)"
+
+
+def test_the_status_page_names_each_ablation_variant_by_its_overrides():
+    from hebm_lib.report import status
+    configs = {"a": {"name": "fmnist_vlae"}, "b": {"name": "fmnist_vlae", "extra": {"nets.norm": "batch"}}}
+    names = [status._model_name({"config": "fmnist_vlae", "config_hash": h}, configs) for h in ("a", "b")]
+    assert names == ["fmnist_vlae", "fmnist_vlae (nets.norm = batch)"]

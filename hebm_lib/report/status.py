@@ -15,6 +15,13 @@ from .results import (changed_fields, changed_since, commit_label, describe_chan
                       profile_banner, read, read_stored, run_devices)
 
 
+
+def _model_name(model: dict, configs: dict) -> str:
+    """A model's config name, with an ablation's overrides when it has them: Table 1's ablation trains five
+    variants of one config, which the name alone would list as one model five times."""
+    extra = (configs.get(model.get("config_hash")) or {}).get("extra")
+    return model["config"] + (" (" + ", ".join(f"{k} = {v}" for k, v in extra.items()) + ")" if extra else "")
+
 def verdict(res: dict) -> str:
     claims = res["claims"]
     held = sum(1 for c in claims if c["holds"] is True)
@@ -328,7 +335,7 @@ def _detail(a, res, which: str, changes: dict | None = None) -> str:
            + (f" Configs: {', '.join('`' + c + '`' for c in a.configs)}." if a.configs else ""), ""]
     if res.get("models"):
         out += ["| model | seed | iterations | training time (s) | device | mode |", "|---|---|---|---|---|---|"]
-        out += [f"| {m['config']} | {m['seed']} | {m['iterations']:,} | {_fmt(m['train_wall_time_s'])} | "
+        out += [f"| {md_cell(_model_name(m, res['configs']))} | {m['seed']} | {m['iterations']:,} | {_fmt(m['train_wall_time_s'])} | "
                 f"{m.get('device_name') or m.get('device')} | {m.get('mode', '–')} |" for m in res["models"]]
         out.append("")
     if res["claims"]:
