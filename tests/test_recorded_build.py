@@ -78,8 +78,11 @@ def test_a_clone_renders_the_recorded_page_labelled_with_its_commit_date_and_pro
     assert "recorded build" in label and results.commit_label(res) in label
     assert res["provenance"]["created"][:10] in label and "`cpu` profile" in label
     assert "hebm run fig7 --profile cpu" in label
-    assert page.cells[2].source == "What the paper claims."
-    assert page.cells[3].metadata.tags == ["parameters", "remove-cell"]
+    verdicts = page.cells[2]             # then the verdicts, before the page's own prose
+    assert book.VERDICTS_MARK in verdicts.metadata and "1 of 2 claims hold" in verdicts.source
+    assert "✅ holds: the move shrinks" in verdicts.source and "❌ does not hold: the gap closes" in verdicts.source
+    assert page.cells[3].source == "What the paper claims."
+    assert page.cells[4].metadata.tags == ["parameters", "remove-cell"]
     # an artefact with neither a run nor a record: a page that says so (the toc stays the manifest's list)
     assert not book.has_page(manifest.get("tab2")) and "file: book/generated/tab2_generation_quality" in book.toc_yaml()
     none = nbformat.read(clone / "book" / "generated" / "tab2_generation_quality.ipynb", as_version=4)
@@ -188,3 +191,18 @@ def test_pages_recorded_at_several_commits_of_one_day_are_named_in_one_phrase():
     assert status._recorded_summary(labels) == ("recorded build of 2026-12-05 (commits `aaa`, `bbb` (uncommitted "
                                                 "changes); each page names its own)")
     assert status._recorded_summary({"recorded build, commit `aaa`, 2026-12-05"}) == "recorded build, commit `aaa`, 2026-12-05"
+
+
+def test_a_page_this_build_ran_shows_its_verdicts_on_top_once(clone, monkeypatch):
+    monkeypatch.delenv("HEBM_RESULTS_DIR", raising=False)   # make test's: this build's results are the clone's
+    results.write(_result(((True, "the move shrinks"), (True, "the chain mixes"))), clone / "build" / "results" / "cpu")
+    built = clone / "book" / "generated" / f"{FIG7.notebook}.ipynb"
+    nbformat.write(_executed(), built)
+    book.toc_yaml()
+    book.toc_yaml()                      # a second `make html`: replaced, not doubled
+    page = nbformat.read(built, as_version=4)
+    tops = [c for c in page.cells if book.VERDICTS_MARK in c.metadata]
+    assert len(tops) == 1 and page.cells[1] is tops[0] and page.cells[0].source == "# Figure 7: Langevin transitions"
+    assert "2 of 2 claims hold" in tops[0].source and "✅ holds: the chain mixes" in tops[0].source
+    assert page.cells[2].source == "What the paper claims."
+    assert book.verdicts_markdown({"profile": "cpu", "claims": []}) is None   # a figure that tests no claim

@@ -69,6 +69,44 @@ def _on_top(nb, cells: list) -> None:
     nb.cells[1:1] = cells + ([nbformat.v4.new_markdown_cell(rest.lstrip("\n"))] if rest.strip() else [])
 
 
+VERDICTS_MARK = "hebm_verdicts"   # cell metadata of the verdicts put on a page's top (replaced, never doubled)
+
+
+def verdicts_markdown(res: dict | None) -> str | None:
+    """A page's verdicts, for its top: each claim its notebook tests, held or not, from its result file (None
+    without claims: a figure that tests none). The numbers and reasons stay in the page's claims section."""
+    claims = (res or {}).get("claims") or []
+    if not claims:
+        return None
+    mark = {True: "✅ holds", False: "❌ does not hold", None: "❔ not decided"}
+    spread = {True: ", beyond the seed spread too", False: ", not beyond the seed spread"}
+    held = sum(c.get("holds") is True for c in claims)
+    lines = [f"```{{admonition}} Verdicts at the `{res['profile']}` profile: {held} of {len(claims)} "
+             f"claim{'s' if len(claims) != 1 else ''} hold", ":class: tip"]
+    lines += [f"- {mark.get(c.get('holds'), mark[None])}{spread.get(c.get('beyond_spread'), '') if c.get('holds') else ''}: "
+              f"{c['claim']}" for c in claims]
+    lines += ["", "Each claim's numbers and, where it fails, why: the section *Which claims hold at this profile* "
+                  "below.", "```"]
+    return "\n".join(lines)
+
+
+def _verdicts_on_top(nb, res: dict | None, below: int = 0) -> bool:
+    """Put the page's verdicts (verdicts_markdown) right below its title, ``below`` cells further down (a
+    recorded page's label first), replacing any put there before; False when the page has none to show."""
+    import nbformat
+    nb.cells = [c for c in nb.cells if VERDICTS_MARK not in c.get("metadata", {})]
+    text = verdicts_markdown(res)
+    if text is None:
+        return False
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata[VERDICTS_MARK] = True
+    if below:   # the title cell is already split from its paragraphs (_on_top ran)
+        nb.cells.insert(1 + below, cell)
+    else:
+        _on_top(nb, [cell])
+    return True
+
+
 def _show_parameters(nb) -> None:
     """A kept page shows the parameters it ran with: papermill's injected cell, not the defaults above it
     (which read `profile = "cpu"`, `device = "auto"` on a `paper` run)."""
@@ -89,12 +127,19 @@ def artefact_page(a: Artefact) -> str | None:
     if not a.notebook:
         return None
     built, source, here = _built(a), recorded_notebook(a), ran_here(a)
+    import nbformat
     if here is not None:
         if here != built:   # `hebm run`'s, newer than make book's page or the recorded copy
             built.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(here, built)
+        try:
+            res = results.read(a.id, RECORDED)
+        except ValueError:
+            res = None
+        nb = nbformat.read(built, as_version=4)
+        if _verdicts_on_top(nb, res):
+            atomic_write_text(built, nbformat.writes(nb))
         return f"{GENERATED}/{a.notebook}"
-    import nbformat
     if not source.exists():   # the page says so, and the toc stays the manifest's list
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
             f"# {a.label}: {a.title}\n\n```{{note}}\nNo page yet: this build did not run this notebook and the "
@@ -117,6 +162,7 @@ def artefact_page(a: Artefact) -> str | None:
         f"```{{note}}\nThe recorded build's page, not run by this build: executed {when}. "
         f"`hebm run {a.id} --profile {RECORDED}` (or `make book`) runs it again and replaces this page.\n```")
     _on_top(nb, [label])
+    _verdicts_on_top(nb, res, below=1)
     _show_parameters(nb)
     nb.metadata[RECORDED_MARK] = {"source": f"results/{RECORDED}/{a.notebook}.ipynb"}
     atomic_write_text(built, nbformat.writes(nb))
