@@ -80,7 +80,7 @@ def test_a_clone_renders_the_recorded_page_labelled_with_its_commit_date_and_pro
     assert "hebm run fig7 --profile cpu" in label
     verdicts = page.cells[2]             # then the verdicts, before the page's own prose
     assert book.VERDICTS_MARK in verdicts.metadata and "1 of 2 claims hold" in verdicts.source
-    assert "✅ holds: the move shrinks" in verdicts.source and "❌ does not hold: the gap closes" in verdicts.source
+    assert "**holds**: the move shrinks" in verdicts.source and "**does not hold**: the gap closes" in verdicts.source
     assert page.cells[3].source == "What the paper claims."
     assert page.cells[4].metadata.tags == ["parameters", "remove-cell"]
     # an artefact with neither a run nor a record: a page that says so (the toc stays the manifest's list)
@@ -203,6 +203,6 @@ def test_a_page_this_build_ran_shows_its_verdicts_on_top_once(clone, monkeypatch
     page = nbformat.read(built, as_version=4)
     tops = [c for c in page.cells if book.VERDICTS_MARK in c.metadata]
     assert len(tops) == 1 and page.cells[1] is tops[0] and page.cells[0].source == "# Figure 7: Langevin transitions"
-    assert "2 of 2 claims hold" in tops[0].source and "✅ holds: the chain mixes" in tops[0].source
+    assert "2 of 2 claims hold" in tops[0].source and "**holds**: the chain mixes" in tops[0].source
     assert page.cells[2].source == "What the paper claims."
     assert book.verdicts_markdown({"profile": "cpu", "claims": []}) is None   # a figure that tests no claim

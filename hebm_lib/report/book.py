@@ -78,15 +78,16 @@ def verdicts_markdown(res: dict | None) -> str | None:
     claims = (res or {}).get("claims") or []
     if not claims:
         return None
-    mark = {True: "✅ holds", False: "❌ does not hold", None: "❔ not decided"}
+    mark = {True: "**holds**", False: "**does not hold**", None: "**not decided**"}
     spread = {True: ", beyond the seed spread too", False: ", not beyond the seed spread"}
     held = sum(c.get("holds") is True for c in claims)
-    lines = [f"```{{admonition}} Verdicts at the `{res['profile']}` profile: {held} of {len(claims)} "
-             f"claim{'s' if len(claims) != 1 else ''} hold", ":class: tip"]
+    # a colon fence: a backtick fence's first line may not hold the title's `cpu`
+    lines = [f":::{{admonition}} Verdicts at the `{res['profile']}` profile: {held} of {len(claims)} "
+             f"{'claims hold' if len(claims) != 1 else 'claim holds'}", ":class: tip", ""]
     lines += [f"- {mark.get(c.get('holds'), mark[None])}{spread.get(c.get('beyond_spread'), '') if c.get('holds') else ''}: "
               f"{c['claim']}" for c in claims]
     lines += ["", "Each claim's numbers and, where it fails, why: the section *Which claims hold at this profile* "
-                  "below.", "```"]
+                  "below.", ":::"]
     return "\n".join(lines)
 
 
