@@ -78,34 +78,28 @@ def verdicts_markdown(res: dict | None) -> str | None:
     claims = (res or {}).get("claims") or []
     if not claims:
         return None
-    mark = {True: "**holds**", False: "**does not hold**", None: "**not decided**"}
     spread = {True: ", beyond the seed spread too", False: ", not beyond the seed spread"}
     held = sum(c.get("holds") is True for c in claims)
     # a colon fence: a backtick fence's first line may not hold the title's `cpu`
     lines = [f":::{{admonition}} Verdicts at the `{res['profile']}` profile: {held} of {len(claims)} "
              f"{'claims hold' if len(claims) != 1 else 'claim holds'}", ":class: tip", ""]
-    lines += [f"- {mark.get(c.get('holds'), mark[None])}{spread.get(c.get('beyond_spread'), '') if c.get('holds') else ''}: "
-              f"{c['claim']}" for c in claims]
+    lines += [f"- **{results.claim_verdict(c.get('holds'))}**"
+              f"{spread.get(c.get('beyond_spread'), '') if c.get('holds') else ''}: {c['claim']}" for c in claims]
     lines += ["", "Each claim's numbers and, where it fails, why: the section *Which claims hold at this profile* "
                   "below.", ":::"]
     return "\n".join(lines)
 
 
-def _verdicts_on_top(nb, res: dict | None, below: int = 0) -> bool:
-    """Put the page's verdicts (verdicts_markdown) right below its title, ``below`` cells further down (a
-    recorded page's label first), replacing any put there before; False when the page has none to show."""
+def _verdicts_cells(nb, res: dict | None) -> list:
+    """The page's verdicts as a cell to put on its top ([] without claims), any put there before removed."""
     import nbformat
     nb.cells = [c for c in nb.cells if VERDICTS_MARK not in c.get("metadata", {})]
     text = verdicts_markdown(res)
     if text is None:
-        return False
+        return []
     cell = nbformat.v4.new_markdown_cell(text)
     cell.metadata[VERDICTS_MARK] = True
-    if below:   # the title cell is already split from its paragraphs (_on_top ran)
-        nb.cells.insert(1 + below, cell)
-    else:
-        _on_top(nb, [cell])
-    return True
+    return [cell]
 
 
 def _show_parameters(nb) -> None:
@@ -138,7 +132,9 @@ def artefact_page(a: Artefact) -> str | None:
         except ValueError:
             res = None
         nb = nbformat.read(built, as_version=4)
-        if _verdicts_on_top(nb, res):
+        verdicts = _verdicts_cells(nb, res)
+        if verdicts:
+            _on_top(nb, verdicts)
             atomic_write_text(built, nbformat.writes(nb))
         return f"{GENERATED}/{a.notebook}"
     if not source.exists():   # the page says so, and the toc stays the manifest's list
@@ -162,8 +158,7 @@ def artefact_page(a: Artefact) -> str | None:
     label = nbformat.v4.new_markdown_cell(
         f"```{{note}}\nThe recorded build's page, not run by this build: executed {when}. "
         f"`hebm run {a.id} --profile {RECORDED}` (or `make book`) runs it again and replaces this page.\n```")
-    _on_top(nb, [label])
-    _verdicts_on_top(nb, res, below=1)
+    _on_top(nb, [label] + _verdicts_cells(nb, res))
     _show_parameters(nb)
     nb.metadata[RECORDED_MARK] = {"source": f"results/{RECORDED}/{a.notebook}.ipynb"}
     atomic_write_text(built, nbformat.writes(nb))

@@ -204,18 +204,11 @@ def _ebm_measured(rows, claim: str) -> list[Reason]:
 
 
 def _lead_moved(rows, key) -> Reason | None:
-    """How the lead of ``key`` (margins.keys) moved: half-way, at the end, and in how many seeds it rose, from
-    ``rows`` (the result's); None when the page kept no such row."""
-    metric, setting = key
-    get = lambda m, s: next((r for r in rows if r.metric == m and r.setting == s), None)
-    change = get(metric, setting)
-    if change is None:
+    """How the lead of ``key`` (margins.keys) moved from half-way to the end, and in how many seeds it rose."""
+    found = margins.lead_change(rows, key)
+    if found is None:
         return None
-    per_fraction = metric[:-len(margins.LEAD_CHANGE)]
-    half, end = get(per_fraction, f"{setting} / 50% of training"), get(per_fraction, f"{setting} / 100% of training")
-    if half is None or end is None:
-        return None
-    baseline, what = setting.rsplit(" / vs ", 1)[-1], per_fraction[len(margins.LEAD) + 2:]
+    baseline, what, half, end, change = found
     return Reason(f"Ours' lead over {baseline} on {what}, from half-way through training to the end",
                   f"{_num(half, signed=True)} → {_num(end, signed=True)} ({change.note.removeprefix('the lead ')})")
 

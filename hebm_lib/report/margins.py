@@ -143,9 +143,10 @@ def keys(title: str, metric: str, baselines) -> list[list[str]]:
     return [[f"{LEAD}: {metric}{LEAD_CHANGE}", f"{title} / vs {b}"] for b in baselines]
 
 
-def moved(rows, key) -> str | None:
-    """In words, how the lead of ``key`` (from :func:`keys`) moved, from ``rows`` (the result's): half-way, at the
-    end, and in how many seeds it rose; None when the page kept no such row."""
+def lead_change(rows, key):
+    """The rows of how the lead of ``key`` (from :func:`keys`) moved, from ``rows`` (the result's): (baseline,
+    the metric, the lead half-way, at the end, the change row whose note says in how many seeds it rose); None
+    when the page kept no such rows."""
     metric, setting = key
     get = lambda m, s: next((r for r in rows if r.metric == m and r.setting == s), None)
     change = get(metric, setting)
@@ -153,10 +154,7 @@ def moved(rows, key) -> str | None:
         return None
     per_fraction = metric[:-len(LEAD_CHANGE)]
     half, end = get(per_fraction, f"{setting} / 50% of training"), get(per_fraction, f"{setting} / 100% of training")
-    baseline = setting.rsplit(" / vs ", 1)[-1]
-    what = per_fraction[len(LEAD) + 2:]
     if half is None or end is None:
         return None
-    return (f"Ours' lead over {baseline} on {what} went from {half.reproduced:+.4g} half-way through training to "
-            f"{end.reproduced:+.4g} at the end ({change.note.removeprefix('the lead ')})")
+    return setting.rsplit(" / vs ", 1)[-1], per_fraction[len(LEAD) + 2:], half, end, change
 

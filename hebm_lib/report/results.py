@@ -153,6 +153,59 @@ def with_spread(v, spread=None, unit="") -> str:
     return f"{cut(v)}{unit}\u00a0±\u00a0{cut(spread)}"
 
 
+def model_label(name: str, extra: dict | None, variant: str | list[str] | None = None,
+                base: ExperimentConfig | None = None) -> str:
+    """A model's name in the page's table: an ablation's models (Table 1's variants, Table 5's widths) share a
+    config name, so their variant is part of it: the name(s) the notebook gave it (``variant``), else its
+    artefact overrides (``extra``), without those that leave ``base`` (the config as named) as it is."""
+    names = [variant] if isinstance(variant, str) else list(variant or [])
+    if names:
+        return f"{name}, " + " / ".join(names)
+    if extra and base is not None:
+        extra = {k: v for k, v in extra.items() if _setting(base, k) != v}
+    return name + (" (" + ", ".join(f"{k} = {v}" for k, v in extra.items()) + ")" if extra else "")
+
+
+_MISSING = object()
+
+
+def _setting(cfg: ExperimentConfig, key: str):
+    """The value of a dotted override key ("nets.norm") in a resolved config; _MISSING where it names none."""
+    v = cfg.to_dict()
+    for part in key.split("."):
+        if not isinstance(v, dict) or part not in v:
+            return _MISSING
+        v = v[part]
+    return v
+
+
+def model_labels(configs: dict, profile: str, overrides: dict | None = None,
+                 variants: dict | None = None) -> dict[str, str]:
+    """config hash -> its model's label (model_label) for a result's resolved ``configs`` (hash -> dict, with an
+    ablation's "extra"): two configs of one name label apart, by their variant names (``variants``: hash -> the
+    notebook's names), else by the overrides that change them, else by their hash; one config, one label."""
+    overrides = overrides or {}
+    labels = {}
+    for h, d in configs.items():
+        extra = d.get("extra")
+        base = None
+        if extra:
+            try:
+                base = get_config(d["name"], profile, overrides.get("*", {}) | overrides.get(d["name"], {}))
+            except (ValueError, KeyError, TypeError):
+                base = None
+        labels[h] = model_label(d["name"], extra, (variants or {}).get(h), base)
+    count: dict[str, int] = {}
+    for label in labels.values():
+        count[label] = count.get(label, 0) + 1
+    return {h: label + (f" (config {h[:8]})" if count[label] > 1 else "") for h, label in labels.items()}
+
+
+def claim_verdict(holds) -> str:
+    """A claim's verdict in words: how `hebm run` prints it and how a page's verdict box names it."""
+    return {True: "holds", False: "does not hold"}.get(holds, "not tested")
+
+
 def run_devices(result: dict) -> str:
     """Where a result was made: its models' training device, and the notebook's own when it differs (a stored
     `paper` run evaluated on a CPU from models trained on a GPU)."""

@@ -11,16 +11,9 @@ from .book import stored_page
 from .manifest import ARTEFACTS, get as get_artefact
 from .margins import LEAD, LEAD_CHANGE
 from .results import with_spread as _pm
-from .results import (changed_fields, changed_since, commit_label, describe_changes, md_cell, paper_data_replaced,
-                      profile_banner, read, read_stored, run_devices)
+from .results import (changed_fields, changed_since, commit_label, describe_changes, md_cell, model_labels,
+                      paper_data_replaced, profile_banner, read, read_stored, run_devices)
 
-
-
-def _model_name(model: dict, configs: dict) -> str:
-    """A model's config name, with an ablation's overrides when it has them: Table 1's ablation trains five
-    variants of one config, which the name alone would list as one model five times."""
-    extra = (configs.get(model.get("config_hash")) or {}).get("extra")
-    return model["config"] + (" (" + ", ".join(f"{k} = {v}" for k, v in extra.items()) + ")" if extra else "")
 
 def verdict(res: dict) -> str:
     claims = res["claims"]
@@ -38,8 +31,6 @@ def _fmt(v, unit=""):
     if v is None:
         return "–"
     return f"{v:g}{unit}" if isinstance(v, (int, float)) else str(v)
-
-
 
 
 def _this_or_recorded(a, profile: str, out_dir=None) -> tuple[dict | None, str, bool]:
@@ -335,7 +326,9 @@ def _detail(a, res, which: str, changes: dict | None = None) -> str:
            + (f" Configs: {', '.join('`' + c + '`' for c in a.configs)}." if a.configs else ""), ""]
     if res.get("models"):
         out += ["| model | seed | iterations | training time (s) | device | mode |", "|---|---|---|---|---|---|"]
-        out += [f"| {md_cell(_model_name(m, res['configs']))} | {m['seed']} | {m['iterations']:,} | {_fmt(m['train_wall_time_s'])} | "
+        # an ablation's variants of one config apart (Table 1 trains five of fmnist_vlae)
+        labels = model_labels(res["configs"], res["profile"], res.get("overrides"))
+        out += [f"| {md_cell(labels.get(m.get('config_hash'), m['config']))} | {m['seed']} | {m['iterations']:,} | {_fmt(m['train_wall_time_s'])} | "
                 f"{m.get('device_name') or m.get('device')} | {m.get('mode', '–')} |" for m in res["models"]]
         out.append("")
     if res["claims"]:

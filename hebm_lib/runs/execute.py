@@ -10,6 +10,7 @@ from pathlib import Path
 from .. import paths
 from ..io import remove_orphans, resolve_device
 from ..report import manifest
+from ..report.results import claim_verdict
 
 
 class UsageError(Exception):
@@ -536,10 +537,6 @@ def compare_rows(result: dict, recorded: dict) -> list[dict]:
         verdict = ONLY_RECORDED if here is None else ONLY_HERE if there is None else row_verdict(here, there)
         out.append({"metric": key[0], "setting": key[1], "now": here, "recorded": there, "verdict": verdict})
     return out
-
-
-def claim_verdict(holds) -> str:
-    return {True: "holds", False: "does not hold"}.get(holds, "not tested")
 
 
 def _number(row: dict | None) -> str:
