@@ -1,6 +1,7 @@
 """hebm_lib: the library behind the HEBM companion book. Layers, every import pointing down:
 
-    io, distributions, paths, configs   the bottom: atomic files, Gaussians, where things live, the config tables
+    errors, io, distributions, paths,   the bottom: the exceptions a command reports, atomic files, Gaussians,
+    configs                             where things live, the config tables
     data                                every data set in one record (catalog), verified readers
     models                              every system behind one LatentModel protocol; priors, samplers
     training                            Algorithm 1, KL schedules, the model cache

@@ -15,7 +15,8 @@
     campaign --cluster slurm|local        each ensemble a submitit job (Slurm, or local processes)
 
 A wrong name, parameter or device is one line on stderr (``hebm: error: ...``, with the valid values)
-and exit status 2, as argparse does for its own options.
+and exit status 2, as argparse does for its own options. What can be checked without torch is checked before
+torch is imported (it takes seconds to load): a wrong option costs a fraction of a second.
 """
 from __future__ import annotations
 
@@ -28,10 +29,12 @@ from pathlib import Path
 
 import yaml
 
-from . import configs, data, paths
+from . import configs, paths
 from .configs import PROFILES
+from .errors import (DataError, NotebookFailed, SettingError, TrainingDiverged, TrainingStopped, UnreadableFile,
+                     UsageError)
 from .report import manifest
-from .runs.execute import BOOK_THREADS, NotebookFailed, UsageError, check_device, check_threads, run_notebook
+from .runs.execute import BOOK_THREADS, check_device, check_threads, run_notebook
 
 
 def _parse_params(items: list[str]) -> dict:
@@ -135,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description=f"Fetch data sets and verify them by checksum. They go to --data-dir, else to the "
                                    f"data folder every command reads: {where}.")
     p.add_argument("action", choices=["fetch"], help="fetch: make the data sets available (checked by checksum)")
-    p.add_argument("names", nargs="*", default=list(data.OFFLINE),
-                   help=f"data set names (default: the offline ones, {' '.join(data.OFFLINE)})")
+    p.add_argument("names", nargs="*", default=list(paths.OFFLINE_DATA),
+                   help=f"data set names (default: the offline ones, {' '.join(paths.OFFLINE_DATA)})")
     p.add_argument("--data-dir", help=f"the data folder (default: $HEBM_DATA_DIR, else {home}); the other commands "
                                       f"read $HEBM_DATA_DIR, so set that to use a folder of your own")
     p = sub.add_parser("status", help="write the status page")
@@ -171,14 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .io import SettingError, UnreadableFile
-    from .training import TrainingDiverged, TrainingStopped
     try:
         return _dispatch(args)
     except BrokenPipeError:   # `hebm list | head`
         sys.stderr.close()
         return 0
-    except (UsageError, SettingError, data.DataError, UnreadableFile, TrainingDiverged, OSError) as exc:
+    except (UsageError, SettingError, DataError, UnreadableFile, TrainingDiverged, OSError) as exc:
         parser.exit(2, f"hebm: error: {_one_line(exc)}\n")   # bad input or a bad file: the line names the fix
     except TrainingStopped as exc:
         parser.exit(1, f"hebm: stopped: {exc}\n")
@@ -233,7 +234,6 @@ def _dispatch(args) -> int:
         run_all(args.profile, args.device, args.out_dir, args.prepare_only, args.jobs,
                 log=lambda line: print(line, flush=True))
     elif args.command == "campaign":
-        from .runs import campaign
         try:
             overrides = json.loads(args.overrides)
         except json.JSONDecodeError as exc:
@@ -244,6 +244,7 @@ def _dispatch(args) -> int:
             if value < 1:
                 raise UsageError(f"{option} must be at least 1, got {value}")
         budget_s = _seconds(args.budget)
+        from .runs import campaign
         from .training.cache import ensemble_policy
         ensemble_policy()   # $HEBM_ENSEMBLE, before anything is read, submitted or trained
         unknown = sorted(set(args.artefacts or ()) - set(campaign.ORDER))
@@ -277,20 +278,21 @@ def _dispatch(args) -> int:
         atomic_write_text(args.out, toc_yaml())
         print(f"wrote {args.out}")
     elif args.command == "data":
+        from . import data
         failed = False
         for name in args.names:
             try:
                 print(data.fetch(name, args.data_dir))
-            except data.DataError as exc:
+            except DataError as exc:
                 print(f"{name}: {exc}", file=sys.stderr)
                 failed = True
         return 2 if failed else 0   # a missing or corrupt data set: one line each, naming the fix
     elif args.command == "status":
-        from .io import atomic_write_text
         if args.readme:
             return _readme(args)
         if args.out is None or args.record_build or args.check:
             raise UsageError("status: --out FILE writes the status page; --record-build and --check go with --readme")
+        from .io import atomic_write_text
         from .report.status import glance, render
         atomic_write_text(args.out, render(args.profile))
         atomic_write_text(args.out.parent / "glance.md", glance(args.profile))   # the landing page's table
@@ -307,9 +309,6 @@ def _dispatch(args) -> int:
 
 def _run(args) -> None:
     """`hebm run`: the notebook, then its verdicts, its result's path and its numbers against the recorded build's."""
-    import papermill
-    from .report.results import stored_dir
-    from .runs.execute import read_recorded, run_report
     threads = check_threads(args.threads)
     if threads != BOOK_THREADS:
         print(f"hebm: --threads {threads}: the recorded build ran each notebook on {BOOK_THREADS}; this run's numbers "
@@ -318,6 +317,9 @@ def _run(args) -> None:
         artefact = manifest.get(args.artefact).id
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    import papermill
+    from .report.results import stored_dir
+    from .runs.execute import read_recorded, run_report
     # read before the run: a --store run replaces it
     recorded, refused = (None, None) if args.prepare_only else read_recorded(artefact, args.profile)
     try:
@@ -336,14 +338,13 @@ def _run(args) -> None:
 
 
 def _readme(args) -> int:
-    from . import paths
-    from .io import atomic_write_text
-    from .report import status
     if args.out is not None:
         raise UsageError("status --readme rewrites README.md; --out is for the status page")
     readme = paths.REPO_ROOT / "README.md"
     if not readme.is_file():
         raise UsageError(f"no README.md in {paths.REPO_ROOT}; run this in the book's checkout")
+    from .io import atomic_write_text
+    from .report import status
     if args.record_build:
         for path in status.record_build(args.profile):
             print(f"recorded {path}")
@@ -364,8 +365,6 @@ def _readme(args) -> int:
 
 
 def _train(args) -> None:
-    import torch
-    from .training import train_or_load, train_or_load_many
     seeds = args.seeds if args.seeds is not None else [0 if args.seed is None else args.seed]
     if any(seed < 0 for seed in seeds) or len(set(seeds)) < len(seeds):
         raise UsageError(f"--seed / --seeds must be distinct non-negative integers, got {' '.join(map(str, seeds))}")
@@ -373,6 +372,8 @@ def _train(args) -> None:
         raise UsageError(f"--stop-after {args.stop_after:g} is not a number of seconds, 0 or more")
     overrides = _parse_params(args.override)
     cfgs = [_config(name, args.profile, overrides) for name in dict.fromkeys(args.configs)]
+    import torch
+    from .training import train_or_load, train_or_load_many
     check_device(args.device)
     if "LOCAL_RANK" in os.environ and not torch.distributed.is_initialized():  # under torchrun
         if len(cfgs) * len(seeds) > 1:
@@ -383,7 +384,7 @@ def _train(args) -> None:
             torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
             args.device = f"cuda:{os.environ['LOCAL_RANK']}"
     import time
-    from .training import TrainingStopped, stop_at
+    from .training import stop_at
     callback = stop_at(time.monotonic() + args.stop_after) if args.stop_after is not None else None
     try:
         if len(cfgs) * len(seeds) == 1:

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from . import paths
+from .errors import SettingError, UnreadableFile   # raised here; defined where a command reads them
 
 # the library folders whose code changes what a trained model is (part of the model-cache key)
 TRAINING_CODE = ("models", "training", "distributions.py")
@@ -90,15 +91,6 @@ def remove_orphans(folder: Path, pattern: str, owner: re.Pattern) -> None:
 def atomic_save(obj, path: Path) -> None:
     """torch.save that never leaves a half-written file behind."""
     _atomic_write(path, lambda f: torch.save(obj, f))
-
-
-class SettingError(ValueError):
-    """A bad value of an option or an environment variable (HEBM_TRAIN_MODE, HEBM_ENSEMBLE) found below the
-    command line: one line naming it and its valid values, exit status 2, as the command's own options."""
-
-
-class UnreadableFile(RuntimeError):
-    """A saved file that cannot be read (truncated, say); the message names the file and the fix."""
 
 
 def torch_load(path: Path, fix: str, map_location="cpu"):

@@ -25,6 +25,11 @@ STEP_TIMES_FILE = SHIPPED_DIR / "benchmarks" / "step_times.json"
 BOOK_DIR = REPO_ROOT / "book"
 
 
+# what `make data` and a bare `hebm data fetch` fetch: the data sets that need no network (here, not in
+# hebm_lib.data, so that `hebm --help` names them without importing torch)
+OFFLINE_DATA = ("fmnist", "mnist", "mnist5k")
+
+
 def data_dir(override: str | os.PathLike | None = None) -> Path:
     """Data root: the argument, else $HEBM_DATA_DIR, else <repo>/data."""
     return Path(override or os.environ.get("HEBM_DATA_DIR") or REPO_ROOT / "data")

@@ -192,6 +192,38 @@ def test_a_bad_override_is_one_line_and_makes_no_run_folder(tmp_path, override, 
     assert _run_folders(tmp_path) == []
 
 
+_CHECKED_BEFORE_TORCH = """
+import contextlib, io, json, sys
+from hebm_lib.cli import main
+seen = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        try:
+            main(argv)
+        except SystemExit as exc:
+            seen.append([exc.code, err.getvalue(), "torch" in sys.modules])
+print(json.dumps(seen))
+"""
+
+
+def test_a_bad_option_is_refused_before_torch_is_imported(tmp_path):
+    """torch takes seconds to import: what the command line alone decides is one line before that (in order: each
+    call would import it for good)."""
+    import json
+    bad = [["run", "fig7", "--threads", "0"], ["run", "nosuch"], ["train", "fmnist_vlae", "-o", "train.lr=abc"],
+           ["train", "fmnist_vlae", "--stop-after", "nan"], ["train", "fmnist_vlae", "--seeds", "1", "1"],
+           ["campaign", "--workers", "0"], ["campaign", "--budget", "soon"], ["campaign", "--overrides", "[]"],
+           ["status", "--record-build", "--out", "x.md"], ["status", "--readme", "--out", "x.md"], ["--help"]]
+    proc = subprocess.run([sys.executable, "-c", _CHECKED_BEFORE_TORCH, json.dumps(bad)], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "HEBM_BUILD_DIR": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.splitlines()[-1])
+    assert [code for code, _, _ in seen] == [2] * (len(bad) - 1) + [0]
+    assert all(err.startswith("hebm: error: ") and err.count("\n") == 1 for _, err, _ in seen[:-1]), seen
+    assert [torch for _, _, torch in seen] == [False] * len(bad), seen
+
+
 # ---------------------------------------------------------------------------------------------
 # 9a: a model.pt copied over checkpoint.pt
 
@@ -222,12 +254,23 @@ def test_a_checkpoint_without_the_trainer_state_is_unreadable(tmp_path, tiny_cfg
         trainer.load_state_dict(dict(trainer.state_dict(), seed=1))
 
 
-@pytest.mark.parametrize("seeds", [["--seed", "0"], ["--seeds", "0", "1"]], ids=["one model", "an ensemble"])
-def test_a_checkpoint_of_another_seed_in_a_models_folder_is_one_line_naming_it(tmp_path, seeds):
-    """#45 item 5: another model's checkpoint copied into a model's folder, read alone or by an ensemble."""
+@pytest.fixture(scope="module")
+def two_seeds_checkpointed(tmp_path_factory) -> Path:
+    """A cache with seeds 0 and 1 of one config each stopped at its first checkpoint (trained once for the module;
+    each test copies it)."""
+    made = tmp_path_factory.mktemp("two-seeds")
     for seed in ("0", "1"):
-        _hebm("train", "fmnist_vlae", "--profile", "smoke", "--seed", seed, *_SMALL, "--stop-after", "0",
-              tmp_path=tmp_path)
+        proc = _hebm("train", "fmnist_vlae", "--profile", "smoke", "--seed", seed, *_SMALL, "--stop-after", "0",
+                     tmp_path=made)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return made / "cache"
+
+
+@pytest.mark.parametrize("seeds", [["--seed", "0"], ["--seeds", "0", "1"]], ids=["one model", "an ensemble"])
+def test_a_checkpoint_of_another_seed_in_a_models_folder_is_one_line_naming_it(tmp_path, seeds,
+                                                                               two_seeds_checkpointed):
+    """#45 item 5: another model's checkpoint copied into a model's folder, read alone or by an ensemble."""
+    shutil.copytree(two_seeds_checkpointed, tmp_path / "cache")
     ckpt = {p.parent.name.split("-seed")[1][0]: p for p in (tmp_path / "cache").glob("models/*/checkpoint.pt")}
     shutil.copy(ckpt["1"], ckpt["0"])
     proc = _hebm("train", "fmnist_vlae", "--profile", "smoke", *seeds, *_SMALL, tmp_path=tmp_path)

@@ -73,7 +73,7 @@ def cycles(g: dict[str, set[str]]) -> list[list[str]]:
 
 
 # lower number = lower layer; a module may import only from its own layer or below
-LAYERS = {"hebm_lib.io": 0, "hebm_lib.distributions": 0, "hebm_lib.paths": 0, "hebm_lib.configs": 0,
+LAYERS = {"hebm_lib.errors": 0, "hebm_lib.io": 0, "hebm_lib.distributions": 0, "hebm_lib.paths": 0, "hebm_lib.configs": 0,
           "hebm_lib.data": 1, "hebm_lib.models": 2, "hebm_lib.training": 3, "hebm_lib.evaluation": 4,
           "hebm_lib.report": 5, "hebm_lib.runs": 6, "hebm_lib.cli": 7, "hebm_lib.__main__": 8, "hebm_lib": 9}
 

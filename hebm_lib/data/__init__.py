@@ -34,8 +34,7 @@ def available(name: str, data_dir=None) -> bool:
         return False
 
 
-# what `make data` and a bare `hebm data fetch` fetch: the data sets that need no network
-OFFLINE = ("fmnist", "mnist", "mnist5k")
+OFFLINE = paths.OFFLINE_DATA   # what `make data` and a bare `hebm data fetch` fetch: no network needed
 
 
 def require(names, needed_by: str, data_dir=None) -> None:

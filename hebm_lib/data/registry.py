@@ -15,17 +15,9 @@ import torch
 
 from .. import paths
 from ..distributions import to_unit_range
+from ..errors import DataError   # raised here; defined where a command reads it
 
 CHECKSUMS_FILE = paths.CHECKSUMS_FILE
-
-
-class DataError(RuntimeError):
-    """Missing, corrupt or malformed data, with the fix in the message. ``corrupt``: the file is there but is not
-    what data/checksums.json records (fetching must not pass over it)."""
-
-    def __init__(self, message: str, corrupt: bool = False):
-        super().__init__(message)
-        self.corrupt = corrupt
 
 
 @dataclass(frozen=True)

@@ -8,17 +8,8 @@ import re
 from pathlib import Path
 
 from .. import paths
-from ..io import remove_orphans, resolve_device
+from ..errors import NotebookFailed, UsageError
 from ..report import manifest
-from ..report.results import claim_verdict
-
-
-class UsageError(Exception):
-    """A bad name or value from the user: reported in one line, exit status 2."""
-
-
-class NotebookFailed(Exception):
-    """A notebook of `run-all --jobs` raised: reported in one line with its log's place, exit status 1."""
 
 
 def _notebook_to_ipynb(artefact: manifest.Artefact, dest: Path) -> Path:
@@ -206,6 +197,7 @@ class _Relay:
                              for c in nbformat.read(source, as_version=4).cells)
         self.started = 0
         # its process id in its name: a later relay removes it if this run is killed before it can
+        from ..io import remove_orphans
         remove_orphans(Path(tempfile.gettempdir()), "hebm-progress-*.log", PROGRESS_LOG)
         fd, path = tempfile.mkstemp(prefix=f"hebm-progress-{name}-{os.getpid()}-", suffix=".log")
         os.close(fd)
@@ -397,6 +389,7 @@ def _swap_in(source: Path, names: list[str], dest: Path) -> None:
 
 def _remove_orphaned_scratch(build: Path) -> None:
     """The scratch folders of store runs whose process is gone (killed by SIGKILL, which no cleanup sees)."""
+    from ..io import remove_orphans
     remove_orphans(build, "store-*", re.compile(r"store-.+-(\d+)-[^-]+"))
 
 
@@ -420,6 +413,7 @@ def _artefact(artefact_id: str) -> manifest.Artefact:
 
 def check_device(device: str) -> None:
     try:
+        from ..io import resolve_device   # torch: imported once a device is asked for
         resolve_device(device)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -556,6 +550,7 @@ def run_report(artefact: str, result: dict, result_path: Path, recorded: dict | 
                max_rows: int = 15) -> list[str]:
     """What `hebm run` prints at its end: each claim's verdict, the result file, and, with a ``recorded`` result
     of the same profile (results/<profile>/), every number against it, ending in one line of counts."""
+    from ..report.results import claim_verdict
     lines = ["claims:"] + [f"  {claim_verdict(c.get('holds'))}: {c['claim']}" for c in result.get("claims", [])]
     if not result.get("claims"):
         lines.append("  (this notebook tests no claim)")

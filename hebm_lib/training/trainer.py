@@ -37,6 +37,7 @@ from tqdm import tqdm
 
 from ..configs import ExperimentConfig
 from ..distributions import to_unit_range
+from ..errors import TrainingDiverged, TrainingStopped   # raised here; defined where a command reads them
 from ..io import UnreadableFile, atomic_save, resolve_device, torch_load
 from ..models import build_model
 from .distributed import average_buffers, average_grads, rank_and_world
@@ -57,15 +58,6 @@ def refuse_foreign(state: dict, path, cfg: ExperimentConfig, seed: int) -> None:
         raise UnreadableFile(f"{path} was written for another config or seed (config hash {state['config_hash']}, "
                              f"seed {state['seed']}; this model: {cfg.hash}, seed {seed}); refusing to resume from "
                              f"it: {CHECKPOINT_FIX}")
-
-
-class TrainingDiverged(RuntimeError):
-    """Loss or energy went non-finite or exploded; the last good checkpoint is kept."""
-
-
-class TrainingStopped(Exception):
-    """A deadline passed or the process was asked to stop (SIGTERM, Ctrl-C); a checkpoint of the current
-    state was written, and the same call resumes it."""
 
 
 @contextlib.contextmanager
