@@ -10,6 +10,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BOOK_PROFILE ?= cpu
 BOOK_JOBS ?= 2
+# make test: pytest workers (pytest-xdist), each on one thread, every process it starts too
+TEST_WORKERS ?= 2
 SMOKE := $(CURDIR)/build/smoke
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu installs torch's CPU build (~0.2 GB) first, at the pinned
 # versions; left empty, pip takes PyPI's Linux torch, the CUDA build (~6 GB with its nvidia-* packages)
@@ -49,8 +51,8 @@ smoke-notebooks: data
 	$(PY) -m hebm_lib run-all --profile smoke --prepare-only --out-dir $(SMOKE)
 
 test: smoke-notebooks
-	HEBM_CACHE_DIR=$(SMOKE)/cache HEBM_RESULTS_DIR=$(SMOKE)/results \
-	  $(PY) -m pytest tests $(SMOKE) --nbval-lax --nbval-current-env -p no:cacheprovider
+	HEBM_CACHE_DIR=$(SMOKE)/cache HEBM_RESULTS_DIR=$(SMOKE)/results OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	  $(PY) -m pytest tests $(SMOKE) --nbval-lax --nbval-current-env -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 # after `make book`: keep this build's cpu results and executed notebooks in results/cpu/ (what `make html` renders
 # on a clone that runs nothing) and rewrite README.md's table from results/
