@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make book   set up the environment, fetch the offline data, run every notebook at the cpu (two at a time)
 #               profile with papermill, write the status page, build the HTML book (-W: warnings fail)
-#   make test   set up the environment and data, run the unit tests and nbval on the smoke notebooks
+#   make test   set up the environment and data, run the unit tests and nbval on the smoke notebooks (two pytest
+#               workers, one thread each)
 # The artefacts and their notebooks are listed once, in hebm_lib/report/manifest.py.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
@@ -10,7 +11,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 BOOK_PROFILE ?= cpu
 BOOK_JOBS ?= 2
-# make test: pytest workers (pytest-xdist), each on one thread, every process it starts too
+# make test: pytest workers (pytest-xdist), each on one thread, and so every process it starts: with torch's
+# default of a thread per core the suite was CPU-bound at 10 min, half of it threads spinning while they waited;
+# --dist loadfile keeps a file's tests together (a notebook's cells share one kernel)
 TEST_WORKERS ?= 2
 SMOKE := $(CURDIR)/build/smoke
 # TORCH_INDEX=https://download.pytorch.org/whl/cpu installs torch's CPU build (~0.2 GB) first, at the pinned
