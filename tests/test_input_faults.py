@@ -2,6 +2,7 @@
 override types and values are checked against the config's fields, a wrong file in place of a checkpoint,
 a read-only or full cache and bad campaign options are one line and exit 2."""
 import errno
+import json
 import math
 import os
 import shutil
@@ -210,7 +211,6 @@ print(json.dumps(seen))
 def test_a_bad_option_is_refused_before_torch_is_imported(tmp_path):
     """torch takes seconds to import: what the command line alone decides is one line before that (in order: each
     call would import it for good)."""
-    import json
     bad = [["run", "fig7", "--threads", "0"], ["run", "nosuch"], ["train", "fmnist_vlae", "-o", "train.lr=abc"],
            ["train", "fmnist_vlae", "--stop-after", "nan"], ["train", "fmnist_vlae", "--seeds", "1", "1"],
            ["campaign", "--workers", "0"], ["campaign", "--budget", "soon"], ["campaign", "--overrides", "[]"],
@@ -230,11 +230,24 @@ def test_a_bad_option_is_refused_before_torch_is_imported(tmp_path):
 _SMALL = ["-o", "train.iterations=4", "-o", "train.checkpoint_every=2"]
 
 
-def test_a_model_file_in_place_of_the_checkpoint_is_one_line(tmp_path):
+@pytest.fixture(scope="module")
+def two_seeds_checkpointed(tmp_path_factory) -> Path:
+    """A cache with seeds 0 and 1 of one config each stopped at its first checkpoint (trained once for the module;
+    each test copies it)."""
+    made = tmp_path_factory.mktemp("two-seeds")
+    for seed in ("0", "1"):
+        proc = _hebm("train", "fmnist_vlae", "--profile", "smoke", "--seed", seed, *_SMALL, "--stop-after", "0",
+                     tmp_path=made)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    return made / "cache"
+
+
+def test_a_model_file_in_place_of_the_checkpoint_is_one_line(tmp_path, two_seeds_checkpointed):
+    shutil.copytree(two_seeds_checkpointed, tmp_path / "cache")   # seed 0 stopped at its first checkpoint
     _hebm("train", "fmnist_vlae", "--profile", "smoke", "-o", "train.iterations=2", tmp_path=tmp_path)
     model = next((tmp_path / "cache").glob("models/*/model.pt"))
-    _hebm("train", "fmnist_vlae", "--profile", "smoke", *_SMALL, "--stop-after", "0", tmp_path=tmp_path)
-    ckpt = next(p for p in (tmp_path / "cache").glob("models/*/checkpoint.pt") if not (p.parent / "model.pt").exists())
+    ckpt = next(p for p in (tmp_path / "cache").glob("models/*-seed0-*/checkpoint.pt")
+                if not (p.parent / "model.pt").exists())
     shutil.copy(model, ckpt)
     proc = _hebm("train", "fmnist_vlae", "--profile", "smoke", *_SMALL, tmp_path=tmp_path)
     line = _one_error_line(proc)
@@ -252,18 +265,6 @@ def test_a_checkpoint_without_the_trainer_state_is_unreadable(tmp_path, tiny_cfg
         trainer.load_state_dict(state)
     with pytest.raises(UnreadableFile, match="another config or seed.*delete it to train from the start"):
         trainer.load_state_dict(dict(trainer.state_dict(), seed=1))
-
-
-@pytest.fixture(scope="module")
-def two_seeds_checkpointed(tmp_path_factory) -> Path:
-    """A cache with seeds 0 and 1 of one config each stopped at its first checkpoint (trained once for the module;
-    each test copies it)."""
-    made = tmp_path_factory.mktemp("two-seeds")
-    for seed in ("0", "1"):
-        proc = _hebm("train", "fmnist_vlae", "--profile", "smoke", "--seed", seed, *_SMALL, "--stop-after", "0",
-                     tmp_path=made)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return made / "cache"
 
 
 @pytest.mark.parametrize("seeds", [["--seed", "0"], ["--seeds", "0", "1"]], ids=["one model", "an ensemble"])

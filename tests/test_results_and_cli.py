@@ -149,8 +149,8 @@ def test_an_override_of_a_config_the_notebook_does_not_train_is_refused():
 
 def test_the_models_table_keeps_an_ablations_variants_apart_and_joins_a_configs_seeds():
     from hebm_lib.report import notebook
-    variant = notebook.model_label("mnist_ours", {"prior.hidden": 10})
-    assert notebook.model_label("mnist_ours", None) == "mnist_ours" and variant == "mnist_ours (prior.hidden = 10)"
+    variant = results.model_label("mnist_ours", {"prior.hidden": 10})
+    assert results.model_label("mnist_ours", None) == "mnist_ours" and variant == "mnist_ours (prior.hidden = 10)"
     used = [("mnist_ours", 0, 6, False, 1.0), ("mnist_ours", 1, 6, True, 0.0), (variant, 0, 6, False, 2.0)]
     rows = notebook.models_table(used).splitlines()[2:]
     assert rows == ["| mnist_ours | 0, 1 | 6 | 1 trained in 1 s; 1 from the cache |",

@@ -34,9 +34,6 @@ def available(name: str, data_dir=None) -> bool:
         return False
 
 
-OFFLINE = paths.OFFLINE_DATA   # what `make data` and a bare `hebm data fetch` fetch: no network needed
-
-
 def require(names, needed_by: str, data_dir=None) -> None:
     """Refuse, before anything trains, when a data set of ``names`` is not present and verified: one line naming
     every missing one, the folder looked in and the command that gets them on this install's route."""
@@ -54,7 +51,7 @@ def fetch_hint(names) -> str:
     fetchable = [n for n in names if spec(n).fetch is not None]
     by_hand = [f"{n}: {spec(n).how_to_get}" for n in names if spec(n).fetch is None]
     command = f"`hebm data fetch {' '.join(fetchable)}`"
-    if fetchable and set(fetchable) <= set(OFFLINE) and (paths.REPO_ROOT / "Makefile").is_file() and paths.IS_CHECKOUT:
+    if fetchable and set(fetchable) <= set(paths.OFFLINE_DATA) and (paths.REPO_ROOT / "Makefile").is_file() and paths.IS_CHECKOUT:
         command = f"`make data` (or {command})"
     return "; ".join(([f"run {command}"] if fetchable else []) + by_hand)
 
@@ -110,5 +107,5 @@ def training_set(data_cfg, data_dir=None, loaded: dict | None = None) -> ImageSe
     return ds.only_classes(data_cfg.classes).subset(data_cfg.n_train)
 
 
-__all__ = ["DATASETS", "OFFLINE", "DataError", "DatasetSpec", "FactorData", "ImageSet", "anomaly_split", "available", "fetch",
+__all__ = ["DATASETS", "DataError", "DatasetSpec", "FactorData", "ImageSet", "anomaly_split", "available", "fetch",
            "fetch_hint", "load", "load_checksums", "require", "spec", "training_set"]

@@ -31,8 +31,8 @@ from . import departures
 from . import results as results_module
 from .book import stored_page
 from .manifest import get as get_artefact
-from .results import (Claim, Result, Row, changed_since, commit_label, describe_changes, md_cell, model_label,
-                      model_labels, paper_data_replaced, profile_banner, read_stored, run_devices, write)
+from .results import (Claim, Result, Row, changed_since, commit_label, describe_changes, md_cell, model_labels,
+                      paper_data_replaced, profile_banner, read_stored, run_devices, write)
 
 
 PRINT_WIDTH = 80   # printed lines wider than this are cut at the page's edge (screenshots at 1280 px)
