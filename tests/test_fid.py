@@ -65,6 +65,14 @@ def test_reference_features_are_cached_and_the_numbers_do_not_change(space, tmp_
     assert fid.reference_cache_name(space, changed) != name
 
 
+def test_the_fid_alone_equals_the_fid_measured_with_kid(space, tmp_path):
+    a, ref = _blobs(120, 200, 6), _blobs(150, 60, 7)
+    both = fid.fid(space, a, ref, cache_dir=tmp_path)
+    alone = fid.fid(space, a, ref, kid=False, cache_dir=tmp_path)
+    assert set(alone) == {"fid"} and "kid" in both
+    assert alone["fid"] == both["fid"]                               # bit for bit: the pages' numbers do not move
+
+
 def _trainset():
     return ImageSet(torch.cat([_blobs(64, 200, 1), _blobs(64, 60, 2)]), torch.tensor([1] * 64 + [0] * 64),
                     data.spec("fmnist"), "train", "fid-test-small")
