@@ -28,9 +28,9 @@ def space(tmp_path_factory):
 
 def test_a_set_against_itself_is_about_zero_and_a_different_one_is_large(space):
     a = _blobs(300, 200, 10)
-    same = fid.fid(space, a, a)
-    other_draw = fid.fid(space, _blobs(300, 200, 11), a)
-    different = fid.fid(space, _blobs(300, 60, 12), a)
+    same = fid.fid(space, a, a, kid=True)
+    other_draw = fid.fid(space, _blobs(300, 200, 11), a, kid=True)
+    different = fid.fid(space, _blobs(300, 60, 12), a, kid=True)
     assert abs(same["fid"]) < 1e-6          # (KID's unbiased estimate is not 0 for a set against itself)
     assert different["fid"] > 100 * other_draw["fid"] and different["fid"] > 0.1
     assert different["kid"] > 100 * other_draw["kid"] > 0
@@ -54,12 +54,12 @@ def test_the_domain_extractor_is_deterministic_and_trains_to_the_same_net(space,
 
 def test_reference_features_are_cached_and_the_numbers_do_not_change(space, tmp_path):
     a, ref = _blobs(120, 200, 6), _blobs(150, 60, 7)
-    first = fid.fid(space, a, ref, cache_dir=tmp_path)
+    first = fid.fid(space, a, ref, kid=True, cache_dir=tmp_path)
     cached = sorted(p.name for p in (tmp_path / "fid" / "reference-features").iterdir())
     name = fid.reference_cache_name(space, ref)
     assert cached and all(p.startswith(name) for p in cached)      # only the reference set is cached
-    assert fid.fid(space, a, ref, cache_dir=tmp_path) == first      # read back: the same FID and KID
-    assert fid.fid(space, a, ref, cache_dir=tmp_path / "cold") == first
+    assert fid.fid(space, a, ref, kid=True, cache_dir=tmp_path) == first      # read back: the same FID and KID
+    assert fid.fid(space, a, ref, kid=True, cache_dir=tmp_path / "cold") == first
     changed = ref.clone()
     changed[0, 0, 0, 0] += 1                                          # one pixel: another cache entry
     assert fid.reference_cache_name(space, changed) != name
@@ -67,8 +67,8 @@ def test_reference_features_are_cached_and_the_numbers_do_not_change(space, tmp_
 
 def test_the_fid_alone_equals_the_fid_measured_with_kid(space, tmp_path):
     a, ref = _blobs(120, 200, 6), _blobs(150, 60, 7)
-    both = fid.fid(space, a, ref, cache_dir=tmp_path)
-    alone = fid.fid(space, a, ref, kid=False, cache_dir=tmp_path)
+    both = fid.fid(space, a, ref, kid=True, cache_dir=tmp_path)
+    alone = fid.fid(space, a, ref, cache_dir=tmp_path)
     assert set(alone) == {"fid"} and "kid" in both
     assert alone["fid"] == both["fid"]                               # bit for bit: the pages' numbers do not move
 

@@ -315,14 +315,15 @@ def reference_cache_name(space: FeatureSpace, reference: torch.Tensor) -> str:
     return f"hebm-reference-{h.hexdigest()[:20]}"
 
 
-def fid(space: FeatureSpace, generated: torch.Tensor, reference: torch.Tensor, kid: bool = True,
+def fid(space: FeatureSpace, generated: torch.Tensor, reference: torch.Tensor, kid: bool = False,
         device: str = "cpu", cache_dir=None) -> dict[str, float]:
-    """FID (and KID) of uint8 ``generated`` against uint8 ``reference`` images in ``space``, by torch-fidelity.
+    """FID (and, with ``kid``, KID) of uint8 ``generated`` against uint8 ``reference`` images in ``space``, by
+    torch-fidelity.
 
     The reference set's features are cached (torch-fidelity's own cache, in the model cache's ``fid/``):
     an artefact compares many models against one set of training images. Generated images never are.
-    ``kid=False`` where only the FID is read: KID's 100 subsets of 1,000 cost about 2 s a call on one core, and the
-    FID is the same without them (computed from the same features; KID draws from its own seeded generator)."""
+    KID only where a page shows it: its 100 subsets of 1,000 cost about 2 s a call on one core, and the FID is the
+    same with or without it (computed from the same features; KID draws from its own seeded generator)."""
     import torch_fidelity
     if space.kind == "domain":
         _register_domain_extractor()

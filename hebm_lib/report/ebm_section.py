@@ -44,7 +44,7 @@ def fid_without_ebm(run, models: dict, space, reference: torch.Tensor, n_samples
     for seed, model in models.items():
         rng = torch.Generator(device=model.device).manual_seed(sampling_seed + seed)
         values.append(fid.fid(space, generation.generate(model, n_samples, rng, steps=0), reference,
-                              kid=False, device=run.device)["fid"])
+                              device=run.device)["fid"])
     sd = pd.Series(values).std() if len(values) > 1 else None
     run.result.rows.append(Row(f"EBM off: FID ({space.kind} features)", f"{label}, K = 0", round(float(pd.Series(values).mean()), 4),
                                None if sd is None else round(float(sd), 4), len(values), None, "", "lower",
