@@ -83,6 +83,25 @@ def test_mixture_entropy_of_one_gaussian_is_closed_form():
     assert torch.allclose(h, torch.full((3,), 0.5 * math.log(2 * math.pi * math.e * 4.0)), atol=0.03)
 
 
+@pytest.mark.parametrize("joint", [False, True])
+@pytest.mark.parametrize("n, s, k", [(1500, 300, 7), (40, 1000, 3), (1, 50, 2)])
+def test_mixture_entropy_equals_the_textbook_formula_bit_for_bit(n, s, k, joint):
+    """The in-place blocks give exactly the numbers of log N(z; mu, var) per dim then torch.logsumexp over
+    all of z at once (so the recorded MIG and I(x; z_l) numbers do not move), a -inf row included."""
+    from hebm_lib.distributions import gaussian_log_prob_per_dim
+    g = torch.Generator().manual_seed(n + s + k)
+    mu = torch.randn(n, k, generator=g, dtype=torch.float64) * 2
+    logvar = torch.randn(n, k, generator=g, dtype=torch.float64) - 2
+    z = torch.randn(s, k, generator=g, dtype=torch.float64) * 2
+    z[0, 0] = math.inf   # log q = -inf in that dim: logsumexp's guard must act the same
+    lp = gaussian_log_prob_per_dim(z[:, None, :], mu[None], logvar[None])
+    if joint:
+        lp = lp.sum(2, keepdim=True)
+    textbook = -(torch.logsumexp(lp, 1) - math.log(n)).mean(0)
+    for block in (1, 4096, 1 << 19):
+        assert torch.equal(dis.mixture_entropy(z, mu, logvar, joint, chunk_elements=block), textbook)
+
+
 def test_pv_protocol_scores_dsprites_without_shape():
     """pro-VLAE's metric code leaves dSprites' shape out: a code that carries only shape scores 0 under
     that protocol's factor set, while all of 3DShapes' six factors are kept."""

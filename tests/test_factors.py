@@ -14,8 +14,23 @@ from hebm_lib.data import factors
 def test_renderers_are_deterministic_and_match_their_pinned_probe(name):
     fd = factors.FactorData(data.spec(name))       # raises if the probe does not match
     c = fd.sample_factors(20, seed=1)
-    a, b = fd.images(c), fd.images(c)
+    a = fd.images(c)
+    factors._RENDERED.clear()   # rendered again, not the kept copy
+    b = fd.images(c)
     assert torch.equal(a, b) and a.dtype == torch.uint8 and tuple(a.shape[1:]) == fd.spec.image_shape
+
+
+def test_rendered_draws_are_kept_for_the_next_ask_and_cannot_be_changed_through_a_caller():
+    fd = factors.FactorData(data.spec("shapes3d_proc32"))
+    c = fd.sample_factors(30, seed=2)
+    first = fd.images(c)
+    render, calls = fd.spec.render, []
+    fd.spec = dataclasses.replace(fd.spec, render=lambda *a: calls.append(1) or render(*a))
+    first[:] = 0                                  # a caller writing into its images
+    again = fd.images(c)
+    assert not calls and again.float().sum() > 0  # not rendered again, and not the caller's zeros
+    factors._RENDERED.clear()
+    assert torch.equal(again, fd.images(c)) and calls   # the kept copy is the renderer's output
 
 
 @pytest.mark.parametrize("name", ["shapes3d_proc32", "dsprites_proc32"])

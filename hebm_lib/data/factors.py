@@ -149,6 +149,11 @@ def render_dsprites(classes: torch.Tensor, size: int = 64) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------
 # the dataset object the notebooks and metrics use
 
+_RENDERED: dict[tuple[str, str], torch.Tensor] = {}   # (dataset, sha256 of the factor draws) -> uint8 images
+_RENDERED_KEPT = 4                                    # oldest dropped first
+_RENDERED_MAX_IMAGES = 20_000                         # 4 sets of 32x32 RGB: at most 250 MB
+
+
 class FactorData:
     """Images by factor tuple, from a renderer or from the real file."""
 
@@ -182,9 +187,19 @@ class FactorData:
         if self._file is not None:
             flat = np.ravel_multi_index(classes.numpy().T, self.spec.factor_sizes)
             return self._file(flat)
+        # an evaluation's draws are rendered again for every model on a page: small sets are kept for the next ask
+        # (a training set is cached on disk instead, by training_set)
+        key = (self.spec.name, hashlib.sha256(classes.numpy().tobytes()).hexdigest())
+        if key in _RENDERED:
+            return _RENDERED[key].clone()
         size = self.spec.image_shape[1]
         out = [self.spec.render(classes[i:i + batch], size) for i in range(0, len(classes), batch)]
-        return torch.cat(out).mul(255).round().to(torch.uint8)
+        images = torch.cat(out).mul(255).round().to(torch.uint8)
+        if len(images) <= _RENDERED_MAX_IMAGES:
+            while len(_RENDERED) >= _RENDERED_KEPT:
+                _RENDERED.pop(next(iter(_RENDERED)))
+            _RENDERED[key] = images.clone()
+        return images
 
     def sample_factors(self, n: int, seed: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(seed)
