@@ -55,3 +55,24 @@ def test_per_layer_accuracy_of_some_layers_is_those_layers_of_all():
     train_set, test_set = data.load("mnist5k", "train").subset(300), data.load("mnist5k", "test").subset(200)
     every = metrics.per_layer_accuracy(model, train_set, test_set, 2, seed=5)
     assert len(every) == 3 and metrics.per_layer_accuracy(model, train_set, test_set, 2, 5, layers=[-1, 0]) == [every[-1], every[0]]
+
+
+def test_a_judge_read_from_the_cache_is_the_fitted_one_and_leaves_the_generator_as_the_fit_did(tmp_path):
+    """Figures 1 and 5 share a judge: the second page reads it, and what it draws next must not change."""
+    from hebm_lib import data
+    g = torch.Generator().manual_seed(0)
+    labels = torch.arange(120) % 10
+    images = (labels.view(-1, 1, 1, 1) * 25 + torch.randint(0, 20, (120, 1, 28, 28), generator=g)).to(torch.uint8)
+    train = data.ImageSet(images, labels, data.spec("mnist"), "train", "judge-test-fp")
+
+    fitted, acc = metrics.train_judge(train, train, 2, cache_dir=tmp_path / "a")
+    after_fit = torch.rand(3)
+    assert len(list((tmp_path / "a" / "judges").glob("*.pt"))) == 1
+    torch.manual_seed(123)                                   # a page's own draws before the second call
+    read, acc_read = metrics.train_judge(train, train, 2, cache_dir=tmp_path / "a")
+    after_read = torch.rand(3)
+    assert acc_read == acc and torch.equal(after_read, after_fit)
+    assert all(torch.equal(a, b) for a, b in zip(fitted.state_dict().values(), read.state_dict().values()))
+    # another epoch count is another judge
+    other, _ = metrics.train_judge(train, train, 1, cache_dir=tmp_path / "a")
+    assert not torch.equal(other[0].weight, fitted[0].weight)

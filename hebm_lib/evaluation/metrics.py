@@ -1,8 +1,13 @@
 """Evaluation: latent classifiers (Table 1), a data classifier and the identity-change rate (Fig. 5)."""
 from __future__ import annotations
 
+import hashlib
+
 import torch
 from torch import nn
+
+from .. import paths
+from ..io import atomic_save, exclusive_lock, torch_load
 
 from ..distributions import kl_to_standard_per_dim, reparameterised_sample, to_unit_range
 from ..models import LatentModel
@@ -70,12 +75,27 @@ def data_classifier(image_shape: tuple[int, int, int], n_classes: int = 10) -> n
         nn.Flatten(), nn.Linear(64 * (S // 4) ** 2, 128), nn.ReLU(), nn.Linear(128, n_classes))
 
 
-def train_judge(train_set, test_set, epochs: int, device=None, seed: int = 0) -> tuple[nn.Module, float]:
+def train_judge(train_set, test_set, epochs: int, device=None, seed: int = 0, cache_dir=None) -> tuple[nn.Module, float]:
     """The identity judge of the sampling figures: ``data_classifier`` fitted on the real training
-    images (batch 64, Adam 1e-3); returns it (in eval mode, on ``device``) and its test accuracy (0-1)."""
-    torch.manual_seed(seed)
-    judge = data_classifier(train_set.spec.image_shape)
-    fit_classifier(judge, to_unit_range(train_set.images), train_set.labels, epochs, 1e-3, seed=seed, batch_size=64)
+    images (batch 64, Adam 1e-3, on the CPU); returns it (in eval mode, on ``device``) and its test accuracy (0-1).
+
+    Figures 1 and 5 (and 2 and 6) fit the same judge: the fitted weights are kept in the model cache with
+    torch's global generator state after the fit, and a later call loads both, so a page draws the same
+    numbers after it whether the judge was fitted or read."""
+    key = hashlib.sha256(f"{train_set.fingerprint}|epochs={epochs}|seed={seed}|judge-v1".encode()).hexdigest()[:16]
+    path = paths.cache_dir(cache_dir) / "judges" / f"{train_set.spec.name}-{key}.pt"
+    with exclusive_lock(path.with_suffix(".lock")):   # notebooks side by side: one fits it, the other waits
+        torch.manual_seed(seed)   # every generator, as the fit leaves them; the CPU's is then the fit's
+        judge = data_classifier(train_set.spec.image_shape)
+        if path.is_file():
+            saved = torch_load(path, "delete it to fit the judge again")
+            judge.load_state_dict(saved["state"])
+            judge.eval()
+            torch.set_rng_state(saved["cpu_generator_after"])
+        else:
+            fit_classifier(judge, to_unit_range(train_set.images), train_set.labels, epochs, 1e-3, seed=seed,
+                           batch_size=64)
+            atomic_save({"state": judge.state_dict(), "cpu_generator_after": torch.get_rng_state()}, path)
     acc = accuracy(judge, to_unit_range(test_set.images), test_set.labels)
     return judge.to(device or "cpu"), acc
 
