@@ -83,23 +83,36 @@ def test_mixture_entropy_of_one_gaussian_is_closed_form():
     assert torch.allclose(h, torch.full((3,), 0.5 * math.log(2 * math.pi * math.e * 4.0)), atol=0.03)
 
 
-@pytest.mark.parametrize("joint", [False, True])
-@pytest.mark.parametrize("n, s, k", [(1500, 300, 7), (40, 1000, 3), (1, 50, 2)])
-def test_mixture_entropy_equals_the_textbook_formula_bit_for_bit(n, s, k, joint):
-    """The in-place blocks give exactly the numbers of log N(z; mu, var) per dim then torch.logsumexp over
-    all of z at once (so the recorded MIG and I(x; z_l) numbers do not move), a -inf row included."""
+def _textbook_log_density(z, mu, logvar, joint):
     from hebm_lib.distributions import gaussian_log_prob_per_dim
+    lp = gaussian_log_prob_per_dim(z[:, None, :], mu[None], logvar[None])
+    if joint:
+        lp = lp.sum(2, keepdim=True)
+    return torch.logsumexp(lp, 1) - math.log(len(mu))
+
+
+@pytest.mark.parametrize("joint", [False, True])
+@pytest.mark.parametrize("n, s, k", [(1500, 301, 7), (40, 1000, 3), (1, 50, 2), (600, 3, 1)])
+def test_mixture_log_density_equals_the_textbook_formula_bit_for_bit(n, s, k, joint):
+    """Every sample's log q(z) from the in-place blocks is exactly log N(z; mu, var) per dim then
+    torch.logsumexp over all of z at once, whatever the block size (so the recorded MIG and I(x; z_l) numbers
+    do not move)."""
     g = torch.Generator().manual_seed(n + s + k)
     mu = torch.randn(n, k, generator=g, dtype=torch.float64) * 2
     logvar = torch.randn(n, k, generator=g, dtype=torch.float64) - 2
     z = torch.randn(s, k, generator=g, dtype=torch.float64) * 2
-    z[0, 0] = math.inf   # log q = -inf in that dim: logsumexp's guard must act the same
-    lp = gaussian_log_prob_per_dim(z[:, None, :], mu[None], logvar[None])
-    if joint:
-        lp = lp.sum(2, keepdim=True)
-    textbook = -(torch.logsumexp(lp, 1) - math.log(n)).mean(0)
-    for block in (1, 4096, 1 << 19):
-        assert torch.equal(dis.mixture_entropy(z, mu, logvar, joint, chunk_elements=block), textbook)
+    textbook = _textbook_log_density(z, mu, logvar, joint)
+    for block in (1, 3 * n * k, 4096, 1 << 19):
+        assert torch.equal(dis.mixture_log_density(z, mu, logvar, joint, chunk_elements=block), textbook)
+    assert torch.equal(dis.mixture_entropy(z, mu, logvar, joint), -textbook.mean(0))
+
+
+def test_mixture_log_density_of_a_point_outside_every_component_is_minus_infinity_as_in_torch():
+    mu, logvar = torch.zeros(5, 2, dtype=torch.float64), torch.zeros(5, 2, dtype=torch.float64)
+    z = torch.tensor([[math.inf, 0.0], [0.5, -0.5], [1.0, 2.0]], dtype=torch.float64)
+    for joint in (False, True):
+        got = dis.mixture_log_density(z, mu, logvar, joint)
+        assert torch.equal(got, _textbook_log_density(z, mu, logvar, joint)) and got[0, 0] == -math.inf
 
 
 def test_pv_protocol_scores_dsprites_without_shape():

@@ -29,8 +29,11 @@ def test_rendered_draws_are_kept_for_the_next_ask_and_cannot_be_changed_through_
     first[:] = 0                                  # a caller writing into its images
     again = fd.images(c)
     assert not calls and again.float().sum() > 0  # not rendered again, and not the caller's zeros
+    kept = again.clone()
+    again[:] = 0                                  # a caller writing into a kept copy
+    assert torch.equal(fd.images(c), kept) and not calls
     factors._RENDERED.clear()
-    assert torch.equal(again, fd.images(c)) and calls   # the kept copy is the renderer's output
+    assert torch.equal(kept, fd.images(c)) and calls    # the kept copy is the renderer's output
 
 
 @pytest.mark.parametrize("name", ["shapes3d_proc32", "dsprites_proc32"])

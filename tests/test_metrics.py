@@ -76,3 +76,10 @@ def test_a_judge_read_from_the_cache_is_the_fitted_one_and_leaves_the_generator_
     # another epoch count is another judge
     other, _ = metrics.train_judge(train, train, 1, cache_dir=tmp_path / "a")
     assert not torch.equal(other[0].weight, fitted[0].weight)
+    # a judge file of another architecture is refused in one line naming the file and the fix
+    import pytest
+    from hebm_lib.errors import UnreadableFile
+    for path in (tmp_path / "a" / "judges").glob("*.pt"):
+        torch.save({"state": {"0.weight": torch.zeros(1)}, "cpu_generator_after": torch.get_rng_state()}, path)
+    with pytest.raises(UnreadableFile, match=r"judges/mnist-\w+\.pt is not a judge of this code.*delete it"):
+        metrics.train_judge(train, train, 2, cache_dir=tmp_path / "a")

@@ -150,8 +150,7 @@ def render_dsprites(classes: torch.Tensor, size: int = 64) -> torch.Tensor:
 # the dataset object the notebooks and metrics use
 
 _RENDERED: dict[tuple[str, str], torch.Tensor] = {}   # (dataset, sha256 of the factor draws) -> uint8 images
-_RENDERED_KEPT = 4                                    # oldest dropped first
-_RENDERED_MAX_IMAGES = 20_000                         # 4 sets of 32x32 RGB: at most 250 MB
+_RENDERED_MAX_BYTES = 128 << 20                       # all kept sets together (5,000 32x32 RGB images: 15 MB)
 
 
 class FactorData:
@@ -187,19 +186,21 @@ class FactorData:
         if self._file is not None:
             flat = np.ravel_multi_index(classes.numpy().T, self.spec.factor_sizes)
             return self._file(flat)
-        # an evaluation's draws are rendered again for every model on a page: small sets are kept for the next ask
-        # (a training set is cached on disk instead, by training_set)
+        # an evaluation's draws are rendered again for every model on a page: kept for the next ask
         key = (self.spec.name, hashlib.sha256(classes.numpy().tobytes()).hexdigest())
-        if key in _RENDERED:
-            return _RENDERED[key].clone()
+        if key not in _RENDERED:
+            images = self._render(classes, batch)
+            if images.nbytes > _RENDERED_MAX_BYTES:
+                return images
+            while _RENDERED and sum(v.nbytes for v in _RENDERED.values()) + images.nbytes > _RENDERED_MAX_BYTES:
+                _RENDERED.pop(next(iter(_RENDERED)))                           # the oldest first
+            _RENDERED[key] = images
+        return _RENDERED[key].clone()                                          # a caller may write into its copy
+
+    def _render(self, classes: torch.Tensor, batch: int = 4096) -> torch.Tensor:
         size = self.spec.image_shape[1]
         out = [self.spec.render(classes[i:i + batch], size) for i in range(0, len(classes), batch)]
-        images = torch.cat(out).mul(255).round().to(torch.uint8)
-        if len(images) <= _RENDERED_MAX_IMAGES:
-            while len(_RENDERED) >= _RENDERED_KEPT:
-                _RENDERED.pop(next(iter(_RENDERED)))
-            _RENDERED[key] = images.clone()
-        return images
+        return torch.cat(out).mul(255).round().to(torch.uint8)
 
     def sample_factors(self, n: int, seed: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(seed)
@@ -225,7 +226,7 @@ class FactorData:
                                 f"regenerate it")
             images = saved["images"]
         else:
-            images = self.images(classes)
+            images = self._render(classes) if self._file is None else self.images(classes)   # cached on disk, not kept
             atomic_save({"images": images, "flat": flat, "sha256": _digest(images)}, path)
         fp = hashlib.sha256(f"{self.spec.name}|{_digest(images)}".encode()).hexdigest()[:16]
         return ImageSet(images, flat, self.spec, "train", fp)

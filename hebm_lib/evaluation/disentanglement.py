@@ -79,29 +79,39 @@ def mig_dlib(mean_codes: torch.Tensor, factors: torch.Tensor, bins: int = 20) ->
 # ---------------------------------------------------------------------------------------------
 # pro-VLAE: Monte Carlo entropies of the mixture of posteriors
 
-def mixture_entropy(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, joint: bool = False,
-                    chunk_elements: int = 1 << 19) -> torch.Tensor:
-    """-mean_s log q(z_s), q = 1/N sum_n N(mu_n, diag exp(logvar_n)).
+def mixture_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, joint: bool = False,
+                        chunk_elements: int = 1 << 19) -> torch.Tensor:
+    """log q(z_s) per sample (S x K, or S x 1 with ``joint``), q = 1/N sum_n N(mu_n, diag exp(logvar_n)).
 
-    z: S x K samples, mu/logvar: N x K. Per dim (K values) or, with ``joint``, of the K-dim joint.
-
-    The same operations as ``gaussian_log_prob_per_dim`` then ``torch.logsumexp``, in place on one s x N x K
-    block of about ``chunk_elements`` values (4 MB in float64): bit for bit the same numbers, 2-5x sooner on
-    one core than fresh 300 MB temporaries per step (`tests/test_disentanglement.py` holds them equal).
+    The operations of ``gaussian_log_prob_per_dim`` then ``torch.logsumexp`` over n, in place on one s x N x K
+    block of about ``chunk_elements`` values (4 MB in float64) instead of fresh 300 MB temporaries per step:
+    each row's numbers bit for bit the same (`tests/test_disentanglement.py`), 2-5x sooner on one core. A
+    block keeps at least two rows, so that torch reduces each row alone on any number of threads.
     """
     n, k = mu.shape
     var = logvar.exp()
-    rows = max(1, chunk_elements // max(1, n * k))
+    rows = max(2, chunk_elements // max(1, n * k))
+    starts = list(range(0, len(z), rows))
+    if len(starts) > 1 and len(z) - starts[-1] == 1:   # a last block of one row joins the one before
+        starts.pop()
     out = []
-    for i in range(0, len(z), rows):
-        lp = z[i:i + rows, None, :] - mu[None]                                   # s x N x K
+    for i, j in zip(starts, starts[1:] + [len(z)]):
+        lp = z[i:j, None, :] - mu[None]                                          # s x N x K
         lp.pow_(2).div_(var).add_(logvar).add_(LOG_2PI).mul_(-0.5)              # log N(z_k; mu_nk, var_nk)
         if joint:
             lp = lp.sum(2, keepdim=True)
         top = lp.amax(1, keepdim=True)                                           # torch.logsumexp's steps
         top.masked_fill_(top.abs() == math.inf, 0)
         out.append(lp.sub_(top).exp_().sum(1).log_().add_(top.squeeze(1)) - math.log(n))
-    return -torch.cat(out).mean(0)
+    return torch.cat(out)
+
+
+def mixture_entropy(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, joint: bool = False) -> torch.Tensor:
+    """-mean_s log q(z_s), q = 1/N sum_n N(mu_n, diag exp(logvar_n)).
+
+    z: S x K samples, mu/logvar: N x K. Per dim (K values) or, with ``joint``, of the K-dim joint.
+    """
+    return -mixture_log_density(z, mu, logvar, joint).mean(0)
 
 
 def mig_pv(mu: torch.Tensor, logvar: torch.Tensor, factors: torch.Tensor, sizes: tuple[int, ...],

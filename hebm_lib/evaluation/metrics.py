@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from .. import paths
-from ..io import atomic_save, exclusive_lock, torch_load
-
 from ..distributions import kl_to_standard_per_dim, reparameterised_sample, to_unit_range
+from ..errors import UnreadableFile
+from ..io import atomic_save, exclusive_lock, torch_load
 from ..models import LatentModel
 from .encoding import image_batches, posterior
 
@@ -89,7 +89,11 @@ def train_judge(train_set, test_set, epochs: int, device=None, seed: int = 0, ca
         judge = data_classifier(train_set.spec.image_shape)
         if path.is_file():
             saved = torch_load(path, "delete it to fit the judge again")
-            judge.load_state_dict(saved["state"])
+            try:
+                judge.load_state_dict(saved["state"])
+            except (RuntimeError, KeyError) as exc:   # a judge of another architecture
+                raise UnreadableFile(f"{path} is not a judge of this code ({type(exc).__name__}); delete it to "
+                                     f"fit the judge again") from None
             judge.eval()
             torch.set_rng_state(saved["cpu_generator_after"])
         else:
